@@ -1,0 +1,239 @@
+"""The `clipdex` command: index folders, search them, show a collection's status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from api.settings import Settings, get_settings
+from indexer.collection import Collection, CollectionError, ModelMismatch, default_data_dir, find_data_dir
+from indexer.store import StoreError
+from retrieval.models import DEFAULT_MODEL, BadModelSpec, ModelNotAvailable
+from retrieval.vector_index import IndexFileError
+
+log = logging.getLogger("clipdex")
+
+_RECENT_FILE = os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "clipdex", "last_collection"
+)
+
+
+class UsageError(Exception):
+    pass
+
+
+def _remember(data_dir: str) -> None:
+    try:
+        os.makedirs(os.path.dirname(_RECENT_FILE), exist_ok=True)
+        with open(_RECENT_FILE, "w", encoding="utf-8", errors="surrogateescape") as handle:
+            handle.write(data_dir)
+    except OSError:
+        pass  # only a convenience
+
+
+def _recent() -> str | None:
+    try:
+        with open(_RECENT_FILE, encoding="utf-8", errors="surrogateescape") as handle:
+            path = handle.read().strip()
+    except OSError:
+        return None
+    return path if os.path.isdir(path) else None
+
+
+def resolve_data_dir(args, settings: Settings, folders: list[str] | None = None) -> str:
+    """--data-dir, then CLIPDEX_DATA_DIR, then FOLDER/.clipdex, then the nearest .clipdex
+    above the current folder, then the collection indexed last."""
+    chosen = getattr(args, "data_dir", None) or settings.data_dir
+    if chosen:
+        return os.path.abspath(chosen)
+    if folders:
+        first = folders[0] if os.path.isdir(folders[0]) else os.path.dirname(os.path.abspath(folders[0]))
+        return default_data_dir(first)
+    found = find_data_dir() or _recent()
+    if not found:
+        raise UsageError("no collection found: run `clipdex index FOLDER` first, or pass --data-dir")
+    return found
+
+
+def _open(args, settings: Settings, folders=None, must_exist=True) -> Collection:
+    data_dir = resolve_data_dir(args, settings, folders)
+    if must_exist and not os.path.isdir(data_dir):
+        raise UsageError(f"no collection at {data_dir}: run `clipdex index FOLDER --data-dir {data_dir}`")
+    return Collection(data_dir, args.db_url or settings.database_url)
+
+
+def _model_spec(args, settings: Settings, collection: Collection) -> str:
+    return args.model or settings.model or collection.model_spec or DEFAULT_MODEL
+
+
+def _encoder_factory(spec: str, args, settings: Settings):
+    def build():
+        from retrieval.encoder import Encoder
+        from retrieval.models import load_model
+
+        log.info("loading model %s", spec)
+        loaded = load_model(spec, cache_dir=settings.model_cache_dir)
+        return Encoder(loaded, device=args.device or settings.device, batch_size=args.batch_size or settings.batch_size)
+
+    return build
+
+
+def cmd_index(args, settings: Settings) -> int:
+    from indexer.pipeline import IndexOptions, index_folders
+
+    collection = _open(args, settings, args.folders, must_exist=False)
+    spec = _model_spec(args, settings, collection)
+    options = IndexOptions(
+        batch_size=args.batch_size or settings.batch_size,
+        num_workers=args.workers if args.workers is not None else settings.num_workers,
+        max_pixels=settings.max_image_pixels,
+        checkpoint_seconds=settings.checkpoint_seconds,
+        progress=not args.quiet,
+    )
+    report = index_folders(collection, args.folders, spec, _encoder_factory(spec, args, settings), options)
+    _remember(collection.data_dir)
+    if args.json:
+        print(json.dumps({**report.__dict__, "data_dir": collection.data_dir}, default=str))
+        return 0
+    if report.up_to_date and not report.repaired:
+        print(f"up to date: {report.unchanged} files unchanged ({report.seconds:.2f}s)")
+    else:
+        print(
+            f"indexed {report.embedded} new or changed, {report.moved} moved, {report.failed} failed, "
+            f"{report.removed} removed, {report.unchanged} unchanged in {report.seconds:.1f}s "
+            f"-> {collection.data_dir}"
+        )
+    for path, reason in report.scan_errors:
+        print(f"warning: {_show(path)}: {reason}", file=sys.stderr)
+    if report.failed:
+        print(f"{report.failed} files could not be indexed: see `clipdex status`", file=sys.stderr)
+    return 0
+
+
+def _show(path: str) -> str:
+    """A path printable on any terminal, whatever bytes its name holds."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def cmd_search(args, settings: Settings) -> int:
+    from retrieval.images import ImageError, decode_image
+
+    collection = _open(args, settings)
+    if collection.model_spec is None:
+        raise UsageError(f"the collection at {collection.data_dir} is empty: run `clipdex index FOLDER` first")
+    spec = _model_spec(args, settings, collection)
+    collection.check_model(spec)
+    if bool(args.query) == bool(args.image):
+        raise UsageError("give either a text query or --image PATH")
+    if args.k < 1 or args.k > 10_000:
+        raise UsageError("-k must be between 1 and 10000")
+    if args.image:
+        try:
+            with open(args.image, "rb") as handle:
+                decoded = decode_image(handle.read(), max_pixels=settings.max_image_pixels)
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.image}: {exc.strerror or exc}") from None
+        except ImageError as exc:
+            raise UsageError(f"{args.image}: {exc}") from None
+    encoder = _encoder_factory(spec, args, settings)()
+    if args.image:
+        query = encoder.embed_images([decoded.image])
+    else:
+        query = encoder.embed_texts([args.query])
+    hits = collection.search(query, args.k)[0]
+    if args.json:
+        print(json.dumps([{**h.__dict__, "path": _show(h.path)} for h in hits], default=str))
+        return 0
+    for hit in hits:
+        print(f"{hit.score:.4f}  {_show(hit.path)}")
+    if not hits:
+        print("no results: the collection has no indexed images", file=sys.stderr)
+    return 0
+
+
+def cmd_status(args, settings: Settings) -> int:
+    collection = _open(args, settings)
+    counts = collection.store.counts()
+    failures = collection.store.failures()
+    vectors = len(collection.load_index()) if collection.embed_dim else 0
+    info = {
+        "data_dir": collection.data_dir,
+        "model": collection.model_spec,
+        "embed_dim": collection.embed_dim,
+        "roots": [_show(r) for r in collection.store.roots()],
+        "indexed": counts["ok"],
+        "failed": counts["failed"],
+        "pending": counts["pending"],
+        "vectors": vectors,
+        "failures": [{"path": _show(p), "error": e} for p, e in failures],
+    }
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"collection: {info['data_dir']}")
+    print(f"model:      {info['model'] or '(none yet)'}  ({info['embed_dim'] or '?'} dims)")
+    print(f"folders:    {', '.join(info['roots']) or '(none)'}")
+    print(f"indexed:    {info['indexed']}   failed: {info['failed']}   pending: {info['pending']}   vectors: {vectors}")
+    reasons: dict[str, int] = {}
+    for failure in info["failures"]:
+        reasons[failure["error"]] = reasons.get(failure["error"], 0) + 1
+    for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        print(f"  {n:6d}  {reason}")
+    for failure in info["failures"][: args.show_failed]:
+        print(f"  failed: {failure['path']}: {failure['error']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clipdex", description="Search image folders by meaning.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="collection data dir (default: FOLDER/.clipdex)")
+    common.add_argument("--db-url", help="SQLAlchemy database URL (default: SQLite in the data dir)")
+    common.add_argument("--model", help=f"model spec (default: the collection's, else {DEFAULT_MODEL})")
+    common.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps")
+    common.add_argument("--batch-size", type=int, help="images per model batch")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    index = sub.add_parser("index", parents=[common], help="index folders (incremental)")
+    index.add_argument("folders", nargs="*", help="folders or files (default: the collection's folders)")
+    index.add_argument("--workers", type=int, help="decode worker processes")
+    index.set_defaults(func=cmd_index)
+
+    search = sub.add_parser("search", parents=[common], help="text->image or image->image search")
+    search.add_argument("query", nargs="?", help="text to search for")
+    search.add_argument("--image", help="search by an image file instead of text")
+    search.add_argument("-k", type=int, default=10, help="number of results")
+    search.set_defaults(func=cmd_search)
+
+    status = sub.add_parser("status", parents=[common], help="counts, failures and model of a collection")
+    status.add_argument("--show-failed", type=int, default=20, metavar="N", help="list N failed files")
+    status.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Our own progress lines at INFO; the chatter of open_clip and faiss only when it matters.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    for name in ("clipdex", "indexer", "retrieval", "api"):
+        logging.getLogger(name).setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
+    try:
+        return args.func(args, get_settings())
+    except (
+        UsageError, ModelMismatch, BadModelSpec, ModelNotAvailable, CollectionError,
+        IndexFileError, StoreError, FileNotFoundError, ValueError,
+    ) as exc:
+        print(f"clipdex: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("clipdex: interrupted; run the same command again to finish", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

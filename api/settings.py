@@ -1,0 +1,29 @@
+"""clipdex's one configuration object: environment variables prefixed CLIPDEX_, CLI flags override."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from retrieval.images import DEFAULT_MAX_PIXELS
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLIPDEX_", extra="ignore")
+
+    data_dir: str | None = Field(None, description="collection data dir; default FOLDER/.clipdex")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in the data dir")
+    model: str | None = Field(None, description="model spec; default: the collection's, else ViT-B-32/laion2b_s34b_b79k")
+    model_cache_dir: str | None = Field(None, description="Hugging Face cache dir for weights")
+    device: str = Field("auto", description="auto (cuda, mps, cpu), or a torch device")
+    batch_size: int = Field(64, ge=1, le=4096)
+    num_workers: int | None = Field(None, ge=0, le=64, description="decode worker processes; default from cores")
+    max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
+    checkpoint_seconds: float = Field(30.0, ge=0)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,167 @@
+"""A collection: one data dir holding the metadata store and the vector index of some folders."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from indexer.store import Store, sqlite_url
+from retrieval.models import canonical_spec
+from retrieval.vector_index import IndexFileError, VectorIndex
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "vectors.faiss"
+DATA_DIR_NAME = ".clipdex"
+
+
+class ModelMismatch(RuntimeError):
+    """A collection used with a model other than the one it was built with."""
+
+
+class CollectionError(RuntimeError):
+    pass
+
+
+@dataclass
+class Hit:
+    score: float
+    file_id: int
+    vector_id: int
+    path: str
+    width: int | None
+    height: int | None
+    taken_at: datetime | None
+
+
+class Collection:
+    def __init__(self, data_dir: str, database_url: str | None = None):
+        self.data_dir = os.path.abspath(data_dir)
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.store = Store(database_url or sqlite_url(self.data_dir))
+        self.index_path = os.path.join(self.data_dir, INDEX_FILE)
+        self._index: VectorIndex | None = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- model ------------------------------------------------------------------------
+
+    @property
+    def model_spec(self) -> str | None:
+        return self.store.get_meta("model")
+
+    @property
+    def embed_dim(self) -> int | None:
+        dim = self.store.get_meta("embed_dim")
+        return int(dim) if dim else None
+
+    def check_model(self, spec: str) -> None:
+        built_with = self.model_spec
+        if built_with is not None and canonical_spec(spec) != built_with:
+            raise ModelMismatch(
+                f"this collection ({self.data_dir}) was built with model {built_with!r}; "
+                f"it cannot be used with {canonical_spec(spec)!r}. Use --model {built_with!r}, "
+                f"or index into a new --data-dir with the other model."
+            )
+
+    def bind_model(self, spec: str, embed_dim: int) -> None:
+        """Record the model on first use; refuse a different one afterwards."""
+        self.check_model(spec)
+        if self.model_spec is None:
+            self.store.set_meta("model", canonical_spec(spec))
+            self.store.set_meta("embed_dim", str(int(embed_dim)))
+
+    # -- index ------------------------------------------------------------------------
+
+    def has_index_file(self) -> bool:
+        return os.path.exists(self.index_path)
+
+    def load_index(self, repair: bool = False) -> VectorIndex:
+        """The vector index; a missing file is an empty index.
+
+        With ``repair``, a corrupt file is moved aside and an empty index returned, so
+        that indexing re-embeds what it held; without, the error is raised.
+        """
+        if self._index is not None:
+            return self._index
+        dim = self.embed_dim
+        if dim is None:
+            raise CollectionError(f"{self.data_dir} holds no indexed collection yet: run `clipdex index FOLDER`")
+        if not self.has_index_file():
+            self._index = VectorIndex(dim)
+            return self._index
+        try:
+            index = VectorIndex.load(self.index_path)
+        except IndexFileError as exc:
+            if not repair:
+                raise
+            aside = self.index_path + ".corrupt"
+            os.replace(self.index_path, aside)
+            log.warning("%s; moved it to %s and rebuilding", exc, aside)
+            index = VectorIndex(dim)
+        if index.dim != dim:
+            raise CollectionError(f"index dimension {index.dim} does not match the collection's {dim}")
+        self._index = index
+        return index
+
+    def save_index(self) -> None:
+        if self._index is not None:
+            self._index.save(self.index_path)
+
+    # -- search -----------------------------------------------------------------------
+
+    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        index = self.load_index()
+        if len(index) == 0:
+            return [[] for _ in range(len(np.atleast_2d(queries)))]
+        scores, ids = index.search(queries, k)
+        rows = self.store.rows_by_vector_ids({int(v) for v in ids.ravel() if v >= 0})
+        results = []
+        for score_row, id_row in zip(scores, ids):
+            hits = []
+            for score, vector_id in zip(score_row, id_row):
+                row = rows.get(int(vector_id))
+                if vector_id < 0 or row is None:
+                    continue
+                hits.append(
+                    Hit(
+                        score=float(score),
+                        file_id=row["id"],
+                        vector_id=int(vector_id),
+                        path=row["path"],
+                        width=row["width"],
+                        height=row["height"],
+                        taken_at=row["taken_at"],
+                    )
+                )
+            results.append(hits)
+        return results
+
+    def vector_of_path(self, path: str) -> np.ndarray | None:
+        """The stored vector of an indexed file, for image→image search by an indexed image."""
+        row = self.store.row_by_path(os.path.abspath(path))
+        if not row or row["vector_id"] is None:
+            return None
+        return self.load_index().reconstruct(row["vector_id"])
+
+
+def default_data_dir(folder: str) -> str:
+    return os.path.join(os.path.abspath(folder), DATA_DIR_NAME)
+
+
+def find_data_dir(start: str | None = None) -> str | None:
+    """The nearest ``.clipdex`` folder at or above ``start`` (like git finds .git)."""
+    here = os.path.abspath(start or os.getcwd())
+    while True:
+        candidate = os.path.join(here, DATA_DIR_NAME)
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent

@@ -1,0 +1,82 @@
+"""What the DataLoader worker processes do: read a file, hash it, decode and preprocess it.
+
+Runs outside the main process so that the model never waits on JPEG decoding. A file
+whose hash belongs to a file that disappeared from the collection (a move or rename)
+is not decoded at all: its vector is reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable
+
+from retrieval.images import ImageError, decode_image
+
+MOVED, DECODED, FAILED = "moved", "decoded", "failed"
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+class DecodeDataset:
+    """A map-style torch dataset over (file id, path) pairs."""
+
+    def __init__(
+        self,
+        items: list[tuple[int, str]],
+        preprocess: Callable,
+        moved_hashes: frozenset[str],
+        max_pixels: int,
+        min_side: int | None,
+    ):
+        self.items = items
+        self.preprocess = preprocess
+        self.moved_hashes = moved_hashes
+        self.max_pixels = max_pixels
+        self.min_side = min_side
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, position: int) -> dict:
+        file_id, path = self.items[position]
+        item = {"id": file_id, "path": path}
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            return {**item, "kind": FAILED, "hash": None, "error": f"cannot read file: {exc.strerror or exc}"}
+        digest = content_hash(data)
+        item["hash"] = digest
+        if digest in self.moved_hashes:
+            return {**item, "kind": MOVED}
+        try:
+            decoded = decode_image(data, max_pixels=self.max_pixels, min_side=self.min_side)
+            pixels = self.preprocess(decoded.image)
+        except ImageError as exc:
+            return {**item, "kind": FAILED, "error": str(exc)}
+        except Exception as exc:  # a transform failing on an odd image is still bad data
+            return {**item, "kind": FAILED, "error": f"cannot preprocess image: {exc}"}
+        return {
+            **item,
+            "kind": DECODED,
+            "pixels": pixels,
+            "width": decoded.width,
+            "height": decoded.height,
+            "taken_at": decoded.taken_at,
+        }
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack the decoded images of a batch; pass the rest through as lists."""
+    import torch
+
+    decoded = [item for item in items if item["kind"] == DECODED]
+    pixels = torch.stack([item.pop("pixels") for item in decoded]) if decoded else None
+    return {
+        "pixels": pixels,
+        "decoded": decoded,
+        "moved": [item for item in items if item["kind"] == MOVED],
+        "failed": [item for item in items if item["kind"] == FAILED],
+    }

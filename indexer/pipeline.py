@@ -1,0 +1,289 @@
+"""Indexing folders into a collection: scan -> plan -> decode (workers) -> embed -> write.
+
+Incremental: unchanged files (same path, size, mtime) are skipped; moved or renamed files
+are recognised by content hash and keep their vector; deleted files leave the index.
+
+Resumable and crash-safe: new files are first written as ``pending`` rows, and results are
+checkpointed every few seconds. The saved index and the database keep one rule: the
+database never points at a vector the saved index lacks (vectors are saved before the rows
+that use them are committed; rows are deleted before their vectors). Whatever a crash
+leaves over (vectors no row uses, rows still pending) is repaired at the next run, and
+nothing committed before the crash is embedded again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from indexer.collection import Collection
+from indexer.decode_worker import DecodeDataset, collate
+from indexer.scan import scan_folders
+from indexer.store import FAILED, OK, FileState, RowUpdates
+from retrieval.images import DEFAULT_MAX_PIXELS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexReport:
+    scanned: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    moved: int = 0
+    failed: int = 0
+    removed: int = 0
+    repaired: int = 0
+    scan_errors: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def up_to_date(self) -> bool:
+        return not (self.new or self.changed or self.embedded or self.moved or self.failed or self.removed)
+
+
+@dataclass
+class IndexOptions:
+    batch_size: int = 64
+    num_workers: int | None = None  # None: chosen from the core count
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    checkpoint_seconds: float = 30.0
+    progress: bool = True
+
+
+def default_workers() -> int:
+    return max(1, min(4, (os.cpu_count() or 2)))
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+class _Progress:
+    """A tqdm bar on a terminal; a log line every 30 s otherwise."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.done, self.start, self.last_log = total, 0, time.monotonic(), time.monotonic()
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="img", desc="indexing")
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif time.monotonic() - self.last_log > 30:
+            self.last_log = time.monotonic()
+            rate = self.done / max(self.last_log - self.start, 1e-9)
+            log.info("indexed %d/%d files (%.1f images/s)", self.done, self.total, rate)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def index_folders(
+    collection: Collection,
+    roots: list[str],
+    model_spec: str,
+    encoder_factory: Callable,
+    options: IndexOptions | None = None,
+) -> IndexReport:
+    """Bring the collection up to date with ``roots`` (all known roots when empty).
+
+    ``encoder_factory()`` is called only when something needs embedding, so that a
+    no-change re-index never loads the model.
+    """
+    options = options or IndexOptions()
+    started = time.monotonic()
+    report = IndexReport()
+    collection.check_model(model_spec)
+
+    for root in roots:
+        if not os.path.exists(root):
+            raise FileNotFoundError(f"no such file or folder: {root}")
+    roots = [os.path.abspath(r) for r in roots]
+    collection.store.add_roots(roots)
+    roots = roots or collection.store.roots()
+    if not roots:
+        raise ValueError("no folders to index: give at least one folder")
+
+    scan = scan_folders(roots)
+    report.scan_errors = scan.errors
+    report.scanned = len(scan.files)
+    unreadable_roots = [path for path, _ in scan.errors if path in roots]
+    live_roots = [r for r in roots if r not in unreadable_roots and os.path.exists(r)]
+
+    known = collection.store.file_states()
+    found_paths = set()
+    new, changed = [], []
+    for found in scan.files:
+        found_paths.add(found.path)
+        state = known.get(found.path)
+        if state is None:
+            new.append(found)
+        elif (state.size, state.mtime_ns) != (found.size, found.mtime_ns):
+            changed.append((state.id, found.size, found.mtime_ns))
+        elif state.status in (OK, FAILED):
+            report.unchanged += 1
+    gone = [s for p, s in known.items() if p not in found_paths and _under(p, live_roots)]
+    has_pending = any(s.status not in (OK, FAILED) for s in known.values())
+    index_missing = any(s.status == OK for s in known.values()) and not collection.has_index_file()
+
+    report.new, report.changed = len(new), len(changed)
+    if not (new or changed or gone or has_pending or index_missing):
+        report.seconds = time.monotonic() - started
+        return report  # nothing to do: the model and the index are never loaded
+
+    collection.store.insert_pending(new)
+    collection.store.mark_changed(changed)
+
+    encoder = None
+    if collection.embed_dim is None:  # first run: the model decides the dimension
+        encoder = encoder_factory()
+        collection.bind_model(encoder.spec, encoder.dim)
+    index = collection.load_index(repair=True)
+    report.repaired = _reconcile(collection, index)
+
+    moved_by_hash: dict[str, list[FileState]] = {}
+    for state in gone:
+        if state.status == OK and state.vector_id is not None and state.content_hash:
+            moved_by_hash.setdefault(state.content_hash, []).append(state)
+
+    pending = collection.store.pending()
+    progress = _Progress(len(pending), options.progress)
+    try:
+        if pending:
+            encoder = encoder or encoder_factory()
+            collection.bind_model(encoder.spec, encoder.dim)
+            again = _embed_pass(collection, index, encoder, pending, moved_by_hash, options, report, progress)
+            if again:  # copies of a moved file beyond the first need their own vector
+                _embed_pass(collection, index, encoder, again, {}, options, report, progress)
+    finally:
+        progress.close()
+
+    # Files that disappeared and were not found elsewhere leave the collection:
+    # rows first, then their vectors (a crash in between leaves only orphan vectors).
+    left = [s for states in moved_by_hash.values() for s in states]
+    left += [s for s in gone if s.status != OK or s.vector_id is None or not s.content_hash]
+    if left:
+        updates = RowUpdates.empty()
+        updates.deletes.update(s.id for s in left)
+        collection.store.apply(updates)
+        index.remove([s.vector_id for s in left if s.vector_id is not None])
+        collection.save_index()
+        report.removed = len(left)
+    elif report.repaired:
+        collection.save_index()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _reconcile(collection: Collection, index) -> int:
+    """Repair what a crash can leave: vectors no row uses, rows whose vector is missing."""
+    in_index = set(index.ids().tolist())
+    in_rows = collection.store.vector_ids()
+    orphans = in_index - in_rows
+    missing = in_rows - in_index
+    if orphans:
+        index.remove(sorted(orphans))
+    if missing:
+        collection.store.reset_missing_vectors(sorted(missing))
+    if orphans or missing:
+        log.info("repaired collection: %d orphan vectors removed, %d files to re-embed", len(orphans), len(missing))
+    return len(orphans) + len(missing)
+
+
+def _embed_pass(
+    collection: Collection,
+    index,
+    encoder,
+    items: list[tuple[int, str]],
+    moved_by_hash: dict[str, list[FileState]],
+    options: IndexOptions,
+    report: IndexReport,
+    progress: _Progress,
+) -> list[tuple[int, str]]:
+    from torch.utils.data import DataLoader
+
+    workers = default_workers() if options.num_workers is None else options.num_workers
+    if len(items) < 2 * options.batch_size:
+        workers = min(workers, 1)
+    dataset = DecodeDataset(
+        items,
+        encoder.preprocess,
+        frozenset(moved_by_hash),
+        options.max_pixels,
+        min_side=encoder.loaded.image_size,
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=options.batch_size,
+        num_workers=workers,
+        collate_fn=collate,
+        prefetch_factor=4 if workers else None,
+    )
+    updates = RowUpdates.empty()
+    again: list[tuple[int, str]] = []
+    last_checkpoint = time.monotonic()
+
+    def checkpoint() -> None:
+        nonlocal updates, last_checkpoint
+        if len(updates):
+            collection.save_index()  # vectors first, then the rows that point at them
+            collection.store.apply(updates)
+        updates = RowUpdates.empty()
+        last_checkpoint = time.monotonic()
+
+    for batch in loader:
+        if batch["pixels"] is not None:
+            vectors = encoder.embed_pixels(batch["pixels"])
+            ids = [item["id"] for item in batch["decoded"]]
+            index.add(ids, vectors)
+            for item in batch["decoded"]:
+                updates.done(
+                    item["id"],
+                    status=OK,
+                    error=None,
+                    content_hash=item["hash"],
+                    width=item["width"],
+                    height=item["height"],
+                    taken_at=item["taken_at"],
+                    vector_id=item["id"],
+                )
+            report.embedded += len(ids)
+        for item in batch["moved"]:
+            candidates = moved_by_hash.get(item["hash"])
+            if not candidates:
+                again.append((item["id"], item["path"]))
+                continue
+            old = candidates.pop()
+            old_row = collection.store.get_row(old.id) or {}
+            updates.deletes.add(old.id)
+            updates.done(
+                item["id"],
+                status=OK,
+                error=None,
+                content_hash=item["hash"],
+                width=old_row.get("width"),
+                height=old_row.get("height"),
+                taken_at=old_row.get("taken_at"),
+                vector_id=old.vector_id,
+            )
+            report.moved += 1
+        for item in batch["failed"]:
+            updates.done(item["id"], status=FAILED, error=item["error"], content_hash=item["hash"], vector_id=None)
+            report.failed += 1
+        progress.update(len(batch["decoded"]) + len(batch["moved"]) + len(batch["failed"]))
+        if time.monotonic() - last_checkpoint >= options.checkpoint_seconds:
+            checkpoint()
+    checkpoint()
+    return again

@@ -1,0 +1,136 @@
+"""Decoding untrusted image bytes into upright RGB pictures, or a clear error.
+
+Every way a file can be bad (empty, truncated, not an image, a decompression bomb) ends
+as an ``ImageError`` with a short reason, never as a crash of the caller.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from PIL import Image, ImageOps
+
+try:  # HEIC/HEIF support is optional
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF_SUPPORTED = True
+except ImportError:  # pragma: no cover - depends on the install
+    HEIF_SUPPORTED = False
+
+DEFAULT_MAX_PIXELS = 100_000_000  # a 10k x 10k photo; bigger declared sizes are refused
+_EXIF_IFD = 0x8769
+_DATETIME_ORIGINAL = 36867
+_DATETIME = 306
+
+
+class ImageError(ValueError):
+    """The bytes are not a usable image; the message says why."""
+
+
+@dataclass
+class DecodedImage:
+    image: Image.Image  # RGB, EXIF orientation applied
+    width: int  # size of the stored picture, upright, before any draft reduction
+    height: int
+    taken_at: datetime | None
+
+
+def _exif_date(img: Image.Image) -> datetime | None:
+    try:
+        exif = img.getexif()
+    except Exception:
+        return None
+    raw = None
+    try:
+        raw = exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL)
+    except Exception:
+        pass
+    raw = raw or exif.get(_DATETIME)
+    if not raw:
+        return None
+    if isinstance(raw, bytes):
+        raw = raw.decode("ascii", "replace")
+    try:
+        return datetime.strptime(str(raw).strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def _exif_orientation(img: Image.Image) -> int:
+    try:
+        return int(img.getexif().get(0x0112, 1) or 1)
+    except Exception:
+        return 1
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """RGB for any mode: 16-bit and float scaled (not clipped), alpha over white."""
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        if img.mode in ("I", "F") and arr.max() <= 255 and arr.min() >= 0:
+            top = 255.0
+        arr = np.clip(arr / top * 255.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, "L").convert("RGB")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def decode_image(
+    data: bytes,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_side: int | None = None,
+) -> DecodedImage:
+    """Decode bytes into an upright RGB image.
+
+    ``min_side``: when given, a JPEG much larger than needed is decoded at a reduced
+    scale (libjpeg DCT scaling) that keeps both sides at least this large; the
+    reported width and height are still those of the full picture.
+    """
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # The pixel limit is checked below; PIL's own warning would only duplicate it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            width, height = img.size
+            if width <= 0 or height <= 0:
+                raise ImageError(f"image declares an empty size {width}x{height}")
+            if width * height > max_pixels:
+                raise ImageError(
+                    f"image too large: {width}x{height} = {width * height:,} pixels "
+                    f"(limit {max_pixels:,}; possible decompression bomb)"
+                )
+            taken_at = _exif_date(img)
+            orientation = _exif_orientation(img)
+            if min_side and img.format == "JPEG":
+                img.draft("RGB", (min_side, min_side))
+            img.load()
+            img = ImageOps.exif_transpose(img) if orientation != 1 else img
+            rgb = to_rgb(img)
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"image too large (possible decompression bomb): {exc}") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError("not an image, or an image format that is not supported") from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        raise ImageError(f"cannot decode image: {exc}") from None
+    except Exception as exc:  # a decoder bug on hostile input must not kill the run
+        raise ImageError(f"cannot decode image ({type(exc).__name__}): {exc}") from None
+    if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: report upright size
+        width, height = height, width
+    return DecodedImage(image=rgb, width=width, height=height, taken_at=taken_at)
