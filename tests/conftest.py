@@ -1,0 +1,23 @@
+import os
+
+# No test touches the network: model loading must work from local files only.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+TINY = "random:clipdex-tiny"
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    from retrieval.models import load_model
+
+    return load_model(TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tiny_model):
+    from retrieval.encoder import Encoder
+
+    return Encoder(tiny_model, device="cpu", batch_size=8)
