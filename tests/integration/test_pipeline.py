@@ -1,0 +1,293 @@
+"""Indexing real folders into a real SQLite store and FAISS index, with the tiny random model."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from imagefiles import noise_image, rotated_pair, write_bad_files, write_odd_but_valid, write_photos
+from indexer.collection import Collection, ModelMismatch
+from indexer.pipeline import IndexOptions, index_folders
+from indexer.store import FAILED, OK
+
+TINY = "random:clipdex-tiny"
+OPTIONS = IndexOptions(batch_size=8, num_workers=2, checkpoint_seconds=0.0, progress=False)
+
+
+class CountingFactory:
+    """Builds the tiny encoder and counts how many images it embeds."""
+
+    def __init__(self, encoder, fail_after_batches: int | None = None):
+        self.encoder, self.embedded, self.calls, self.fail_after = encoder, 0, 0, fail_after_batches
+
+    def __call__(self):
+        factory = self
+
+        class Counting:
+            spec, dim, loaded, preprocess = (
+                factory.encoder.spec,
+                factory.encoder.dim,
+                factory.encoder.loaded,
+                factory.encoder.preprocess,
+            )
+
+            def embed_pixels(self, pixels):
+                factory.calls += 1
+                if factory.fail_after is not None and factory.calls > factory.fail_after:
+                    raise RuntimeError("simulated crash")
+                factory.embedded += len(pixels)
+                return factory.encoder.embed_pixels(pixels)
+
+        return Counting()
+
+
+def _index(data_dir, roots, factory, options=OPTIONS):
+    collection = Collection(data_dir)
+    try:
+        return index_folders(collection, roots, TINY, factory, options)
+    finally:
+        collection.close()
+
+
+def _consistent(data_dir) -> tuple[int, int]:
+    """Rows with vectors and vectors in the index must be the same set."""
+    collection = Collection(data_dir)
+    index = collection.load_index()
+    in_rows = collection.store.vector_ids()
+    assert set(index.ids().tolist()) == in_rows
+    counts = collection.store.counts()
+    assert counts["pending"] == 0 and counts[OK] == len(in_rows)
+    collection.close()
+    return counts[OK], counts[FAILED]
+
+
+def _file_vector(encoder, path):
+    from retrieval.images import decode_image
+
+    with open(path, "rb") as handle:
+        return encoder.embed_images([decode_image(handle.read()).image])[0]
+
+
+def _search(data_dir, encoder, vector, k=3):
+    collection = Collection(data_dir)
+    try:
+        return collection.search(vector[None, :], k)[0]
+    finally:
+        collection.close()
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    write_photos(str(folder), 20)
+    return folder
+
+
+def test_index_then_search_finds_the_image_itself(tmp_path, photos, tiny_encoder):
+    data = str(tmp_path / "data")
+    factory = CountingFactory(tiny_encoder)
+    report = _index(data, [str(photos)], factory)
+    assert report.embedded == 20 and factory.embedded == 20
+    assert _consistent(data) == (20, 0)
+    query = _file_vector(tiny_encoder, photos / "photo_0005.jpg")
+    hits = _search(data, tiny_encoder, query)
+    assert hits[0].path == str(photos / "photo_0005.jpg") and hits[0].score > 0.99
+    assert (hits[0].width, hits[0].height) == (160, 120)
+    text_hits = _search(data, tiny_encoder, tiny_encoder.embed_texts(["a photo"])[0], k=50)
+    assert len(text_hits) == 20 and text_hits[0].score >= text_hits[-1].score
+
+
+def test_bad_files_are_recorded_and_the_run_finishes(tmp_path, photos, tiny_encoder):
+    expected = write_bad_files(str(photos / "bad"))
+    valid = write_odd_but_valid(str(photos / "odd"))
+    data = str(tmp_path / "data")
+    report = _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    assert report.failed == len(expected)
+    assert _consistent(data) == (20 + len(valid), len(expected))
+    collection = Collection(data)
+    failures = dict(collection.store.failures())
+    for path, words in expected.items():
+        assert words in failures[path]
+    indexed = {row["path"] for row in collection.store.iter_ok()}
+    assert set(valid) <= indexed  # CMYK, 16-bit, palette, alpha, 1x1, odd names all indexed
+
+
+def test_unreadable_file_is_recorded(tmp_path, photos, tiny_encoder):
+    locked = photos / "locked.jpg"
+    noise_image(1).save(locked)
+    os.chmod(locked, 0)
+    data = str(tmp_path / "data")
+    if os.geteuid() == 0:  # root reads anything: make the file vanish between scan and read instead
+        real_scan = __import__("indexer.scan", fromlist=["scan_folders"]).scan_folders
+
+        def scan_then_lose(roots):
+            result = real_scan(roots)
+            os.unlink(locked)
+            return result
+
+        import indexer.pipeline
+
+        original = indexer.pipeline.scan_folders
+        indexer.pipeline.scan_folders = scan_then_lose
+        try:
+            _index(data, [str(photos)], CountingFactory(tiny_encoder))
+        finally:
+            indexer.pipeline.scan_folders = original
+    else:
+        _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    failures = dict(Collection(data).store.failures())
+    assert "cannot read file" in failures[str(locked)]
+
+
+def test_exif_rotated_photo_is_embedded_upright(tmp_path, tiny_encoder):
+    folder = tmp_path / "rot"
+    folder.mkdir()
+    upright, sideways = rotated_pair(str(folder))
+    data = str(tmp_path / "data")
+    _index(data, [str(folder)], CountingFactory(tiny_encoder))
+    collection = Collection(data)
+    a = collection.vector_of_path(upright)
+    b = collection.vector_of_path(sideways)
+    assert float(a @ b) > 0.9999
+
+
+def test_reindex_embeds_only_what_changed(tmp_path, photos, tiny_encoder):
+    data = str(tmp_path / "data")
+    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+
+    factory = CountingFactory(tiny_encoder)
+    report = _index(data, [str(photos)], factory)
+    assert report.up_to_date and report.unchanged == 20 and factory.calls == 0
+
+    write_photos(str(photos), 2, start=100)  # two new
+    noise_image(999).save(photos / "photo_0003.jpg")  # one changed in place
+    os.utime(photos / "photo_0003.jpg", ns=(1, 10**18))
+    os.unlink(photos / "photo_0007.jpg")  # one deleted
+    factory = CountingFactory(tiny_encoder)
+    report = _index(data, [str(photos)], factory)
+    assert factory.embedded == 3 and report.removed == 1
+    assert _consistent(data) == (21, 0)
+    changed = str(photos / "photo_0003.jpg")
+    query = _file_vector(tiny_encoder, changed)
+    assert _search(data, tiny_encoder, query)[0].path == changed
+    assert float(Collection(data).vector_of_path(changed) @ query) > 0.9999  # the new picture's vector
+    assert Collection(data).store.row_by_path(str(photos / "photo_0007.jpg")) is None
+
+
+def test_moved_and_renamed_files_keep_their_vectors(tmp_path, photos, tiny_encoder):
+    data = str(tmp_path / "data")
+    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    before = Collection(data).store.row_by_path(str(photos / "photo_0004.jpg"))
+
+    (photos / "album").mkdir()
+    shutil.move(photos / "photo_0004.jpg", photos / "album" / "renamed.jpg")
+    shutil.move(photos / "photo_0009.jpg", photos / "photo_0009_copy.jpg")
+    factory = CountingFactory(tiny_encoder)
+    report = _index(data, [str(photos)], factory)
+    assert report.moved == 2 and factory.embedded == 0 and report.removed == 0
+    assert _consistent(data) == (20, 0)
+    after = Collection(data).store.row_by_path(str(photos / "album" / "renamed.jpg"))
+    assert after["vector_id"] == before["vector_id"] and after["width"] == 160
+    query = _file_vector(tiny_encoder, photos / "album" / "renamed.jpg")
+    assert _search(data, tiny_encoder, query)[0].path == str(photos / "album" / "renamed.jpg")
+
+
+def test_a_moved_file_copied_twice_gets_a_vector_for_each_copy(tmp_path, photos, tiny_encoder):
+    data = str(tmp_path / "data")
+    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    shutil.copy(photos / "photo_0002.jpg", photos / "copy_a.jpg")
+    shutil.move(photos / "photo_0002.jpg", photos / "copy_b.jpg")
+    factory = CountingFactory(tiny_encoder)
+    report = _index(data, [str(photos)], factory)
+    assert report.moved == 1 and factory.embedded == 1
+    assert _consistent(data) == (21, 0)
+
+
+def test_several_folders_make_one_collection(tmp_path, tiny_encoder):
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_photos(str(a), 3)
+    write_photos(str(b), 4, start=50)
+    data = str(tmp_path / "data")
+    _index(data, [str(a)], CountingFactory(tiny_encoder))
+    _index(data, [str(b)], CountingFactory(tiny_encoder))
+    assert _consistent(data) == (7, 0)
+    os.unlink(a / "photo_0000.jpg")
+    report = _index(data, [], CountingFactory(tiny_encoder))  # no folders: all known folders
+    assert report.removed == 1 and _consistent(data) == (6, 0)
+    assert sorted(Collection(data).store.roots()) == sorted([str(a), str(b)])
+
+
+def test_a_missing_root_does_not_delete_its_rows(tmp_path, tiny_encoder):
+    a = tmp_path / "a"
+    write_photos(str(a), 3)
+    data = str(tmp_path / "data")
+    _index(data, [str(a)], CountingFactory(tiny_encoder))
+    shutil.move(a, tmp_path / "unmounted")
+    report = _index(data, [], CountingFactory(tiny_encoder))
+    assert report.removed == 0 and _consistent(data) == (3, 0)
+
+
+def test_another_model_is_refused(tmp_path, photos, tiny_encoder):
+    data = str(tmp_path / "data")
+    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    collection = Collection(data)
+    with pytest.raises(ModelMismatch, match="random:clipdex-tiny"):
+        index_folders(collection, [str(photos)], "random:ViT-B-32", CountingFactory(tiny_encoder), OPTIONS)
+    with pytest.raises(ModelMismatch):
+        collection.check_model("random:ViT-B-32")
+
+
+def test_a_crash_half_way_loses_nothing_and_the_rerun_completes(tmp_path, tiny_encoder):
+    folder = tmp_path / "many"
+    write_photos(str(folder), 60)
+    write_bad_files(str(folder))
+    data = str(tmp_path / "data")
+    crashing = CountingFactory(tiny_encoder, fail_after_batches=3)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _index(data, [str(folder)], crashing)
+    collection = Collection(data)
+    done_before = {row["path"]: row["indexed_at"] for row in collection.store.iter_ok()}
+    assert 0 < len(done_before) < 60
+    collection.close()
+
+    factory = CountingFactory(tiny_encoder)
+    _index(data, [str(folder)], factory)
+    assert _consistent(data) == (60, 4)
+    assert factory.embedded == 60 - len(done_before)  # what was done is not embedded again
+    after = {row["path"]: row["indexed_at"] for row in Collection(data).store.iter_ok()}
+    assert all(after[p] == t for p, t in done_before.items())
+
+
+def test_orphan_vectors_and_lost_index_are_repaired(tmp_path, photos, tiny_encoder):
+    data = str(tmp_path / "data")
+    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    collection = Collection(data)
+    index = collection.load_index()
+    index.add([10**9], np.ones((1, 64), np.float32) / 8.0)  # as if saved just before a crash
+    collection.save_index()
+    collection.close()
+    write_photos(str(photos), 1, start=300)
+    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    assert _consistent(data) == (21, 0)
+
+    os.unlink(os.path.join(data, "vectors.faiss"))  # the index file is lost
+    factory = CountingFactory(tiny_encoder)
+    _index(data, [str(photos)], factory)
+    assert factory.embedded == 21 and _consistent(data) == (21, 0)
+
+
+def test_corrupt_index_file_is_rebuilt_by_the_next_index_run(tmp_path, photos, tiny_encoder):
+    from retrieval.vector_index import IndexFileError
+
+    data = str(tmp_path / "data")
+    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    path = os.path.join(data, "vectors.faiss")
+    with open(path, "r+b") as handle:
+        handle.truncate(os.path.getsize(path) // 2)
+    with pytest.raises(IndexFileError, match="corrupt or truncated"):
+        Collection(data).load_index()
+    write_photos(str(photos), 1, start=400)  # give the run something to do
+    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    assert _consistent(data) == (21, 0)
+    assert os.path.exists(path + ".corrupt")
