@@ -1,0 +1,131 @@
+"""The `clipdex` command as a user runs it, in real subprocesses."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from imagefiles import write_bad_files, write_photos
+
+TINY = "random:clipdex-tiny"
+
+
+def clipdex(*args, env_extra=None, check=True, timeout=300):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"clipdex {args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def folder(tmp_path):
+    photos = tmp_path / "Pictures"
+    write_photos(str(photos), 12)
+    write_bad_files(str(photos / "junk"))
+    return photos
+
+
+def test_index_search_status_and_reindex(folder, tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    out = clipdex("index", str(folder), "--model", TINY, "-q", env_extra=env)
+    assert "indexed 12" in out.stdout and "4 failed" in out.stdout
+    assert (folder / ".clipdex" / "clipdex.sqlite3").exists()
+
+    hits = clipdex("search", "a photo", "-k", "5", "--data-dir", str(folder / ".clipdex"), env_extra=env).stdout
+    lines = hits.strip().splitlines()
+    assert len(lines) == 5 and all(line.split()[1].startswith(str(folder)) for line in lines)
+    scores = [float(line.split()[0]) for line in lines]
+    assert scores == sorted(scores, reverse=True)
+
+    # image->image: the image itself comes first; the collection is found from the last index run
+    query = folder / "photo_0003.jpg"
+    first = clipdex("search", "--image", str(query), "-k", "3", env_extra=env).stdout.splitlines()[0]
+    assert first.split()[1] == str(query) and float(first.split()[0]) > 0.999
+
+    status = json.loads(clipdex("status", "--data-dir", str(folder / ".clipdex"), "--json").stdout)
+    assert status["indexed"] == 12 and status["failed"] == 4 and status["pending"] == 0
+    assert status["model"] == TINY and status["vectors"] == 12
+    assert {os.path.basename(f["path"]) for f in status["failures"]} == {"zero.jpg", "truncated.jpg", "text.jpg", "bomb.png"}
+
+    again = clipdex("index", str(folder), "-q", env_extra=env).stdout
+    assert "up to date" in again
+
+
+def test_clear_errors_for_bad_paths_and_requests(folder, tmp_path):
+    data = str(tmp_path / "d")
+    missing = clipdex("index", str(tmp_path / "nope"), "--data-dir", data, "--model", TINY, check=False)
+    assert missing.returncode == 2 and "no such file or folder" in missing.stderr
+    bad_model = clipdex("index", str(folder), "--data-dir", data, "--model", "random:Nope", check=False)
+    assert bad_model.returncode == 2 and "unknown architecture" in bad_model.stderr
+    no_collection = clipdex("search", "x", "--data-dir", str(tmp_path / "empty"), check=False)
+    assert no_collection.returncode == 2 and "no collection" in no_collection.stderr
+
+    clipdex("index", str(folder), "--data-dir", data, "--model", TINY, "-q")
+    other = clipdex("search", "x", "--data-dir", data, "--model", "random:ViT-B-32", check=False)
+    assert other.returncode == 2 and "was built with model 'random:clipdex-tiny'" in other.stderr
+    not_image = clipdex("search", "--image", str(folder / "junk" / "text.jpg"), "--data-dir", data, check=False)
+    assert not_image.returncode == 2 and "not an image" in not_image.stderr
+    bad_k = clipdex("search", "x", "-k", "0", "--data-dir", data, check=False)
+    assert bad_k.returncode == 2 and "-k" in bad_k.stderr
+
+
+def test_missing_pretrained_model_fails_fast_with_instructions(folder, tmp_path):
+    started = time.monotonic()
+    proc = clipdex(
+        "index", str(folder), "--data-dir", str(tmp_path / "d"), check=False,
+        env_extra={"CLIPDEX_MODEL_CACHE_DIR": str(tmp_path / "hub")},
+    )
+    assert proc.returncode == 2 and "not in the local cache" in proc.stderr
+    assert time.monotonic() - started < 60  # seconds of Python start-up, not a minute of retries
+
+
+def _counts(db_path):
+    with sqlite3.connect(db_path) as conn:
+        return dict(conn.execute("select status, count(*) from files group by status").fetchall())
+
+
+@pytest.mark.slow
+def test_kill_minus_9_mid_index_then_rerun_completes(tmp_path):
+    """A real SIGKILL while indexing; the next run finishes and re-embeds nothing committed."""
+    folder = tmp_path / "big"
+    write_photos(str(folder), 240, size=(320, 240))
+    write_bad_files(str(folder))
+    data = tmp_path / "data"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CLIPDEX_CHECKPOINT_SECONDS": "0"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "index", str(folder), "--data-dir", str(data),
+         "--model", "random:ViT-B-32", "--batch-size", "4", "--workers", "1", "-q"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    db = data / "clipdex.sqlite3"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if _counts(db).get("ok", 0) >= 20:
+                break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as conn:
+        before = dict(conn.execute("select path, indexed_at from files where status='ok'").fetchall())
+    assert 20 <= len(before) < 240
+
+    out = clipdex("index", str(folder), "--data-dir", str(data), "--json", "-q").stdout
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["embedded"] == 240 - len(before)
+    status = json.loads(clipdex("status", "--data-dir", str(data), "--json").stdout)
+    assert status["indexed"] == 240 == status["vectors"] and status["failed"] == 4 and status["pending"] == 0
+    with sqlite3.connect(db) as conn:
+        after = dict(conn.execute("select path, indexed_at from files where status='ok'").fetchall())
+    assert all(after[p] == t for p, t in before.items())
