@@ -10,9 +10,16 @@ from __future__ import annotations
 import hashlib
 from typing import Callable
 
-from retrieval.images import ImageError, decode_image
+from retrieval.images import ImageError, decode_image, probe_image
 
-MOVED, DECODED, FAILED = "moved", "decoded", "failed"
+MOVED, DECODED, JPEG, FAILED = "moved", "decoded", "jpeg", "failed"
+_DEVICE_MODES = ("RGB", "L")  # JPEG colour modes nvJPEG turns into RGB like PIL does
+
+
+def is_complete_jpeg(data: bytes) -> bool:
+    """Starts with SOI and ends with EOI: a truncated file goes to the CPU decoder, which
+    reports it, instead of being decoded into grey blocks on the device."""
+    return data[:2] == b"\xff\xd8" and data.rstrip(b"\x00\r\n ")[-2:] == b"\xff\xd9"
 
 
 def content_hash(data: bytes) -> str:
@@ -20,7 +27,11 @@ def content_hash(data: bytes) -> str:
 
 
 class DecodeDataset:
-    """A map-style torch dataset over (file id, path) pairs."""
+    """A map-style torch dataset over (file id, path) pairs.
+
+    With ``jpeg_to_device``, complete RGB/grey JPEGs are passed on as raw bytes for the
+    device to decode (nvJPEG); everything else is decoded here on the CPU.
+    """
 
     def __init__(
         self,
@@ -29,7 +40,9 @@ class DecodeDataset:
         moved_hashes: frozenset[str],
         max_pixels: int,
         min_side: int | None,
+        jpeg_to_device: bool = False,
     ):
+        self.jpeg_to_device = jpeg_to_device
         self.items = items
         self.preprocess = preprocess
         self.moved_hashes = moved_hashes
@@ -51,6 +64,23 @@ class DecodeDataset:
         item["hash"] = digest
         if digest in self.moved_hashes:
             return {**item, "kind": MOVED}
+        if self.jpeg_to_device and is_complete_jpeg(data):
+            try:
+                header = probe_image(data, self.max_pixels)
+            except ImageError as exc:
+                return {**item, "kind": FAILED, "error": str(exc)}
+            if header.format == "JPEG" and header.mode in _DEVICE_MODES:
+                import torch
+
+                return {
+                    **item,
+                    "kind": JPEG,
+                    "blob": torch.frombuffer(bytearray(data), dtype=torch.uint8),
+                    "orientation": header.orientation,
+                    "width": header.width,
+                    "height": header.height,
+                    "taken_at": header.taken_at,
+                }
         try:
             decoded = decode_image(data, max_pixels=self.max_pixels, min_side=self.min_side)
             pixels = self.preprocess(decoded.image)
@@ -74,9 +104,12 @@ def collate(items: list[dict]) -> dict:
 
     decoded = [item for item in items if item["kind"] == DECODED]
     pixels = torch.stack([item.pop("pixels") for item in decoded]) if decoded else None
+    jpegs = [item for item in items if item["kind"] == JPEG]
     return {
         "pixels": pixels,
         "decoded": decoded,
+        "jpegs": jpegs,
+        "blobs": [item.pop("blob") for item in jpegs],
         "moved": [item for item in items if item["kind"] == MOVED],
         "failed": [item for item in items if item["kind"] == FAILED],
     }

@@ -55,6 +55,9 @@ class IndexOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     checkpoint_seconds: float = 30.0
     progress: bool = True
+    # Where JPEGs are decoded: "auto" (on the model's GPU when it has one), "cpu" (PIL in
+    # the workers), or "device" (torch decode + resize on the model's device, even a CPU).
+    decode: str = "auto"
 
 
 def default_workers() -> int:
@@ -217,12 +220,14 @@ def _embed_pass(
     workers = default_workers() if options.num_workers is None else options.num_workers
     if len(items) < 2 * options.batch_size:
         workers = min(workers, 1)
+    on_device = _device_preprocessor(encoder, options.decode)
     dataset = DecodeDataset(
         items,
         encoder.preprocess,
         frozenset(moved_by_hash),
         options.max_pixels,
         min_side=encoder.loaded.image_size,
+        jpeg_to_device=on_device is not None,
     )
     loader = DataLoader(
         dataset,
@@ -230,6 +235,7 @@ def _embed_pass(
         num_workers=workers,
         collate_fn=collate,
         prefetch_factor=4 if workers else None,
+        pin_memory=str(encoder.device).startswith("cuda"),
     )
     updates = RowUpdates.empty()
     again: list[tuple[int, str]] = []
@@ -244,11 +250,12 @@ def _embed_pass(
         last_checkpoint = time.monotonic()
 
     for batch in loader:
-        if batch["pixels"] is not None:
-            vectors = encoder.embed_pixels(batch["pixels"])
-            ids = [item["id"] for item in batch["decoded"]]
+        pixels, decoded = _batch_pixels(batch, on_device, encoder, options.max_pixels)
+        if pixels is not None:
+            vectors = encoder.embed_pixels(pixels)
+            ids = [item["id"] for item in decoded]
             index.add(ids, vectors)
-            for item in batch["decoded"]:
+            for item in decoded:
                 updates.done(
                     item["id"],
                     status=OK,
@@ -282,8 +289,63 @@ def _embed_pass(
         for item in batch["failed"]:
             updates.done(item["id"], status=FAILED, error=item["error"], content_hash=item["hash"], vector_id=None)
             report.failed += 1
-        progress.update(len(batch["decoded"]) + len(batch["moved"]) + len(batch["failed"]))
+        progress.update(len(decoded) + len(batch["moved"]) + len(batch["failed"]))
         if time.monotonic() - last_checkpoint >= options.checkpoint_seconds:
             checkpoint()
     checkpoint()
     return again
+
+
+def _device_preprocessor(encoder, decode: str):
+    """The on-device JPEG preprocessor, or None to decode everything in the workers."""
+    if decode not in ("auto", "cpu", "device"):
+        raise ValueError(f"decode must be auto, cpu or device, not {decode!r}")
+    if decode == "cpu" or (decode == "auto" and not str(encoder.device).startswith("cuda")):
+        return None
+    from retrieval.tensor_preprocess import TensorPreprocessor
+
+    preprocessor = TensorPreprocessor.from_model(encoder.model, encoder.device)
+    if preprocessor is None:
+        log.info("this model's image transform is not reproduced on the device; decoding on the CPU")
+    return preprocessor
+
+
+def _batch_pixels(batch: dict, on_device, encoder, max_pixels: int):
+    """(pixels, items) of a batch: worker-decoded images plus JPEGs decoded on the device.
+
+    A JPEG the device decoder refuses is handed to PIL, which either decodes it or
+    names the error; the item then joins the batch's failures.
+    """
+    import numpy as np
+    import torch
+
+    from retrieval.images import ImageError, decode_image
+    from retrieval.tensor_preprocess import orient
+
+    parts, items = [], []
+    dtype = torch.float32 if encoder.amp_dtype is None else encoder.amp_dtype
+    if batch["pixels"] is not None:
+        parts.append(batch["pixels"])
+        items.extend(batch["decoded"])
+    if batch["jpegs"]:
+        images, ok = [], []
+        for item, blob, image in zip(batch["jpegs"], batch["blobs"], on_device.decode(batch["blobs"])):
+            if image is None:
+                try:
+                    picture = decode_image(blob.numpy().tobytes(), max_pixels=max_pixels).image
+                except ImageError as exc:
+                    batch["failed"].append({**item, "kind": "failed", "error": str(exc)})
+                    continue
+                image = torch.from_numpy(np.asarray(picture).copy()).permute(2, 0, 1)  # upright already
+            else:
+                image = orient(image, item["orientation"])
+            images.append(image)
+            ok.append(item)
+        if images:
+            if parts:
+                parts = [parts[0].to(encoder.device, dtype)]
+            parts.append(on_device.batch(images, dtype=dtype))
+            items.extend(ok)
+    if not parts:
+        return None, []
+    return (parts[0] if len(parts) == 1 else torch.cat(parts)), items

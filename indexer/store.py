@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     Text,
     create_engine,
     delete,
@@ -232,8 +233,18 @@ class Store:
             ids = list(batch.deletes)
             for start in range(0, len(ids), 500):
                 conn.execute(delete(files_table).where(c.id.in_(ids[start:start + 500])))
+            # One executemany per set of columns: far fewer round trips than a statement a row.
+            groups: dict[tuple, list[dict]] = {}
             for file_id, values in batch.updates.items():
-                conn.execute(update(files_table).where(c.id == file_id).values(**values))
+                row = {"b_id": file_id, **{f"v_{k}": v for k, v in values.items()}}
+                groups.setdefault(tuple(sorted(values)), []).append(row)
+            for keys, rows in groups.items():
+                statement = (
+                    update(files_table)
+                    .where(c.id == bindparam("b_id"))
+                    .values({key: bindparam(f"v_{key}") for key in keys})
+                )
+                conn.execute(statement, rows)
 
     def counts(self) -> dict[str, int]:
         c = files_table.c

@@ -36,6 +36,11 @@ class Encoder:
             self._amp_dtype = None
 
     @property
+    def amp_dtype(self):
+        """The half-precision dtype used on this device, or None (full precision)."""
+        return self._amp_dtype
+
+    @property
     def preprocess(self):
         return self.loaded.preprocess
 

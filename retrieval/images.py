@@ -88,6 +88,55 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+@dataclass
+class ImageHeader:
+    format: str | None
+    mode: str
+    width: int  # upright
+    height: int
+    orientation: int
+    taken_at: datetime | None
+
+
+def probe_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageHeader:
+    """Read only the header: format, mode, upright size, EXIF orientation and date.
+
+    Raises ``ImageError`` for what can be told without decoding (empty, not an image,
+    too many pixels).
+    """
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            width, height = img.size
+            _check_pixels(width, height, max_pixels)
+            orientation = _exif_orientation(img)
+            header = ImageHeader(img.format, img.mode, width, height, orientation, _exif_date(img))
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"image too large (possible decompression bomb): {exc}") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError("not an image, or an image format that is not supported") from None
+    except Exception as exc:
+        raise ImageError(f"cannot read image header ({type(exc).__name__}): {exc}") from None
+    if orientation in (5, 6, 7, 8):
+        header.width, header.height = height, width
+    return header
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageError(f"image declares an empty size {width}x{height}")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"image too large: {width}x{height} = {width * height:,} pixels "
+            f"(limit {max_pixels:,}; possible decompression bomb)"
+        )
+
+
 def decode_image(
     data: bytes,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -107,13 +156,7 @@ def decode_image(
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             width, height = img.size
-            if width <= 0 or height <= 0:
-                raise ImageError(f"image declares an empty size {width}x{height}")
-            if width * height > max_pixels:
-                raise ImageError(
-                    f"image too large: {width}x{height} = {width * height:,} pixels "
-                    f"(limit {max_pixels:,}; possible decompression bomb)"
-                )
+            _check_pixels(width, height, max_pixels)
             taken_at = _exif_date(img)
             orientation = _exif_orientation(img)
             if min_side and img.format == "JPEG":

@@ -25,12 +25,8 @@ class CountingFactory:
         factory = self
 
         class Counting:
-            spec, dim, loaded, preprocess = (
-                factory.encoder.spec,
-                factory.encoder.dim,
-                factory.encoder.loaded,
-                factory.encoder.preprocess,
-            )
+            def __getattr__(self, name):  # everything else is the real encoder's
+                return getattr(factory.encoder, name)
 
             def embed_pixels(self, pixels):
                 factory.calls += 1
@@ -291,3 +287,44 @@ def test_corrupt_index_file_is_rebuilt_by_the_next_index_run(tmp_path, photos, t
     _index(data, [str(photos)], CountingFactory(tiny_encoder))
     assert _consistent(data) == (21, 0)
     assert os.path.exists(path + ".corrupt")
+
+
+def test_device_decode_path_matches_the_cpu_path(tmp_path, tiny_encoder, monkeypatch):
+    """The GPU ingest path (JPEG bytes decoded and resized by torch), run here on the CPU."""
+    from PIL import Image
+
+    from retrieval.tensor_preprocess import TensorPreprocessor
+
+    decoded_on_device = []
+    real_decode = TensorPreprocessor.decode
+    monkeypatch.setattr(
+        TensorPreprocessor, "decode", lambda self, blobs: decoded_on_device.extend(blobs) or real_decode(self, blobs)
+    )
+
+    folder = tmp_path / "mixed"
+    write_photos(str(folder), 10, size=(320, 240))
+    write_photos(str(folder / "png"), 3, ext="png")
+    write_bad_files(str(folder / "bad"))
+    write_odd_but_valid(str(folder / "odd"))  # CMYK and grey JPEGs, odd names
+    sideways = noise_image(77, (120, 60)).resize((12, 6)).resize((120, 60))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways.save(folder / "sideways.jpg", exif=exif.tobytes(), quality=95)
+
+    vectors, failures = {}, {}
+    for decode in ("cpu", "device"):
+        data = str(tmp_path / decode)
+        options = IndexOptions(batch_size=8, num_workers=2, checkpoint_seconds=0.0, progress=False, decode=decode)
+        _index(data, [str(folder)], CountingFactory(tiny_encoder), options)
+        collection = Collection(data)
+        vectors[decode] = {row["path"]: collection.vector_of_path(row["path"]) for row in collection.store.iter_ok()}
+        failures[decode] = dict(collection.store.failures())
+        rows = {row["path"]: (row["width"], row["height"]) for row in collection.store.iter_ok()}
+        assert rows[str(folder / "sideways.jpg")] == (60, 120)
+        collection.close()
+    # the 10 photos, the sideways one, grey JPEGs and the odd names; not CMYK or truncated files
+    assert len(decoded_on_device) >= 13
+    assert failures["cpu"] == failures["device"] and len(failures["cpu"]) == 4
+    assert set(vectors["cpu"]) == set(vectors["device"])
+    cosines = [float(vectors["cpu"][p] @ vectors["device"][p]) for p in vectors["cpu"]]
+    assert min(cosines) > 0.99
