@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from indexer.collection import Collection
-from indexer.decode_worker import DecodeDataset, collate
+from indexer.decode_worker import DecodeDataset, collate, split_blobs
 from indexer.scan import scan_folders
 from indexer.store import FAILED, OK, FileState, RowUpdates
 from retrieval.images import DEFAULT_MAX_PIXELS
@@ -235,7 +235,8 @@ def _embed_pass(
         num_workers=workers,
         collate_fn=collate,
         prefetch_factor=4 if workers else None,
-        pin_memory=str(encoder.device).startswith("cuda"),
+        # JPEG bytes go to the decoder from plain memory; only worker-decoded pixels gain by pinning.
+        pin_memory=str(encoder.device).startswith("cuda") and on_device is None,
     )
     updates = RowUpdates.empty()
     again: list[tuple[int, str]] = []
@@ -249,8 +250,7 @@ def _embed_pass(
         updates = RowUpdates.empty()
         last_checkpoint = time.monotonic()
 
-    for batch in loader:
-        pixels, decoded = _batch_pixels(batch, on_device, encoder, options.max_pixels)
+    for batch, pixels, decoded in _prepared(loader, on_device, encoder, options.max_pixels):
         if pixels is not None:
             vectors = encoder.embed_pixels(pixels)
             ids = [item["id"] for item in decoded]
@@ -329,7 +329,8 @@ def _batch_pixels(batch: dict, on_device, encoder, max_pixels: int):
         items.extend(batch["decoded"])
     if batch["jpegs"]:
         images, ok = [], []
-        for item, blob, image in zip(batch["jpegs"], batch["blobs"], on_device.decode(batch["blobs"])):
+        blobs = split_blobs(batch)
+        for item, blob, image in zip(batch["jpegs"], blobs, on_device.decode(blobs)):
             if image is None:
                 try:
                     picture = decode_image(blob.numpy().tobytes(), max_pixels=max_pixels).image
@@ -349,3 +350,67 @@ def _batch_pixels(batch: dict, on_device, encoder, max_pixels: int):
     if not parts:
         return None, []
     return (parts[0] if len(parts) == 1 else torch.cat(parts)), items
+
+
+_DONE = object()
+
+
+def _prepared(loader, on_device, encoder, max_pixels: int):
+    """Yield (batch, pixels, items) for each loader batch.
+
+    On CUDA a background thread prepares the next batches (nvJPEG decode, resize, copy
+    to the GPU) on a side stream while the model runs on the default one, so the GPU is
+    not idle while the next batch is decoded.
+    """
+    if not str(encoder.device).startswith("cuda"):
+        for batch in loader:
+            yield (batch, *_batch_pixels(batch, on_device, encoder, max_pixels))
+        return
+
+    import queue
+    import threading
+
+    import torch
+
+    ready: queue.Queue = queue.Queue(maxsize=3)
+    stop = threading.Event()
+    side = torch.cuda.Stream(device=encoder.device)
+
+    def produce() -> None:
+        try:
+            with torch.cuda.stream(side):
+                for batch in loader:
+                    if stop.is_set():
+                        return
+                    pixels, items = _batch_pixels(batch, on_device, encoder, max_pixels)
+                    if pixels is not None:
+                        pixels = pixels.to(encoder.device, non_blocking=True)
+                    done = torch.cuda.Event()
+                    done.record(side)
+                    ready.put((batch, pixels, items, done))
+            ready.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            ready.put(exc)
+
+    thread = threading.Thread(target=produce, name="clipdex-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            got = ready.get()
+            if got is _DONE:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            batch, pixels, items, done = got
+            if pixels is not None:
+                current = torch.cuda.current_stream(encoder.device)
+                current.wait_event(done)
+                pixels.record_stream(current)  # the side stream's allocator must not reuse it early
+            yield batch, pixels, items
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                ready.get(timeout=0.1)
+            except queue.Empty:
+                pass

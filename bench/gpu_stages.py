@@ -1,0 +1,103 @@
+"""Where GPU ingest time goes: each stage of the pipeline timed alone on the same files.
+
+    python bench/gpu_stages.py --folder /tmp/clipdex-gpu-bench/photos_20000 [--model ViT-B-32]
+
+Stages (images/s, each alone):
+  read+hash         one process reading and hashing files
+  loader            the DataLoader (workers read, hash, probe headers, batch the bytes)
+  nvjpeg decode     torchvision decode_jpeg on cuda, batched, bytes already in memory
+  decode+resize     the above plus orientation, resize, crop, normalise on the GPU
+  decode+model      the above plus the model forward
+Prints a table and writes bench/results/gpu_stages.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--folder", required=True)
+    parser.add_argument("--model", default="ViT-B-32")
+    parser.add_argument("--images", type=int, default=8192)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
+    args = parser.parse_args()
+
+    import torch
+    from torch.utils.data import DataLoader
+
+    from indexer.decode_worker import DecodeDataset, collate, content_hash, split_blobs
+    from retrieval.encoder import Encoder
+    from retrieval.models import load_model
+    from retrieval.tensor_preprocess import TensorPreprocessor
+
+    paths = sorted(os.path.join(args.folder, n) for n in os.listdir(args.folder) if n.endswith(".jpg"))
+    paths = paths[: args.images]
+    rows = []
+
+    def record(name, count, seconds):
+        rows.append({"stage": name, "images_per_s": count / seconds, "seconds": seconds})
+        print(f"{name:28s} {count / seconds:10.0f} images/s", flush=True)
+
+    started = time.perf_counter()
+    blobs = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        content_hash(data)
+        blobs.append(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+    record("read+hash (1 process)", len(paths), time.perf_counter() - started)
+
+    encoder = Encoder(load_model(f"random:{args.model}"), device="cuda", batch_size=args.batch_size)
+    pre = TensorPreprocessor.from_model(encoder.model, "cuda")
+    dataset = DecodeDataset(list(enumerate(paths)), encoder.preprocess, frozenset(), 10**9, None, jpeg_to_device=True)
+    loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate,
+                        prefetch_factor=4)
+    started = time.perf_counter()
+    seen = sum(len(split_blobs(batch)) for batch in loader)
+    record(f"loader ({args.workers} workers)", seen, time.perf_counter() - started)
+
+    batches = [blobs[i:i + args.batch_size] for i in range(0, len(blobs), args.batch_size)]
+    pre.decode(batches[0])
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    for batch in batches:
+        pre.decode(batch)
+    torch.cuda.synchronize()
+    record("nvjpeg decode", len(blobs), time.perf_counter() - started)
+
+    started = time.perf_counter()
+    for batch in batches:
+        pre.batch(pre.decode(batch), dtype=torch.bfloat16)
+    torch.cuda.synchronize()
+    record("decode+resize", len(blobs), time.perf_counter() - started)
+
+    started = time.perf_counter()
+    for batch in batches:
+        encoder.embed_pixels(pre.batch(pre.decode(batch), dtype=torch.bfloat16))
+    torch.cuda.synchronize()
+    record("decode+resize+model", len(blobs), time.perf_counter() - started)
+
+    pixels = pre.batch(pre.decode(batches[0]), dtype=torch.bfloat16)
+    started = time.perf_counter()
+    for _ in batches:
+        encoder.embed_pixels(pixels)
+    torch.cuda.synchronize()
+    record("model only", len(blobs), time.perf_counter() - started)
+
+    out_dir = os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "gpu_stages.json"), "w") as handle:
+        json.dump({"device": torch.cuda.get_device_name(0), "model": args.model, "rows": rows}, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
