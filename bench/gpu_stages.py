@@ -56,6 +56,24 @@ def main() -> None:
         blobs.append(torch.frombuffer(bytearray(data), dtype=torch.uint8))
     record("read+hash (1 process)", len(paths), time.perf_counter() - started)
 
+    from retrieval.images import probe_image
+
+    subset = paths[:2000]
+    started = time.perf_counter()
+    for path in subset:
+        with open(path, "rb") as handle:
+            handle.read()
+    record("read only (1 process)", len(subset), time.perf_counter() - started)
+    started = time.perf_counter()
+    for path in subset:
+        with open(path, "rb") as handle:
+            probe_image(handle.read())
+    record("read+probe (1 process)", len(subset), time.perf_counter() - started)
+    started = time.perf_counter()
+    for path in subset:
+        dataset_item = DecodeDataset([(0, path)], None, frozenset(), 10**9, None, jpeg_to_device=True)[0]
+    record("worker item (1 process)", len(subset), time.perf_counter() - started)
+
     encoder = Encoder(load_model(f"random:{args.model}"), device="cuda", batch_size=args.batch_size)
     pre = TensorPreprocessor.from_model(encoder.model, "cuda")
     dataset = DecodeDataset(list(enumerate(paths)), encoder.preprocess, frozenset(), 10**9, None, jpeg_to_device=True)
@@ -85,6 +103,40 @@ def main() -> None:
         encoder.embed_pixels(pre.batch(pre.decode(batch), dtype=torch.bfloat16))
     torch.cuda.synchronize()
     record("decode+resize+model", len(blobs), time.perf_counter() - started)
+
+    for chunk in (64, 128):
+        small = [blobs[i:i + chunk] for i in range(0, len(blobs), chunk)]
+        started = time.perf_counter()
+        for batch in small:
+            pre.decode(batch)
+        torch.cuda.synchronize()
+        record(f"nvjpeg decode, batch {chunk}", len(blobs), time.perf_counter() - started)
+
+    # The pipeline's own overlap: a thread decodes on a side stream while the model runs.
+    from indexer.pipeline import _prepared
+
+    fake_loader = []
+    for batch in batches:
+        joined = torch.cat(batch)
+        fake_loader.append({"pixels": None, "decoded": [], "moved": [], "failed": [],
+                            "jpegs": [{"id": i, "orientation": 1} for i in range(len(batch))],
+                            "jpeg_bytes": joined, "jpeg_sizes": [len(b) for b in batch]})
+    started = time.perf_counter()
+    for _batch, pixels, _items in _prepared(fake_loader, pre, encoder, 10**9):
+        encoder.embed_pixels(pixels)
+    torch.cuda.synchronize()
+    record("decode+resize || model", len(blobs), time.perf_counter() - started)
+
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for batch in batches[:4]:
+            encoder.embed_pixels(pre.batch(pre.decode(batch), dtype=torch.bfloat16))
+        torch.cuda.synchronize()
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=14)
+    print(table)
+    table_cuda = prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=10)
+    print(table_cuda)
 
     pixels = pre.batch(pre.decode(batches[0]), dtype=torch.bfloat16)
     started = time.perf_counter()
