@@ -42,7 +42,7 @@ def model_only(encoder, batch_size: int, batches: int = 30) -> float:
     return batch_size * batches / (time.perf_counter() - started)
 
 
-def pipeline(encoder, folder: str, decode: str, batch_size: int, workers: int) -> dict:
+def pipeline(encoder, folder: str, decode: str, batch_size: int, workers: int, threads: int = 3) -> dict:
     from indexer.collection import Collection
     from indexer.pipeline import IndexOptions, index_folders
 
@@ -50,7 +50,7 @@ def pipeline(encoder, folder: str, decode: str, batch_size: int, workers: int) -
     try:
         collection = Collection(data)
         options = IndexOptions(batch_size=batch_size, num_workers=workers, progress=False, decode=decode,
-                               checkpoint_seconds=60)
+                               checkpoint_seconds=60, decode_threads=threads)
         started = time.perf_counter()
         report = index_folders(collection, [folder], encoder.spec, lambda: encoder, options)
         seconds = time.perf_counter() - started
@@ -72,7 +72,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=20000)
     parser.add_argument("--models", nargs="*", default=["ViT-B-32", "ViT-L-14"])
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 5))
+    parser.add_argument("--decode-threads", type=int, default=3)
     parser.add_argument("--skip-cpu-decode-for", nargs="*", default=[])
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-gpu-bench"))
     args = parser.parse_args()
@@ -96,8 +97,8 @@ def main() -> None:
         encoder = Encoder(load_model(f"random:{arch}"), device="cuda", batch_size=args.batch_size)
         ceiling = model_only(encoder, args.batch_size)
         rows.append({"model": arch, "row": "model only (tensors on GPU)", "images_per_s": ceiling, "of_ceiling": 1.0})
-        gpu = pipeline(encoder, folder, "auto", args.batch_size, args.workers)
-        gpu = pipeline(encoder, folder, "auto", args.batch_size, args.workers)  # second run: warm caches
+        gpu = pipeline(encoder, folder, "auto", args.batch_size, args.workers, args.decode_threads)
+        gpu = pipeline(encoder, folder, "auto", args.batch_size, args.workers, args.decode_threads)  # warm
         row = {"model": arch, "row": "clipdex index, GPU decode", "images_per_s": gpu["images_per_s"],
                "of_ceiling": gpu["images_per_s"] / ceiling, "seconds": gpu["seconds"], "failed": gpu["failed"]}
         cosine = None
@@ -115,7 +116,8 @@ def main() -> None:
         torch.cuda.empty_cache()
 
     print(f"\nGPU ingest on {torch.cuda.get_device_name(0)}, {args.images} JPEGs (500x375..1024x768), "
-          f"batch {args.batch_size}, {args.workers} workers, {os.cpu_count()} CPUs")
+          f"batch {args.batch_size}, {args.workers} workers, {args.decode_threads} decode threads, "
+          f"{os.cpu_count()} CPUs")
     print(f"{'model':10s} {'row':32s} {'images/s':>10s} {'of ceiling':>11s}")
     for row in rows:
         print(f"{row['model']:10s} {row['row']:32s} {row['images_per_s']:10.0f} {row['of_ceiling']:11.2f}")

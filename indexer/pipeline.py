@@ -58,6 +58,7 @@ class IndexOptions:
     # Where JPEGs are decoded: "auto" (on the model's GPU when it has one), "cpu" (PIL in
     # the workers), or "device" (torch decode + resize on the model's device, even a CPU).
     decode: str = "auto"
+    decode_threads: int = 3  # GPU path: threads preparing batches while the model runs
 
 
 def default_workers() -> int:
@@ -250,7 +251,8 @@ def _embed_pass(
         updates = RowUpdates.empty()
         last_checkpoint = time.monotonic()
 
-    for batch, pixels, decoded in _prepared(loader, on_device, encoder, options.max_pixels):
+    prepared = _prepared(loader, on_device, encoder, options.max_pixels, options.decode_threads)
+    for batch, pixels, decoded in prepared:
         if pixels is not None:
             vectors = encoder.embed_pixels(pixels)
             ids = [item["id"] for item in decoded]
@@ -355,12 +357,13 @@ def _batch_pixels(batch: dict, on_device, encoder, max_pixels: int):
 _DONE = object()
 
 
-def _prepared(loader, on_device, encoder, max_pixels: int):
-    """Yield (batch, pixels, items) for each loader batch.
+def _prepared(loader, on_device, encoder, max_pixels: int, threads: int = 3):
+    """Yield (batch, pixels, items) for each loader batch, in no particular order.
 
-    On CUDA a background thread prepares the next batches (nvJPEG decode, resize, copy
-    to the GPU) on a side stream while the model runs on the default one, so the GPU is
-    not idle while the next batch is decoded.
+    On CUDA, ``threads`` background threads take batches from the loader and prepare
+    them (nvJPEG decode, resize, copy to the GPU), each on its own side stream, while
+    the model runs on the default one. Several threads because nvJPEG does its Huffman
+    decoding on the CPU, and torch ops release the GIL while they run.
     """
     if not str(encoder.device).startswith("cuda"):
         for batch in loader:
@@ -372,16 +375,20 @@ def _prepared(loader, on_device, encoder, max_pixels: int):
 
     import torch
 
-    ready: queue.Queue = queue.Queue(maxsize=3)
+    ready: queue.Queue = queue.Queue(maxsize=2 * threads)
     stop = threading.Event()
-    side = torch.cuda.Stream(device=encoder.device)
+    batches = iter(loader)
+    take = threading.Lock()
 
     def produce() -> None:
+        side = torch.cuda.Stream(device=encoder.device)
         try:
             with torch.cuda.stream(side):
-                for batch in loader:
-                    if stop.is_set():
-                        return
+                while not stop.is_set():
+                    with take:
+                        batch = next(batches, _DONE)
+                    if batch is _DONE:
+                        break
                     pixels, items = _batch_pixels(batch, on_device, encoder, max_pixels)
                     if pixels is not None:
                         pixels = pixels.to(encoder.device, non_blocking=True)
@@ -392,24 +399,27 @@ def _prepared(loader, on_device, encoder, max_pixels: int):
         except BaseException as exc:  # handed to the consumer, which raises it
             ready.put(exc)
 
-    thread = threading.Thread(target=produce, name="clipdex-prefetch", daemon=True)
-    thread.start()
+    workers = [threading.Thread(target=produce, name=f"clipdex-prepare-{i}", daemon=True) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    finished = 0
     try:
-        while True:
+        while finished < threads:
             got = ready.get()
             if got is _DONE:
-                return
+                finished += 1
+                continue
             if isinstance(got, BaseException):
                 raise got
             batch, pixels, items, done = got
             if pixels is not None:
                 current = torch.cuda.current_stream(encoder.device)
                 current.wait_event(done)
-                pixels.record_stream(current)  # the side stream's allocator must not reuse it early
+                pixels.record_stream(current)  # a side stream's allocator must not reuse it early
             yield batch, pixels, items
     finally:
         stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue
+        while any(worker.is_alive() for worker in workers):  # unblock producers on a full queue
             try:
                 ready.get(timeout=0.1)
             except queue.Empty:
