@@ -34,7 +34,7 @@ def main() -> None:
     import torch
     from torch.utils.data import DataLoader
 
-    from indexer.decode_worker import DecodeDataset, collate, content_hash, split_blobs
+    from indexer.decode_worker import DecodeDataset, collate, content_hash
     from retrieval.encoder import Encoder
     from retrieval.models import load_model
     from retrieval.tensor_preprocess import TensorPreprocessor
@@ -80,7 +80,7 @@ def main() -> None:
     loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate,
                         prefetch_factor=4)
     started = time.perf_counter()
-    seen = sum(len(split_blobs(batch)) for batch in loader)
+    seen = sum(len(batch["jpegs"]) for batch in loader)
     record(f"loader ({args.workers} workers)", seen, time.perf_counter() - started)
 
     batches = [blobs[i:i + args.batch_size] for i in range(0, len(blobs), args.batch_size)]
@@ -116,11 +116,10 @@ def main() -> None:
     from indexer.pipeline import _prepared
 
     fake_loader = []
-    for batch in batches:
-        joined = torch.cat(batch)
+    for start in range(0, len(paths), args.batch_size):
+        chunk = paths[start:start + args.batch_size]
         fake_loader.append({"pixels": None, "decoded": [], "moved": [], "failed": [],
-                            "jpegs": [{"id": i, "orientation": 1} for i in range(len(batch))],
-                            "jpeg_bytes": joined, "jpeg_sizes": [len(b) for b in batch]})
+                            "jpegs": [{"id": i, "path": p, "orientation": 1} for i, p in enumerate(chunk)]})
     started = time.perf_counter()
     for _batch, pixels, _items in _prepared(fake_loader, pre, encoder, 10**9):
         encoder.embed_pixels(pixels)

@@ -70,10 +70,12 @@ class DecodeDataset:
             except ImageError as exc:
                 return {**item, "kind": FAILED, "error": str(exc)}
             if header.format == "JPEG" and header.mode in _DEVICE_MODES:
+                # Only the verdict travels back; the bytes are read again (from the page
+                # cache) where they are decoded, which is cheaper than shipping them
+                # between processes.
                 return {
                     **item,
                     "kind": JPEG,
-                    "blob": data,
                     "orientation": header.orientation,
                     "width": header.width,
                     "height": header.height,
@@ -102,26 +104,24 @@ def collate(items: list[dict]) -> dict:
 
     decoded = [item for item in items if item["kind"] == DECODED]
     pixels = torch.stack([item.pop("pixels") for item in decoded]) if decoded else None
-    jpegs = [item for item in items if item["kind"] == JPEG]
-    # All of a batch's JPEG bytes travel as one tensor: one shared-memory segment per
-    # batch instead of one per file. split_blobs() cuts it up again.
-    sizes = [len(item["blob"]) for item in jpegs]
-    joined = torch.frombuffer(bytearray(b"".join(item.pop("blob") for item in jpegs)), dtype=torch.uint8) if jpegs else None
     return {
         "pixels": pixels,
         "decoded": decoded,
-        "jpegs": jpegs,
-        "jpeg_bytes": joined,
-        "jpeg_sizes": sizes,
+        "jpegs": [item for item in items if item["kind"] == JPEG],
         "moved": [item for item in items if item["kind"] == MOVED],
         "failed": [item for item in items if item["kind"] == FAILED],
     }
 
 
-def split_blobs(batch: dict) -> list:
-    """The batch's JPEG files as one uint8 tensor each (views of the joined tensor)."""
+def read_blobs(items: list[dict]) -> list:
+    """The files of JPEG items as uint8 tensors; None where a file can no longer be read."""
     import torch
 
-    if batch["jpeg_bytes"] is None:
-        return []
-    return list(torch.split(batch["jpeg_bytes"], batch["jpeg_sizes"]))
+    blobs = []
+    for item in items:
+        try:
+            with open(item["path"], "rb") as handle:
+                blobs.append(torch.frombuffer(bytearray(handle.read()), dtype=torch.uint8))
+        except OSError:
+            blobs.append(None)
+    return blobs

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from indexer.collection import Collection
-from indexer.decode_worker import DecodeDataset, collate, split_blobs
+from indexer.decode_worker import DecodeDataset, collate, read_blobs
 from indexer.scan import scan_folders
 from indexer.store import FAILED, OK, FileState, RowUpdates
 from retrieval.images import DEFAULT_MAX_PIXELS
@@ -58,7 +58,7 @@ class IndexOptions:
     # Where JPEGs are decoded: "auto" (on the model's GPU when it has one), "cpu" (PIL in
     # the workers), or "device" (torch decode + resize on the model's device, even a CPU).
     decode: str = "auto"
-    decode_threads: int = 3  # GPU path: threads preparing batches while the model runs
+    decode_threads: int = 4  # GPU path: threads preparing batches while the model runs
 
 
 def default_workers() -> int:
@@ -331,8 +331,14 @@ def _batch_pixels(batch: dict, on_device, encoder, max_pixels: int):
         items.extend(batch["decoded"])
     if batch["jpegs"]:
         images, ok = [], []
-        blobs = split_blobs(batch)
-        for item, blob, image in zip(batch["jpegs"], blobs, on_device.decode(blobs)):
+        blobs = read_blobs(batch["jpegs"])
+        readable = [blob for blob in blobs if blob is not None]
+        decoded_iter = iter(on_device.decode(readable))
+        for item, blob in zip(batch["jpegs"], blobs):
+            if blob is None:
+                batch["failed"].append({**item, "kind": "failed", "error": "cannot read file: it vanished"})
+                continue
+            image = next(decoded_iter)
             if image is None:
                 try:
                     picture = decode_image(blob.numpy().tobytes(), max_pixels=max_pixels).image
@@ -357,7 +363,7 @@ def _batch_pixels(batch: dict, on_device, encoder, max_pixels: int):
 _DONE = object()
 
 
-def _prepared(loader, on_device, encoder, max_pixels: int, threads: int = 3):
+def _prepared(loader, on_device, encoder, max_pixels: int, threads: int = 4):
     """Yield (batch, pixels, items) for each loader batch, in no particular order.
 
     On CUDA, ``threads`` background threads take batches from the loader and prepare
