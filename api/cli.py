@@ -187,6 +187,83 @@ def cmd_status(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve(args, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    collection = _open(args, settings, must_exist=False)
+    data_dir = collection.data_dir
+    collection.close()
+    overrides = {"model": args.model or settings.model}
+    if args.api_key:
+        overrides["api_key"] = args.api_key
+    served = settings.model_copy(update=overrides)
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"serving {data_dir} on http://{host}:{port}/ (API docs at /docs)", flush=True)
+    uvicorn.run(create_app(served, data_dir), host=host, port=port, log_level="warning")
+    return 0
+
+
+def cmd_classify(args, settings: Settings) -> int:
+    from retrieval.images import ImageError, decode_image
+    from retrieval.zero_shot import ZeroShotError, check_labels, classify, label_vectors, logit_scale
+
+    try:
+        labels, templates = check_labels(args.labels, args.templates)
+    except ZeroShotError as exc:
+        raise UsageError(str(exc)) from None
+    spec = args.model or settings.model or DEFAULT_MODEL
+    if not args.model and not settings.model:
+        try:
+            collection = _open(args, settings)
+            spec = collection.model_spec or spec
+        except UsageError:
+            pass  # no collection: classify with the default model
+    pictures, names = [], []
+    for path in args.images:
+        try:
+            with open(path, "rb") as handle:
+                pictures.append(decode_image(handle.read(), max_pixels=settings.max_image_pixels).image)
+            names.append(path)
+        except OSError as exc:
+            print(f"{path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        except ImageError as exc:
+            print(f"{path}: {exc}", file=sys.stderr)
+    if not pictures:
+        raise UsageError("none of the images could be read")
+    encoder = _encoder_factory(spec, args, settings)()
+    probabilities = classify(encoder.embed_images(pictures), label_vectors(encoder, labels, templates), logit_scale(encoder))
+    results = []
+    for name, row in zip(names, probabilities):
+        ranked = sorted(zip(labels, row.tolist()), key=lambda pair: -pair[1])
+        results.append({"path": name, "labels": [{"label": l, "probability": p} for l, p in ranked]})
+        if not args.json:
+            top = ", ".join(f"{l} {p:.3f}" for l, p in ranked[: args.top])
+            print(f"{_show(name)}: {top}")
+    if args.json:
+        print(json.dumps(results))
+    return 0 if len(names) == len(args.images) else 1
+
+
+def cmd_index_texts(args, settings: Settings) -> int:
+    from indexer.texts import TextCollection, TextFileError, read_text_file
+
+    collection = _open(args, settings)
+    spec = _model_spec(args, settings, collection)
+    collection.check_model(spec)
+    try:
+        texts = read_text_file(args.file)
+    except TextFileError as exc:
+        raise UsageError(str(exc)) from None
+    if not texts:
+        raise UsageError(f"{args.file} holds no texts")
+    encoder = _encoder_factory(spec, args, settings)()
+    ids = TextCollection(collection).add(texts, encoder, source=os.path.abspath(args.file))
+    print(f"added {len(ids)} texts from {args.file}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clipdex", description="Search image folders by meaning.")
     common = argparse.ArgumentParser(add_help=False)
@@ -213,6 +290,23 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="counts, failures and model of a collection")
     status.add_argument("--show-failed", type=int, default=20, metavar="N", help="list N failed files")
     status.set_defaults(func=cmd_status)
+
+    serve = sub.add_parser("serve", parents=[common], help="serve the HTTP API and web page")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--api-key", help="API key for endpoints that change state (or CLIPDEX_API_KEY)")
+    serve.set_defaults(func=cmd_serve)
+
+    classify = sub.add_parser("classify", parents=[common], help="zero-shot labels for images")
+    classify.add_argument("images", nargs="+", help="image files")
+    classify.add_argument("--labels", nargs="+", required=True, help="candidate labels")
+    classify.add_argument("--templates", nargs="+", help='prompt templates with one "{}" (default: an ensemble)')
+    classify.add_argument("--top", type=int, default=3, help="labels to print per image")
+    classify.set_defaults(func=cmd_classify)
+
+    index_texts = sub.add_parser("index-texts", parents=[common], help="add texts for image->text search")
+    index_texts.add_argument("file", help=".txt (a text per line), .csv (a 'text' column) or .jsonl")
+    index_texts.set_defaults(func=cmd_index_texts)
     return parser
 
 

@@ -23,6 +23,16 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
     checkpoint_seconds: float = Field(30.0, ge=0)
 
+    # HTTP service
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    api_key: str | None = Field(None, description="required for every endpoint that changes state")
+    require_key_for_reads: bool = Field(False, description="also require the API key for searches")
+    cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins; none: CORS off")
+    max_upload_bytes: int = Field(20_000_000, ge=1)
+    text_batch_window_ms: float = Field(3.0, ge=0, description="how long a text query waits for company")
+    text_batch_max: int = Field(64, ge=1)
+
 
 @lru_cache
 def get_settings() -> Settings:

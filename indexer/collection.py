@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,17 @@ class ModelMismatch(RuntimeError):
 
 class CollectionError(RuntimeError):
     pass
+
+
+@dataclass
+class SearchFilters:
+    folder: str | None = None  # only files under this folder
+    file_types: list[str] | None = None  # extensions, e.g. ["jpg", "png"]
+    date_from: datetime | None = None  # EXIF date taken, inclusive
+    date_to: datetime | None = None
+
+    def active(self) -> bool:
+        return bool(self.folder or self.file_types or self.date_from or self.date_to)
 
 
 @dataclass
@@ -115,18 +127,39 @@ class Collection:
 
     # -- search -----------------------------------------------------------------------
 
-    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        offset: int = 0,
+        min_score: float | None = None,
+        filters: "SearchFilters | None" = None,
+        timings: dict | None = None,
+    ) -> list[list[Hit]]:
+        """Best matches by dot product, ``offset`` of them skipped (pagination).
+
+        ``timings``, when given, receives the seconds spent in the index and in the
+        metadata lookup.
+        """
+        started = time.perf_counter()
         index = self.load_index()
-        if len(index) == 0:
-            return [[] for _ in range(len(np.atleast_2d(queries)))]
-        scores, ids = index.search(queries, k)
+        queries = np.atleast_2d(queries)
+        allowed = self.store.vector_ids_matching(filters) if filters and filters.active() else None
+        if len(index) == 0 or (allowed is not None and not len(allowed)):
+            return [[] for _ in range(len(queries))]
+        scores, ids = index.search(queries, k + offset, allowed_ids=allowed)
+        scores, ids = scores[:, offset:], ids[:, offset:]
+        searched = time.perf_counter()
         rows = self.store.rows_by_vector_ids({int(v) for v in ids.ravel() if v >= 0})
+        if timings is not None:
+            timings["search"] = searched - started
+            timings["lookup"] = time.perf_counter() - searched
         results = []
         for score_row, id_row in zip(scores, ids):
             hits = []
             for score, vector_id in zip(score_row, id_row):
                 row = rows.get(int(vector_id))
-                if vector_id < 0 or row is None:
+                if vector_id < 0 or row is None or (min_score is not None and score < min_score):
                     continue
                 hits.append(
                     Hit(
@@ -141,6 +174,17 @@ class Collection:
                 )
             results.append(hits)
         return results
+
+    def vector_of_file(self, file_id: int) -> np.ndarray | None:
+        """The stored vector of an indexed file, by its id; None when not indexed."""
+        row = self.store.get_row(int(file_id))
+        if not row or row["vector_id"] is None or row["status"] != "ok":
+            return None
+        return self.load_index().reconstruct(row["vector_id"])
+
+    def reload_index(self) -> None:
+        """Drop the in-memory index so the next search reads the saved file (after a re-index)."""
+        self._index = None
 
     def vector_of_path(self, path: str) -> np.ndarray | None:
         """The stored vector of an indexed file, for image→image search by an indexed image."""

@@ -59,6 +59,7 @@ class IndexOptions:
     # the workers), or "device" (torch decode + resize on the model's device, even a CPU).
     decode: str = "auto"
     decode_threads: int = 4  # GPU path: threads preparing batches while the model runs
+    on_progress: Callable[[int, int], None] | None = None  # (done, total) after each batch
 
 
 def default_workers() -> int:
@@ -72,7 +73,8 @@ def _under(path: str, roots: list[str]) -> bool:
 class _Progress:
     """A tqdm bar on a terminal; a log line every 30 s otherwise."""
 
-    def __init__(self, total: int, enabled: bool):
+    def __init__(self, total: int, enabled: bool, callback: Callable[[int, int], None] | None = None):
+        self.callback = callback
         self.total, self.done, self.start, self.last_log = total, 0, time.monotonic(), time.monotonic()
         self.bar = None
         if enabled and sys.stderr.isatty():
@@ -82,6 +84,8 @@ class _Progress:
 
     def update(self, n: int) -> None:
         self.done += n
+        if self.callback is not None:
+            self.callback(self.done, self.total)
         if self.bar is not None:
             self.bar.update(n)
         elif time.monotonic() - self.last_log > 30:
@@ -163,7 +167,7 @@ def index_folders(
             moved_by_hash.setdefault(state.content_hash, []).append(state)
 
     pending = collection.store.pending()
-    progress = _Progress(len(pending), options.progress)
+    progress = _Progress(len(pending), options.progress, options.on_progress)
     try:
         if pending:
             encoder = encoder or encoder_factory()

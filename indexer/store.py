@@ -74,6 +74,7 @@ files_table = Table(
     # collide with a vector id a moved file carried over from a deleted row.
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("path", FsPath, nullable=False, unique=True),
+    Column("ext", String(16), index=True),  # lower-case extension without the dot, for type filters
     Column("size", BigInteger, nullable=False),
     Column("mtime_ns", BigInteger, nullable=False),
     Column("content_hash", String(64), index=True),
@@ -84,6 +85,18 @@ files_table = Table(
     Column("error", Text),
     Column("vector_id", BigInteger, unique=True),
     Column("indexed_at", DateTime),
+    sqlite_autoincrement=True,
+)
+
+
+texts_table = Table(
+    "texts",
+    metadata,
+    # The text collection for image->text search: captions, labels, product names...
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("text", Text, nullable=False),
+    Column("source", Text),
+    Column("added_at", DateTime),
     sqlite_autoincrement=True,
 )
 
@@ -105,6 +118,10 @@ class StoreError(RuntimeError):
 
 def sqlite_url(data_dir: str) -> str:
     return "sqlite:///" + os.path.join(os.path.abspath(data_dir), "clipdex.sqlite3")
+
+
+def _ext(path: str) -> str:
+    return os.path.splitext(path)[1].lower().lstrip(".")[:16]
 
 
 def _now() -> datetime:
@@ -164,7 +181,7 @@ class Store:
 
     def insert_pending(self, files: Iterable) -> None:
         rows = [
-            {"path": f.path, "size": f.size, "mtime_ns": f.mtime_ns, "status": PENDING}
+            {"path": f.path, "ext": _ext(f.path), "size": f.size, "mtime_ns": f.mtime_ns, "status": PENDING}
             for f in files
         ]
         with self.engine.begin() as conn:
@@ -219,6 +236,31 @@ class Store:
                 for row in conn.execute(query).mappings():
                     out[row["vector_id"]] = dict(row)
         return out
+
+    def vector_ids_matching(self, filters):
+        """Vector ids (int64 array) of indexed files that pass the filters (folder, types, dates)."""
+        import numpy as np
+        from sqlalchemy import and_
+
+        c = files_table.c
+        conditions = [c.status == OK, c.vector_id.is_not(None)]
+        if filters.folder:
+            folder = os.path.abspath(filters.folder).rstrip(os.sep)
+            # Byte order: every path under "folder/" sorts between "folder/" and "folder0".
+            conditions += [c.path >= folder + os.sep, c.path < folder + chr(ord(os.sep) + 1)]
+        if filters.file_types:
+            extensions = set()
+            for kind in filters.file_types:
+                kind = kind.lower().lstrip(".")
+                extensions |= {"jpg", "jpeg"} if kind in ("jpg", "jpeg") else {"tif", "tiff"} if kind in ("tif", "tiff") else {kind}
+            conditions.append(c.ext.in_(sorted(extensions)))
+        if filters.date_from:
+            conditions.append(c.taken_at >= filters.date_from)
+        if filters.date_to:
+            conditions.append(c.taken_at <= filters.date_to)
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(select(c.vector_id).where(and_(*conditions))).scalars())
+        return np.asarray(ids, dtype=np.int64)
 
     def row_by_path(self, path: str) -> dict | None:
         with self.engine.connect() as conn:
@@ -292,3 +334,4 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+

@@ -69,12 +69,22 @@ class VectorIndex:
     def reconstruct(self, vector_id: int) -> np.ndarray:
         return self._index.reconstruct(int(vector_id))
 
-    def search(self, queries, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids) per query; rows are padded with id -1 when fewer exist."""
+    def search(self, queries, k: int, allowed_ids=None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) per query; rows are padded with id -1 when fewer exist.
+
+        ``allowed_ids``: only these ids may be returned (a filter applied inside FAISS,
+        so that k results come back even when the filter is selective).
+        """
         queries = self._check(np.atleast_2d(queries))
         k = max(1, min(int(k), max(len(self), 1)))
-        scores, ids = self._index.search(queries, k)
-        return scores, ids
+        if allowed_ids is None:
+            return self._index.search(queries, k)
+        faiss = _faiss()
+        allowed = np.ascontiguousarray(allowed_ids, dtype=np.int64)
+        if not len(allowed):
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        selector = faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed))
+        return self._index.search(queries, k, params=faiss.SearchParameters(sel=selector))
 
     def to_bytes(self) -> bytes:
         payload = _faiss().serialize_index(self._index).tobytes()

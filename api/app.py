@@ -1,0 +1,86 @@
+"""The FastAPI application: factory, lifespan (open the collection, preload the model)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
+
+from api.dependencies import ServiceState, read_access
+from api.errors import error_json, install
+from api.routes import classify, collection, images, search, texts, web
+from api.settings import Settings
+from api.text_batcher import TextBatcher
+from indexer.collection import Collection, ModelMismatch
+from indexer.texts import TextCollection
+from retrieval.models import DEFAULT_MODEL
+
+log = logging.getLogger(__name__)
+
+
+def _load_encoder(state: ServiceState) -> None:
+    from retrieval.encoder import Encoder
+    from retrieval.models import load_model
+
+    settings = state.settings
+    spec = settings.model or state.collection.model_spec or DEFAULT_MODEL
+    state.model_spec = spec
+    try:
+        state.collection.check_model(spec)
+        loaded = load_model(spec, cache_dir=settings.model_cache_dir)
+        state.encoder = Encoder(loaded, device=settings.device, batch_size=settings.batch_size)
+        state.model_error = None
+    except (ModelMismatch, RuntimeError, ValueError, OSError) as exc:
+        state.model_error = str(exc)
+        log.error("model %s not loaded: %s", spec, exc)
+
+
+def create_app(settings: Settings, data_dir: str) -> FastAPI:
+    """The app for one collection. The model is loaded once, at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        coll = Collection(data_dir, settings.database_url)
+        state = ServiceState(settings=settings, collection=coll, texts=TextCollection(coll))
+        app.state.service = state
+        await run_in_threadpool(_load_encoder, state)
+        if state.encoder is not None:
+            state.batcher = TextBatcher(state.encoder, settings.text_batch_window_ms, settings.text_batch_max)
+            await state.batcher.start()
+        try:
+            yield
+        finally:
+            if state.batcher is not None:
+                await state.batcher.stop()
+            state.jobs.wait(timeout=5)
+            coll.close()
+
+    app = FastAPI(
+        title="clipdex",
+        version="1",
+        summary="Search image folders by meaning: text->image, image->image, image->text, zero-shot labels.",
+        lifespan=lifespan,
+    )
+    install(app)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["*"])
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        # Refuse an over-large upload before reading it (multipart overhead allowed for).
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_upload_bytes + 1_000_000:
+            return error_json(413, f"request body larger than {settings.max_upload_bytes:,} bytes")
+        return await call_next(request)
+
+    reads = [Depends(read_access(settings))]
+    for module in (search, images, classify):
+        app.include_router(module.router, dependencies=reads)
+    app.include_router(collection.reads, dependencies=reads)
+    for module in (texts, collection, web):  # texts and re-index require the key themselves
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,1 @@
+"""HTTP routers, one file per area, all under /v1."""

@@ -1,0 +1,193 @@
+"""Request and response bodies of the HTTP API (pydantic models, in the OpenAPI spec)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _iso_only(value):
+    """Pydantic would read 0 or "0" as a Unix time; the spec promises ISO 8601 only."""
+    if isinstance(value, (int, float)) or (
+        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    ):
+        raise ValueError("expected an ISO 8601 date-time such as 2021-07-04T15:30:00")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+EXIF_DATE = "EXIF date taken, when the file has one: camera-local time, no zone (YYYY-MM-DDTHH:MM:SS)"
+
+
+def exif_date(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+# Request bodies take JSON types as the spec states them: "10" is not an integer, 1 is not a
+# string (FastAPI validates bodies in Python mode, so strictness is set per type).
+STRICT = ConfigDict(extra="forbid")
+def _not_text_or_bool(value):
+    if isinstance(value, (str, bool)):
+        raise ValueError("expected a JSON number")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_text_or_bool)]  # 58.0 is an integer in JSON Schema
+Float = Annotated[float, Field(strict=True)]
+Str = Annotated[str, Field(strict=True)]
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="machine-readable kind of error")
+    message: str = Field(description="what is wrong, for a person")
+    detail: list[dict] | None = Field(None, description="per-field problems of an invalid request")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class Filters(BaseModel):
+    model_config = STRICT
+    folder: Str | None = Field(None, max_length=4096, description="only images under this folder")
+    file_types: list[Str] | None = Field(None, max_length=16, description='extensions, e.g. ["jpg", "png"]')
+    date_from: IsoDateTime | None = Field(None, description="EXIF date taken, from (inclusive)")
+    date_to: IsoDateTime | None = Field(None, description="EXIF date taken, to (inclusive)")
+
+
+MAX_ID = 2**63 - 1  # ids are SQL BIGINTs
+Id = Annotated[Int, Field(ge=1, le=MAX_ID)]
+MAX_K = 1000  # results per page
+MAX_OFFSET = 100_000  # deepest page start
+
+
+class Paging(BaseModel):
+    model_config = STRICT
+    k: Int = Field(10, ge=1, le=MAX_K, description="results per page")
+    offset: Int = Field(0, ge=0, le=MAX_OFFSET, description="results to skip (pagination)")
+    min_score: Float | None = Field(None, ge=-1.0, le=1.0, description="drop results scoring below this")
+
+
+class TextSearchRequest(Paging):
+    model_config = STRICT
+    query: Str = Field(min_length=1, max_length=2000, description="what to look for")
+    filters: Filters | None = None
+
+
+class ImageHit(BaseModel):
+    id: int
+    path: str
+    score: float
+    width: int | None
+    height: int | None
+    date: str | None = Field(description=EXIF_DATE)
+    file_type: str
+    image_url: str
+    thumbnail_url: str
+
+
+class SearchResponse(BaseModel):
+    hits: list[ImageHit]
+    k: int
+    offset: int
+    took_ms: float
+
+
+class ImageInfo(BaseModel):
+    id: int
+    path: str
+    status: str
+    error: str | None
+    width: int | None
+    height: int | None
+    date: str | None = Field(description=EXIF_DATE)
+    size: int
+    image_url: str
+    thumbnail_url: str
+
+
+class TextsAddRequest(BaseModel):
+    model_config = STRICT
+    texts: list[Str] = Field(min_length=1, max_length=10_000)
+    source: Str | None = Field(None, max_length=1000, description="where the texts came from")
+
+
+class TextsAddResponse(BaseModel):
+    ids: list[int]
+
+
+class TextHit(BaseModel):
+    id: int
+    text: str
+    source: str | None
+    score: float
+
+
+class TextSearchResponse(BaseModel):
+    hits: list[TextHit]
+    k: int
+    offset: int
+    took_ms: float
+
+
+class ImageToTextRequest(Paging):
+    model_config = STRICT
+    image_id: Id
+
+
+class ClassifyRequest(BaseModel):
+    model_config = STRICT
+    image_ids: list[Id] = Field(min_length=1, max_length=256)
+    labels: list[Str] = Field(min_length=1, max_length=1000)
+    templates: list[Str] | None = Field(
+        None, max_length=100, description='prompt templates with one "{}"; default: an ensemble'
+    )
+
+
+class LabelScore(BaseModel):
+    label: str
+    probability: float
+
+
+class Classification(BaseModel):
+    image_id: int | None
+    labels: list[LabelScore] = Field(description="all labels, most probable first")
+
+
+class ClassifyResponse(BaseModel):
+    results: list[Classification]
+    took_ms: float
+
+
+class JobStatus(BaseModel):
+    id: str
+    kind: str
+    state: str = Field(description="queued, running, done or failed")
+    done: int
+    total: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    report: dict | None
+    error: str | None
+
+
+class Stats(BaseModel):
+    data_dir: str
+    model: str | None
+    embed_dim: int | None
+    roots: list[str]
+    indexed: int
+    failed: int
+    pending: int
+    vectors: int
+    texts: int
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    model: str | None
+    error: str | None

@@ -1,0 +1,116 @@
+// clipdex web page: text search, image upload / drag-and-drop, click a result to search by it.
+"use strict";
+
+const PAGE = 24;
+const $ = (id) => document.getElementById(id);
+let lastSearch = null; // a function(offset) that fetches the next page of the current search
+
+function headers(extra) {
+  const key = localStorage.getItem("clipdex-api-key");
+  return Object.assign(key ? { "X-API-Key": key } : {}, extra || {});
+}
+
+function setStatus(text, isError) {
+  $("status").textContent = text;
+  $("status").className = isError ? "error" : "";
+}
+
+async function call(url, options) {
+  const response = await fetch(url, options);
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new Error((body && body.error && body.error.message) || `HTTP ${response.status}`);
+  }
+  return body;
+}
+
+function render(hits, append) {
+  const grid = $("results");
+  if (!append) grid.replaceChildren();
+  for (const hit of hits) {
+    const card = document.createElement("figure");
+    card.className = "hit";
+    card.dataset.id = hit.id;
+    card.title = "find similar images";
+    const img = document.createElement("img");
+    img.src = hit.thumbnail_url;
+    img.alt = hit.path;
+    img.loading = "lazy";
+    const meta = document.createElement("figcaption");
+    meta.className = "meta";
+    const score = document.createElement("span");
+    score.className = "score";
+    score.textContent = hit.score.toFixed(3);
+    meta.append(score, " ", hit.path.split("/").pop());
+    card.append(img, meta);
+    card.addEventListener("click", () => searchSimilar(hit.id, hit.path));
+    grid.append(card);
+  }
+}
+
+async function run(search, label) {
+  lastSearch = search;
+  setStatus(`searching ${label}…`);
+  try {
+    const body = await search(0);
+    render(body.hits, false);
+    $("more").hidden = body.hits.length < PAGE;
+    setStatus(`${body.hits.length}${body.hits.length === PAGE ? "+" : ""} results for ${label} (${body.took_ms.toFixed(0)} ms)`);
+  } catch (error) {
+    render([], false);
+    $("more").hidden = true;
+    setStatus(error.message, true);
+  }
+}
+
+function searchText(query) {
+  return run((offset) => call("/v1/search/text", {
+    method: "POST",
+    headers: headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify({ query, k: PAGE, offset }),
+  }), `“${query}”`);
+}
+
+function searchUpload(file) {
+  return run((offset) => {
+    const form = new FormData();
+    form.append("file", file);
+    form.append("k", PAGE);
+    form.append("offset", offset);
+    return call("/v1/search/image", { method: "POST", headers: headers(), body: form });
+  }, file.name);
+}
+
+function searchSimilar(id, path) {
+  return run((offset) => call(`/v1/images/${id}/similar?k=${PAGE}&offset=${offset}`, { headers: headers() }),
+    `images like ${path.split("/").pop()}`);
+}
+
+$("search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const query = $("query").value.trim();
+  if (query) searchText(query);
+  else setStatus("type something to search for", true);
+});
+$("upload").addEventListener("change", () => {
+  if ($("upload").files.length) searchUpload($("upload").files[0]);
+});
+const zone = $("drop-zone");
+zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
+zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+zone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  zone.classList.remove("over");
+  const file = event.dataTransfer.files[0];
+  if (file) searchUpload(file);
+});
+$("more").addEventListener("click", async () => {
+  if (!lastSearch) return;
+  try {
+    const body = await lastSearch($("results").children.length);
+    render(body.hits, true);
+    $("more").hidden = body.hits.length < PAGE;
+  } catch (error) {
+    setStatus(error.message, true);
+  }
+});

@@ -1,0 +1,137 @@
+"""The collection's texts for image->text search: rows in SQL, vectors in their own FAISS index.
+
+Texts come from the API or from files (`clipdex index-texts`): .txt (one per line),
+.csv (a `text` column, else the first column) or .jsonl (a `text` field per line).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import threading
+from datetime import datetime, timezone
+
+import numpy as np
+from sqlalchemy import delete, func, select
+
+from indexer.collection import Collection
+from indexer.store import texts_table
+from retrieval.vector_index import VectorIndex
+
+TEXT_INDEX_FILE = "texts.faiss"
+MAX_TEXT_CHARS = 10_000
+
+
+class TextFileError(ValueError):
+    pass
+
+
+def read_text_file(path: str) -> list[str]:
+    """Texts from .txt, .csv or .jsonl; blank entries are dropped."""
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            if ext == ".csv":
+                rows = list(csv.reader(handle))
+                if not rows:
+                    return []
+                header = [h.strip().lower() for h in rows[0]]
+                column = header.index("text") if "text" in header else 0
+                body = rows[1:] if "text" in header else rows
+                texts = [row[column] for row in body if len(row) > column]
+            elif ext in (".jsonl", ".ndjson"):
+                texts = []
+                for number, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise TextFileError(f"{path}:{number}: not JSON: {exc.msg}") from None
+                    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                        raise TextFileError(f"{path}:{number}: expected an object with a \"text\" string")
+                    texts.append(record["text"])
+            else:
+                texts = handle.read().splitlines()
+    except UnicodeDecodeError as exc:
+        raise TextFileError(f"{path} is not UTF-8 text: {exc.reason}") from None
+    except OSError as exc:
+        raise TextFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return [t.strip() for t in texts if t.strip()]
+
+
+class TextCollection:
+    def __init__(self, collection: Collection):
+        self.collection = collection
+        self.store = collection.store
+        self.path = os.path.join(collection.data_dir, TEXT_INDEX_FILE)
+        self._index: VectorIndex | None = None
+        self._lock = threading.Lock()
+
+    def _load(self, dim: int) -> VectorIndex:
+        if self._index is None:
+            if os.path.exists(self.path):
+                self._index = VectorIndex.load(self.path)
+                self._repair()
+            else:
+                self._index = VectorIndex(dim)
+        return self._index
+
+    def _repair(self) -> None:
+        """Vectors saved for rows whose transaction never committed are dropped."""
+        with self.store.engine.connect() as conn:
+            rows = set(conn.execute(select(texts_table.c.id)).scalars())
+        orphans = set(self._index.ids().tolist()) - rows
+        if orphans:
+            self._index.remove(sorted(orphans))
+
+    def count(self) -> int:
+        with self.store.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(texts_table)).scalar())
+
+    def add(self, texts: list[str], encoder, source: str | None = None) -> list[int]:
+        for text in texts:
+            if not text.strip():
+                raise ValueError("texts must not be empty")
+            if len(text) > MAX_TEXT_CHARS:
+                raise ValueError(f"a text is longer than {MAX_TEXT_CHARS} characters")
+        self.collection.bind_model(encoder.spec, encoder.dim)
+        vectors = encoder.embed_texts(texts)
+        with self._lock:
+            index = self._load(encoder.dim)
+            now = datetime.now(timezone.utc).replace(tzinfo=None)
+            with self.store.engine.begin() as conn:
+                ids = [
+                    int(conn.execute(texts_table.insert().values(text=t, source=source, added_at=now)).inserted_primary_key[0])
+                    for t in texts
+                ]
+                # Vectors are saved inside the transaction: if the commit fails the saved
+                # vectors are orphans, which the next load drops.
+                index.add(ids, vectors)
+                index.save(self.path)
+        return ids
+
+    def remove(self, ids: list[int]) -> int:
+        with self._lock:
+            with self.store.engine.begin() as conn:
+                removed = conn.execute(delete(texts_table).where(texts_table.c.id.in_(ids))).rowcount
+            if self.collection.embed_dim:
+                index = self._load(self.collection.embed_dim)
+                index.remove(ids)
+                index.save(self.path)
+        return removed
+
+    def search(self, vector: np.ndarray, k: int, offset: int = 0) -> list[dict]:
+        if not self.collection.embed_dim:
+            return []
+        with self._lock:
+            index = self._load(self.collection.embed_dim)
+            if len(index) == 0 or offset >= len(index):
+                return []
+            scores, ids = index.search(vector, k + offset)
+        pairs = [(float(s), int(i)) for s, i in zip(scores[0], ids[0]) if i >= 0][offset:offset + k]
+        with self.store.engine.connect() as conn:
+            query = select(texts_table).where(texts_table.c.id.in_([i for _, i in pairs]))
+            rows = {row["id"]: dict(row) for row in conn.execute(query).mappings()}
+        return [{"id": i, "text": rows[i]["text"], "source": rows[i]["source"], "score": s} for s, i in pairs if i in rows]

@@ -1,0 +1,100 @@
+"""The web page in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)."""
+
+import os
+import shutil
+
+import pytest
+
+from live_server import Server, build_collection
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and not os.environ.get("CI"), reason="Debian chromium is not installed here"
+)
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("web")
+    server = Server(build_collection(str(root)))
+    yield str(root), server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, site):
+    page = browser.new_page()
+    page.goto(site[1] + "/")
+    yield page
+    page.close()
+
+
+def _cards(page):
+    page.wait_for_selector("#results .hit")
+    return page.locator("#results .hit")
+
+
+def test_text_search_shows_a_grid_of_thumbnails_with_scores(page):
+    page.fill("#query", "a holiday photo")
+    page.click("#search-button")
+    cards = _cards(page)
+    assert cards.count() == 12  # every indexed image, fewer than a page
+    page.wait_for_function("Array.from(document.querySelectorAll('#results img')).every(i => i.complete && i.naturalWidth > 0)")
+    scores = [float(t) for t in cards.locator(".score").all_inner_texts()]
+    assert scores == sorted(scores, reverse=True)
+    assert "results for" in page.inner_text("#status")
+
+
+def test_clicking_a_result_searches_by_it(page):
+    page.fill("#query", "anything")
+    page.click("#search-button")
+    cards = _cards(page)
+    third = cards.nth(2)
+    name = third.locator("img").get_attribute("alt").split("/")[-1]
+    third.click()
+    page.wait_for_function(f"document.querySelector('#status').textContent.includes('results for images like {name}')")
+    first = page.locator("#results .hit").first
+    assert first.locator("img").get_attribute("alt").endswith(name)
+    assert float(first.locator(".score").inner_text()) > 0.999
+
+
+def test_upload_and_drop_search_by_image(page, site):
+    path = os.path.join(site[0], "photos", "trip", "photo_0004.jpg")
+    page.set_input_files("#upload", path)
+    page.wait_for_function("document.querySelector('#status').textContent.includes('results for photo_0004.jpg')")
+    assert page.locator("#results .hit").first.locator("img").get_attribute("alt") == path
+
+    page.evaluate("document.querySelector('#results').replaceChildren()")
+    data = list(open(os.path.join(site[0], "photos", "trip", "photo_0001.jpg"), "rb").read())
+    page.evaluate(
+        """bytes => {
+            const file = new File([new Uint8Array(bytes)], 'dropped.jpg', {type: 'image/jpeg'});
+            const transfer = new DataTransfer();
+            transfer.items.add(file);
+            document.querySelector('#drop-zone').dispatchEvent(new DragEvent('drop', {dataTransfer: transfer}));
+        }""",
+        data,
+    )
+    page.wait_for_function("document.querySelector('#status').textContent.includes('results for dropped.jpg')")
+    assert page.locator("#results .hit").first.locator("img").get_attribute("alt").endswith("photo_0001.jpg")
+
+
+def test_errors_are_shown_not_swallowed(page, site):
+    page.set_input_files("#upload", os.path.join(site[0], "photos", "junk", "text.jpg"))
+    page.wait_for_selector("#status.error")
+    assert "not an image" in page.inner_text("#status")
+    page.fill("#query", "   ")
+    page.click("#search-button")
+    assert "type something" in page.inner_text("#status")
