@@ -129,3 +129,30 @@ def test_kill_minus_9_mid_index_then_rerun_completes(tmp_path):
     with sqlite3.connect(db) as conn:
         after = dict(conn.execute("select path, indexed_at from files where status='ok'").fetchall())
     assert all(after[p] == t for p, t in before.items())
+
+
+def test_classify_and_index_texts_from_the_command_line(folder, tmp_path):
+    data = str(tmp_path / "d")
+    clipdex("index", str(folder), "--data-dir", data, "--model", TINY, "-q")
+    out = json.loads(clipdex(
+        "classify", str(folder / "photo_0001.jpg"), str(folder / "photo_0002.jpg"),
+        "--labels", "cat", "dog", "car", "--data-dir", data, "--json").stdout)
+    assert [os.path.basename(r["path"]) for r in out] == ["photo_0001.jpg", "photo_0002.jpg"]
+    for result in out:
+        assert {l["label"] for l in result["labels"]} == {"cat", "dog", "car"}
+        assert abs(sum(l["probability"] for l in result["labels"]) - 1) < 1e-4
+    text = clipdex("classify", str(folder / "photo_0001.jpg"), "--labels", "cat", "dog", "--top", "1",
+                   "--data-dir", data).stdout
+    assert text.count(":") == 1 and ("cat" in text or "dog" in text)
+    bad = clipdex("classify", str(folder / "junk" / "text.jpg"), "--labels", "a", "b", "--data-dir", data, check=False)
+    assert bad.returncode == 2 and "not an image" in bad.stderr
+    empty = clipdex("classify", str(folder / "photo_0001.jpg"), "--labels", "a", "a", "--data-dir", data, check=False)
+    assert empty.returncode == 2 and "distinct" in empty.stderr
+
+    texts = tmp_path / "captions.jsonl"
+    texts.write_text('{"text": "a red photo"}\n{"text": "a green photo"}\n')
+    assert "added 2 texts" in clipdex("index-texts", str(texts), "--data-dir", data).stdout
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("nope\n")
+    failed = clipdex("index-texts", str(broken), "--data-dir", data, check=False)
+    assert failed.returncode == 2 and "broken.jsonl:1" in failed.stderr
