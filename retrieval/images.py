@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -98,33 +99,47 @@ class ImageHeader:
     taken_at: datetime | None
 
 
-def probe_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageHeader:
-    """Read only the header: format, mode, upright size, EXIF orientation and date.
-
-    Raises ``ImageError`` for what can be told without decoding (empty, not an image,
-    too many pixels).
-    """
-    if not data:
-        raise ImageError("empty file (0 bytes)")
+@contextmanager
+def _image_errors(doing: str):
+    """Turn whatever PIL raises on hostile bytes into an ``ImageError`` with a reason."""
     try:
         with warnings.catch_warnings():
+            # The pixel limit is checked by _open; PIL's own warning would only duplicate it.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            width, height = img.size
-            _check_pixels(width, height, max_pixels)
-            orientation = _exif_orientation(img)
-            header = ImageHeader(img.format, img.mode, width, height, orientation, _exif_date(img))
+            yield
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageError(f"image too large (possible decompression bomb): {exc}") from None
     except Image.UnidentifiedImageError:
         raise ImageError("not an image, or an image format that is not supported") from None
-    except Exception as exc:
-        raise ImageError(f"cannot read image header ({type(exc).__name__}): {exc}") from None
-    if orientation in (5, 6, 7, 8):
-        header.width, header.height = height, width
-    return header
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        raise ImageError(f"cannot {doing}: {exc}") from None
+    except Exception as exc:  # a decoder bug on hostile input must not kill the caller
+        raise ImageError(f"cannot {doing} ({type(exc).__name__}): {exc}") from None
+
+
+def _open(data: bytes, max_pixels: int) -> tuple[Image.Image, ImageHeader]:
+    """Open lazily (header only) and check the declared size against the pixel limit."""
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    img = Image.open(io.BytesIO(data))
+    width, height = img.size
+    _check_pixels(width, height, max_pixels)
+    orientation = _exif_orientation(img)
+    if orientation in (5, 6, 7, 8):  # turned by 90 degrees: report the upright size
+        width, height = height, width
+    return img, ImageHeader(img.format, img.mode, width, height, orientation, _exif_date(img))
+
+
+def probe_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageHeader:
+    """Read only the header: format, mode, upright size, EXIF orientation and date.
+
+    Raises ``ImageError`` for what can be told without decoding (empty, not an image,
+    too many pixels).
+    """
+    with _image_errors("read image header"):
+        return _open(data, max_pixels)[1]
 
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:
@@ -148,32 +163,11 @@ def decode_image(
     scale (libjpeg DCT scaling) that keeps both sides at least this large; the
     reported width and height are still those of the full picture.
     """
-    if not data:
-        raise ImageError("empty file (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            # The pixel limit is checked below; PIL's own warning would only duplicate it.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            width, height = img.size
-            _check_pixels(width, height, max_pixels)
-            taken_at = _exif_date(img)
-            orientation = _exif_orientation(img)
-            if min_side and img.format == "JPEG":
-                img.draft("RGB", (min_side, min_side))
-            img.load()
-            img = ImageOps.exif_transpose(img) if orientation != 1 else img
-            rgb = to_rgb(img)
-    except ImageError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"image too large (possible decompression bomb): {exc}") from None
-    except Image.UnidentifiedImageError:
-        raise ImageError("not an image, or an image format that is not supported") from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
-        raise ImageError(f"cannot decode image: {exc}") from None
-    except Exception as exc:  # a decoder bug on hostile input must not kill the run
-        raise ImageError(f"cannot decode image ({type(exc).__name__}): {exc}") from None
-    if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: report upright size
-        width, height = height, width
-    return DecodedImage(image=rgb, width=width, height=height, taken_at=taken_at)
+    with _image_errors("decode image"):
+        img, header = _open(data, max_pixels)
+        if min_side and img.format == "JPEG":
+            img.draft("RGB", (min_side, min_side))
+        img.load()
+        img = ImageOps.exif_transpose(img) if header.orientation != 1 else img
+        rgb = to_rgb(img)
+    return DecodedImage(image=rgb, width=header.width, height=header.height, taken_at=header.taken_at)
