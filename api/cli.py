@@ -264,6 +264,58 @@ def cmd_index_texts(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_datasets_shapes(args, settings: Settings) -> int:
+    from api.demo import write_scenes
+
+    if args.count < 1:
+        raise UsageError("--count must be at least 1")
+    written = write_scenes(args.out, args.count, args.split, seed=args.seed)
+    print(f"wrote {len(written)} {args.split} scenes with captions to {args.out}")
+    return 0
+
+
+def cmd_train(args, settings: Settings) -> int:
+    from indexer.training_data import TrainingDataError, load_pairs
+    from retrieval.training import EvalData, TrainConfig, TrainingError, train
+
+    if bool(args.arch) == bool(args.base):
+        raise UsageError("give --arch ARCH to train a new model or --from MODEL to fine-tune one")
+    try:
+        pairs = load_pairs(args.data, settings.max_image_pixels)
+        evaluation = None
+        if args.eval:
+            held = load_pairs(args.eval, settings.max_image_pixels)
+            evaluation = EvalData(held.images, held.captions, labels=held.classes, targets=held.targets)
+        config = TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size or 128, lr=args.lr, finetune=args.finetune,
+            device=args.device, max_seconds=args.minutes * 60 if args.minutes else None, progress=not args.quiet,
+        )
+        result = train(pairs.images, pairs.captions, args.out, arch=args.arch, base=args.base, config=config,
+                       eval_data=evaluation)
+    except (TrainingDataError, TrainingError) as exc:
+        raise UsageError(str(exc)) from None
+    for record in result.history:
+        metrics = "  ".join(f"{k} {v:.3f}" for k, v in record.items() if k not in ("epoch", "step", "seconds"))
+        print(f"epoch {record['epoch']:3d}  step {record['step']:6d}  {metrics}")
+    print(f"model written to {result.out_dir}: use it as --model {result.out_dir}")
+    return 0
+
+
+def cmd_demo(args, settings: Settings) -> int:
+    from api.demo import default_work_dir, run_demo
+
+    work = os.path.abspath(args.work or default_work_dir())
+    print(f"clipdex demo in {work} (offline: the model is trained here, on generated data)")
+    summary = run_demo(work, minutes=args.minutes, train_count=args.scenes)
+    print(f"\nexact caption ranked first for {summary['exact_top1']}/{summary['queries']} queries; "
+          f"zero-shot right for {summary['zero_shot_correct']}/{summary['zero_shot_total']} unseen pairs")
+    if args.serve:
+        args.data_dir, args.model = summary["data_dir"], summary["model"]
+        return cmd_serve(args, settings)
+    print(f"try: clipdex search \"a large red circle\" --data-dir {summary['data_dir']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clipdex", description="Search image folders by meaning.")
     common = argparse.ArgumentParser(add_help=False)
@@ -307,6 +359,42 @@ def build_parser() -> argparse.ArgumentParser:
     index_texts = sub.add_parser("index-texts", parents=[common], help="add texts for image->text search")
     index_texts.add_argument("file", help=".txt (a text per line), .csv (a 'text' column) or .jsonl")
     index_texts.set_defaults(func=cmd_index_texts)
+
+    datasets = sub.add_parser("datasets", help="generate data sets")
+    kinds = datasets.add_subparsers(dest="dataset", required=True)
+    shapes = kinds.add_parser("shapes", help="captioned scenes of coloured shapes (PNG + .txt)")
+    shapes.add_argument("out", help="folder to write")
+    shapes.add_argument("--count", type=int, default=1000)
+    shapes.add_argument("--split", choices=("train", "test", "heldout"), default="train",
+                        help="train never shows the held-out colour x shape pairs")
+    shapes.add_argument("--seed", type=int, default=0)
+    shapes.set_defaults(func=cmd_datasets_shapes)
+
+    train = sub.add_parser("train", parents=[common], help="train or fine-tune a dual encoder")
+    train.add_argument("data", help="folder with .txt sidecars, class folders, .csv/.jsonl, or shapes:N")
+    train.add_argument("--out", required=True, help="model folder to write (resumes if it holds a run)")
+    train.add_argument("--arch", help="open_clip architecture to train from scratch, e.g. clipdex-small")
+    train.add_argument("--from", dest="base", help="model spec to fine-tune")
+    train.add_argument("--finetune", choices=("full", "proj", "last"), default="full",
+                       help="what to train when fine-tuning: everything, the projections, the last blocks")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--minutes", type=float, help="stop after this long (checkpointed)")
+    train.add_argument("--eval", help="held-out data to evaluate on after each epoch")
+    train.set_defaults(func=cmd_train)
+
+    demo = sub.add_parser("demo", help="offline demo: generate, train, index, search")
+    demo.add_argument("--work", help="where to keep the demo (default ~/.cache/clipdex/demo)")
+    demo.add_argument("--minutes", type=float, default=5.0, help="training time budget")
+    demo.add_argument("--scenes", type=int, default=20000, help="generated training scenes")
+    demo.add_argument("--serve", action="store_true", help="then serve the API and web page on it")
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.add_argument("--api-key")
+    demo.add_argument("--data-dir", help=argparse.SUPPRESS)
+    demo.add_argument("--db-url", help=argparse.SUPPRESS)
+    demo.add_argument("--model", help=argparse.SUPPRESS)
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 

@@ -156,3 +156,25 @@ def test_classify_and_index_texts_from_the_command_line(folder, tmp_path):
     broken.write_text("nope\n")
     failed = clipdex("index-texts", str(broken), "--data-dir", data, check=False)
     assert failed.returncode == 2 and "broken.jsonl:1" in failed.stderr
+
+
+@pytest.mark.slow
+def test_generate_train_index_search_and_the_demo(tmp_path):
+    scenes = tmp_path / "scenes"
+    assert "wrote 300 train scenes" in clipdex("datasets", "shapes", str(scenes), "--count", "300").stdout
+    model = tmp_path / "model"
+    out = clipdex("train", str(scenes), "--arch", "clipdex-tiny", "--out", str(model), "--epochs", "2",
+                  "--batch-size", "64", "--eval", "shapes:50:test", "-q").stdout
+    assert "epoch   2" in out and f"--model {model}" in out
+    clipdex("index", str(scenes), "--model", str(model), "--data-dir", str(tmp_path / "d"), "-q")
+    status = json.loads(clipdex("status", "--data-dir", str(tmp_path / "d"), "--json").stdout)
+    assert status["indexed"] == 300 and status["model"] == str(model)
+    bad = clipdex("train", str(tmp_path / "nowhere"), "--arch", "clipdex-tiny", "--out", str(tmp_path / "m"),
+                  check=False)
+    assert bad.returncode == 2 and "no such file or folder" in bad.stderr
+
+    demo = clipdex("demo", "--work", str(tmp_path / "demo"), "--minutes", "0.3", "--scenes", "1024").stdout
+    assert "indexed 300 new images" in demo and 'search "a large red circle"' in demo
+    assert "zero-shot" in demo and "exact caption ranked first for" in demo
+    again = clipdex("demo", "--work", str(tmp_path / "demo"), "--minutes", "0.3", "--scenes", "1024").stdout
+    assert "reusing the model" in again and "indexed 0 new images (300 unchanged)" in again
