@@ -291,7 +291,7 @@ def cmd_train(args, settings: Settings) -> int:
             device=args.device, max_seconds=args.minutes * 60 if args.minutes else None, progress=not args.quiet,
         )
         result = train(pairs.images, pairs.captions, args.out, arch=args.arch, base=args.base, config=config,
-                       eval_data=evaluation)
+                       eval_data=evaluation, groups=pairs.targets)  # class folders: a class's pairs are positives
     except (TrainingDataError, TrainingError) as exc:
         raise UsageError(str(exc)) from None
     for record in result.history:

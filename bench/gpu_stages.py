@@ -71,7 +71,7 @@ def main() -> None:
     record("read+probe (1 process)", len(subset), time.perf_counter() - started)
     started = time.perf_counter()
     for path in subset:
-        dataset_item = DecodeDataset([(0, path)], None, frozenset(), 10**9, None, jpeg_to_device=True)[0]
+        DecodeDataset([(0, path)], None, frozenset(), 10**9, None, jpeg_to_device=True)[0]
     record("worker item (1 process)", len(subset), time.perf_counter() - started)
 
     encoder = Encoder(load_model(f"random:{args.model}"), device="cuda", batch_size=args.batch_size)

@@ -98,16 +98,19 @@ def pairs(held_out: tuple = HELD_OUT) -> tuple[list[tuple[str, str]], list[tuple
     return [p for p in every if p not in set(held_out)], held
 
 
-def make_split(count: int, seed: int, split: str, side: int = 64, distinct: bool = False):
+def make_split(count: int, seed: int, split: str, side: int = 64, distinct: bool = False, colours=None):
     """(images, captions, scenes) of one split.
 
     ``train`` never shows a held-out pair; ``test`` scenes each contain at least one
     object (split == "test") drawn from all pairs; ``heldout`` are single objects of
-    held-out pairs only. ``distinct`` makes every caption unique.
+    held-out pairs only. ``distinct`` makes every caption unique; ``colours`` limits the
+    scenes to those colours.
     """
     rng = random.Random(f"shapes-{split}-{seed}")
     seen, held = pairs()
     allowed = {"train": seen, "test": seen + held, "heldout": held}[split]
+    if colours is not None:  # one part of the vocabulary only (for fine-tuning experiments)
+        allowed = [(c, s) for c, s in allowed if c in colours]
     images, captions, scenes, used = [], [], [], set()
     attempts = 0
     while len(images) < count:

@@ -130,9 +130,15 @@ def train(
     config: TrainConfig | None = None,
     eval_data: EvalData | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    groups: list[int] | None = None,
 ) -> TrainResult:
     """Train a new model of ``arch`` (an open_clip config name), or fine-tune ``base``
-    (a model spec). Resumes from ``out_dir`` when it holds a training state."""
+    (a model spec). Resumes from ``out_dir`` when it holds a training state.
+
+    ``groups``: pairs of one group (a class) are all positives of each other; by default
+    pairs with identical captions are. With templated captions, a batch holds many
+    pairs of a class: plain InfoNCE would push them apart as negatives.
+    """
     import open_clip
     import torch
 
@@ -206,7 +212,11 @@ def train(
 
     pixels = torch.stack([loaded.preprocess(image) for image in images]).to(torch.float16)
     tokens = loaded.tokenizer(captions)
-    loss_fn = open_clip.ClipLoss()
+    if groups is None:
+        groups = np.unique(np.asarray(captions), return_inverse=True)[1].tolist()
+    if len(groups) != len(images):
+        raise TrainingError(f"{len(groups)} groups for {len(images)} pairs")
+    group_ids = torch.as_tensor(groups)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else _null()
     generator = torch.Generator().manual_seed(config.seed)
     started = time.monotonic()
@@ -233,7 +243,7 @@ def train(
                 image_features, text_features, logit_scale = model(
                     pixels[index].float().to(device), tokens[index].to(device)
                 )[:3]
-                loss = loss_fn(image_features, text_features, logit_scale)
+                loss = contrastive_loss(image_features, text_features, logit_scale, group_ids[index].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -268,6 +278,22 @@ def train(
         bar.close()
     model.eval()
     return TrainResult(out_dir=out_dir, steps=step, epochs=len(history), history=history)
+
+
+def contrastive_loss(image_features, text_features, logit_scale, groups):
+    """Symmetric InfoNCE; every pair of the same group counts as a positive.
+
+    With all groups distinct this is exactly CLIP's loss (cross-entropy against the
+    diagonal in both directions).
+    """
+    import torch.nn.functional as F
+
+    logits = logit_scale * image_features.float() @ text_features.float().T
+    positives = (groups[:, None] == groups[None, :]).float()
+    targets = positives / positives.sum(dim=1, keepdim=True)
+    image_to_text = -(targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    text_to_image = -(targets * F.log_softmax(logits.T, dim=1)).sum(dim=1).mean()
+    return (image_to_text + text_to_image) / 2
 
 
 def _model_cfg_of(spec: str) -> dict:

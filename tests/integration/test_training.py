@@ -69,3 +69,23 @@ def test_bad_training_input_is_refused(tmp_path):
         train(images, captions, str(tmp_path / "m"), arch="NoSuchNet")
     with pytest.raises(TrainingError, match="either"):
         train(images, captions, str(tmp_path / "m"))
+
+
+def test_the_loss_is_clips_when_groups_are_distinct_and_multi_positive_otherwise():
+    import open_clip
+    import torch
+
+    from retrieval.training import contrastive_loss
+
+    torch.manual_seed(0)
+    images = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
+    texts = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
+    scale = torch.tensor(20.0)
+    clip = open_clip.ClipLoss()(images, texts, scale)
+    assert torch.allclose(contrastive_loss(images, texts, scale, torch.arange(8)), clip, atol=1e-5)
+    # With groups: cross-entropy against "any member of my group", both directions.
+    same_class = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    logits = (scale * images @ texts.T).double()
+    member = (same_class[:, None] == same_class[None, :]).double() / 2
+    expected = 0.5 * (-(member * logits.log_softmax(1)).sum(1).mean() - (member * logits.T.log_softmax(1)).sum(1).mean())
+    assert torch.allclose(contrastive_loss(images, texts, scale, same_class).double(), expected, atol=1e-5)
