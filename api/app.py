@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import ServiceState, read_access
-from api.errors import error_json, install
+from api.body_limit import BodyLimit
+from api.errors import install
 from api.routes import classify, collection, images, search, texts, web
 from api.settings import Settings
 from api.text_batcher import TextBatcher
@@ -69,13 +70,9 @@ def create_app(settings: Settings, data_dir: str) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        # Refuse an over-large upload before reading it (multipart overhead allowed for).
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_upload_bytes + 1_000_000:
-            return error_json(413, f"request body larger than {settings.max_upload_bytes:,} bytes")
-        return await call_next(request)
+    # Uploads are checked against max_upload_bytes exactly; the body cap leaves room for
+    # the multipart envelope and form fields around the file.
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 1_000_000)
 
     reads = [Depends(read_access(settings))]
     for module in (search, images, classify):

@@ -196,8 +196,10 @@ def cmd_serve(args, settings: Settings) -> int:
     data_dir = collection.data_dir
     collection.close()
     overrides = {"model": args.model or settings.model}
-    if args.api_key:
-        overrides["api_key"] = args.api_key
+    for flag, setting in (("api_key", "api_key"), ("db_url", "database_url"), ("device", "device"),
+                          ("batch_size", "batch_size")):
+        if getattr(args, flag, None):
+            overrides[setting] = getattr(args, flag)
     served = settings.model_copy(update=overrides)
     host, port = args.host or settings.host, args.port or settings.port
     print(f"serving {data_dir} on http://{host}:{port}/ (API docs at /docs)", flush=True)

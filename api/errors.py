@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ErrorResponse
+from indexer.collection import CollectionBusy
+from retrieval.vector_index import IndexFileError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ def error_json(status: int, message: str, code: str | None = None, detail=None, 
 
 
 # Documented on every route so the OpenAPI spec says what error bodies look like.
-ERROR_RESPONSES = {status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 415, 422, 503)}
+ERROR_RESPONSES = {status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 413, 415, 422, 503)}
 
 
 def _plain(errors: list) -> list[dict]:
@@ -59,6 +61,14 @@ def install(app: FastAPI) -> None:
         where = ".".join(p for p in first["loc"] if p not in ("body", "query", "path"))
         message = f"{where}: {first['msg']}" if where else first["msg"]
         return error_json(422, message, detail=detail)
+
+    @app.exception_handler(CollectionBusy)
+    async def _busy(_request: Request, exc: CollectionBusy):
+        return error_json(409, str(exc), code="conflict")
+
+    @app.exception_handler(IndexFileError)
+    async def _broken_index(_request: Request, exc: IndexFileError):
+        return error_json(503, str(exc), code="index_unavailable")
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception):  # a bug, but still a JSON answer

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -29,9 +30,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-minutes", type=float, default=4.0)
     parser.add_argument("--pairs", type=int, default=500)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--mode", default="full", choices=("full", "proj", "last"))
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--mode", default="last", choices=("full", "proj", "last"))
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-finetune"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -59,7 +60,8 @@ def main() -> None:
         open(os.path.join(base_dir, "DONE"), "w").close()
     before = r10(base_dir)
 
-    tuned_dir = os.path.join(args.work, f"tuned-{args.mode}-{args.pairs}")
+    tuned_dir = os.path.join(args.work, f"tuned-{args.mode}-{args.pairs}-{args.lr:g}-{args.epochs}")
+    shutil.rmtree(tuned_dir, ignore_errors=True)  # a fresh run, not a resumed one
     images, captions, _ = make_split(args.pairs, 5, "train", colours=HALF_B)
     started = time.perf_counter()
     train(images, captions, tuned_dir, base=base_dir,

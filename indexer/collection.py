@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +29,10 @@ class ModelMismatch(RuntimeError):
 
 class CollectionError(RuntimeError):
     pass
+
+
+class CollectionBusy(CollectionError):
+    """Another process (or job) is writing this collection."""
 
 
 @dataclass
@@ -57,9 +64,32 @@ class Collection:
         self.store = Store(database_url or sqlite_url(self.data_dir))
         self.index_path = os.path.join(self.data_dir, INDEX_FILE)
         self._index: VectorIndex | None = None
+        self._loading = threading.Lock()  # concurrent searches load the file once
 
     def close(self) -> None:
         self.store.close()
+
+    @contextmanager
+    def writer_lock(self, name: str = "images"):
+        """Exclusive right to write one index file ("images" or "texts"): a saved index
+        is a whole file, so two writers would each overwrite what the other added."""
+        import fcntl
+
+        # A POSIX record lock belongs to this process alone: decode workers forked while
+        # it is held do not inherit it, so a killed indexer frees it at once.
+        with open(os.path.join(self.data_dir, f"{name}.lock"), "w") as handle:
+            try:
+                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                raise CollectionBusy(
+                    f"another clipdex process is indexing {self.data_dir}; wait for it to finish"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.lockf(handle, fcntl.LOCK_UN)
 
     # -- model ------------------------------------------------------------------------
 
@@ -84,9 +114,8 @@ class Collection:
     def bind_model(self, spec: str, embed_dim: int) -> None:
         """Record the model on first use; refuse a different one afterwards."""
         self.check_model(spec)
-        if self.model_spec is None:
-            self.store.set_meta("model", canonical_spec(spec))
-            self.store.set_meta("embed_dim", str(int(embed_dim)))
+        if self.model_spec is None or self.embed_dim is None:
+            self.store.set_meta_many({"model": canonical_spec(spec), "embed_dim": str(int(embed_dim))})
 
     # -- index ------------------------------------------------------------------------
 
@@ -101,12 +130,17 @@ class Collection:
         """
         if self._index is not None:
             return self._index
+        with self._loading:
+            if self._index is None:
+                self._index = self._read_index(repair)
+            return self._index
+
+    def _read_index(self, repair: bool) -> VectorIndex:
         dim = self.embed_dim
         if dim is None:
             raise CollectionError(f"{self.data_dir} holds no indexed collection yet: run `clipdex index FOLDER`")
         if not self.has_index_file():
-            self._index = VectorIndex(dim)
-            return self._index
+            return VectorIndex(dim)
         try:
             index = VectorIndex.load(self.index_path)
         except IndexFileError as exc:
@@ -118,7 +152,6 @@ class Collection:
             index = VectorIndex(dim)
         if index.dim != dim:
             raise CollectionError(f"index dimension {index.dim} does not match the collection's {dim}")
-        self._index = index
         return index
 
     def save_index(self) -> None:
@@ -142,8 +175,10 @@ class Collection:
         metadata lookup.
         """
         started = time.perf_counter()
-        index = self.load_index()
         queries = np.atleast_2d(queries)
+        if self.embed_dim is None:  # nothing indexed yet
+            return [[] for _ in range(len(queries))]
+        index = self.load_index()
         allowed = self.store.vector_ids_matching(filters) if filters and filters.active() else None
         if len(index) == 0 or (allowed is not None and not len(allowed)):
             return [[] for _ in range(len(queries))]
@@ -180,18 +215,22 @@ class Collection:
         row = self.store.get_row(int(file_id))
         if not row or row["vector_id"] is None or row["status"] != "ok":
             return None
-        return self.load_index().reconstruct(row["vector_id"])
+        try:
+            return self.load_index().reconstruct(row["vector_id"])
+        except RuntimeError:  # indexed by a run whose index this process has not loaded yet
+            return None
 
     def reload_index(self) -> None:
-        """Drop the in-memory index so the next search reads the saved file (after a re-index)."""
-        self._index = None
+        """Read the saved index again (after another writer saved it) and swap it in:
+        searches keep using the old one until the new one is loaded."""
+        if self.embed_dim is not None:
+            fresh = self._read_index(repair=False)
+            self._index = fresh
 
     def vector_of_path(self, path: str) -> np.ndarray | None:
         """The stored vector of an indexed file, for image→image search by an indexed image."""
         row = self.store.row_by_path(os.path.abspath(path))
-        if not row or row["vector_id"] is None:
-            return None
-        return self.load_index().reconstruct(row["vector_id"])
+        return self.vector_of_file(row["id"]) if row else None
 
 
 def default_data_dir(folder: str) -> str:

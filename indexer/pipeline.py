@@ -108,8 +108,14 @@ def index_folders(
     """Bring the collection up to date with ``roots`` (all known roots when empty).
 
     ``encoder_factory()`` is called only when something needs embedding, so that a
-    no-change re-index never loads the model.
+    no-change re-index never loads the model. One run at a time per collection: a
+    second one (another process, or the server's re-index job) is refused.
     """
+    with collection.writer_lock():
+        return _index_folders(collection, roots, model_spec, encoder_factory, options)
+
+
+def _index_folders(collection, roots, model_spec, encoder_factory, options) -> IndexReport:
     options = options or IndexOptions()
     started = time.monotonic()
     report = IndexReport()
@@ -161,9 +167,11 @@ def index_folders(
     index = collection.load_index(repair=True)
     report.repaired = _reconcile(collection, index)
 
+    # Only vectors the (reconciled) index really holds can be handed to a moved file.
+    held = set(index.ids().tolist())
     moved_by_hash: dict[str, list[FileState]] = {}
     for state in gone:
-        if state.status == OK and state.vector_id is not None and state.content_hash:
+        if state.status == OK and state.vector_id in held and state.content_hash:
             moved_by_hash.setdefault(state.content_hash, []).append(state)
 
     pending = collection.store.pending()
@@ -181,7 +189,7 @@ def index_folders(
     # Files that disappeared and were not found elsewhere leave the collection:
     # rows first, then their vectors (a crash in between leaves only orphan vectors).
     left = [s for states in moved_by_hash.values() for s in states]
-    left += [s for s in gone if s.status != OK or s.vector_id is None or not s.content_hash]
+    left += [s for s in gone if s.status != OK or s.vector_id not in held or not s.content_hash]
     if left:
         updates = RowUpdates.empty()
         updates.deletes.update(s.id for s in left)

@@ -154,9 +154,14 @@ class Store:
             return conn.execute(select(meta_table.c.value).where(meta_table.c.key == key)).scalar()
 
     def set_meta(self, key: str, value: str) -> None:
+        self.set_meta_many({key: value})
+
+    def set_meta_many(self, values: dict[str, str]) -> None:
+        """Set several keys in one transaction: all or none."""
         with self.engine.begin() as conn:
-            conn.execute(delete(meta_table).where(meta_table.c.key == key))
-            conn.execute(meta_table.insert().values(key=key, value=value))
+            for key, value in values.items():
+                conn.execute(delete(meta_table).where(meta_table.c.key == key))
+                conn.execute(meta_table.insert().values(key=key, value=value))
 
     # -- roots ------------------------------------------------------------------------
 

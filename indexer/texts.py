@@ -67,15 +67,20 @@ class TextCollection:
         self.store = collection.store
         self.path = os.path.join(collection.data_dir, TEXT_INDEX_FILE)
         self._index: VectorIndex | None = None
+        self._stamp: int | None = None
         self._lock = threading.Lock()
 
     def _load(self, dim: int) -> VectorIndex:
-        if self._index is None:
-            if os.path.exists(self.path):
+        # Another process (`clipdex index-texts` beside a server) may have saved the file
+        # since: read it again when it changed, so that no one writes back a stale copy.
+        stamp = os.stat(self.path).st_mtime_ns if os.path.exists(self.path) else None
+        if self._index is None or stamp != self._stamp:
+            if stamp is not None:
                 self._index = VectorIndex.load(self.path)
                 self._repair()
             else:
                 self._index = VectorIndex(dim)
+            self._stamp = stamp
         return self._index
 
     def _repair(self) -> None:
@@ -98,7 +103,7 @@ class TextCollection:
                 raise ValueError(f"a text is longer than {MAX_TEXT_CHARS} characters")
         self.collection.bind_model(encoder.spec, encoder.dim)
         vectors = encoder.embed_texts(texts)
-        with self._lock:
+        with self._lock, self.collection.writer_lock("texts"):
             index = self._load(encoder.dim)
             now = datetime.now(timezone.utc).replace(tzinfo=None)
             with self.store.engine.begin() as conn:
@@ -110,16 +115,18 @@ class TextCollection:
                 # vectors are orphans, which the next load drops.
                 index.add(ids, vectors)
                 index.save(self.path)
+            self._stamp = os.stat(self.path).st_mtime_ns
         return ids
 
     def remove(self, ids: list[int]) -> int:
-        with self._lock:
+        with self._lock, self.collection.writer_lock("texts"):
             with self.store.engine.begin() as conn:
                 removed = conn.execute(delete(texts_table).where(texts_table.c.id.in_(ids))).rowcount
             if self.collection.embed_dim:
                 index = self._load(self.collection.embed_dim)
                 index.remove(ids)
                 index.save(self.path)
+                self._stamp = os.stat(self.path).st_mtime_ns
         return removed
 
     def search(self, vector: np.ndarray, k: int, offset: int = 0) -> list[dict]:

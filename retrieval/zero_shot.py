@@ -7,6 +7,8 @@ softmax of its cosine similarities scaled by the model's learned temperature.
 
 from __future__ import annotations
 
+import string
+
 import numpy as np
 
 DEFAULT_TEMPLATES = (
@@ -38,9 +40,18 @@ def check_labels(labels: list[str], templates: list[str] | None) -> tuple[list[s
         raise ZeroShotError("labels must be distinct")
     templates = list(templates) if templates else list(DEFAULT_TEMPLATES)
     for template in templates:
-        if template.count("{}") != 1:
+        if not _one_slot(template):
             raise ZeroShotError(f"template {template!r} must contain exactly one {{}} for the label")
     return labels, templates
+
+
+def _one_slot(template: str) -> bool:
+    """Exactly one bare "{}" and nothing else str.format would act on or choke on."""
+    try:
+        fields = [f for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
+    except ValueError:  # unbalanced braces
+        return False
+    return fields == [""] and "{}" in template
 
 
 def label_vectors(encoder, labels: list[str], templates: list[str] | None = None) -> np.ndarray:

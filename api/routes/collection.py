@@ -83,7 +83,8 @@ async def reindex(state: ServiceState = Depends(get_state), encoder=Depends(read
             report = index_folders(collection, [], encoder.spec, lambda: encoder, options)
         finally:
             collection.close()
-        state.collection.reload_index()
+            # Whatever the job saved (all of it, or its checkpoints before a failure) is served.
+            state.collection.reload_index()
         return {k: v for k, v in report.__dict__.items() if k != "scan_errors"} | {
             "scan_errors": [f"{path}: {reason}" for path, reason in report.scan_errors]
         }

@@ -48,9 +48,10 @@ def image_hit(hit: Hit) -> ImageHit:
 def _filters(filters: Filters | None) -> SearchFilters | None:
     if filters is None:
         return None
-    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+    date_from, date_to = _naive(filters.date_from), _naive(filters.date_to)
+    if date_from and date_to and date_from > date_to:
         raise ApiError(422, "filters: date_from is after date_to")
-    return SearchFilters(filters.folder, filters.file_types, _naive(filters.date_from), _naive(filters.date_to))
+    return SearchFilters(filters.folder, filters.file_types, date_from, date_to)
 
 
 def _naive(moment: datetime | None) -> datetime | None:

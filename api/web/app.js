@@ -10,6 +10,19 @@ function headers(extra) {
   return Object.assign(key ? { "X-API-Key": key } : {}, extra || {});
 }
 
+// An <img src> cannot send the API key: when the server wants it for reads, thumbnails
+// are fetched with the key and shown from a blob URL.
+function setThumbnail(img, url) {
+  if (!localStorage.getItem("clipdex-api-key")) {
+    img.src = url;
+    return;
+  }
+  fetch(url, { headers: headers() })
+    .then((response) => (response.ok ? response.blob() : Promise.reject(new Error(response.status))))
+    .then((blob) => { img.src = URL.createObjectURL(blob); })
+    .catch(() => { img.alt = "thumbnail unavailable"; });
+}
+
 function setStatus(text, isError) {
   $("status").textContent = text;
   $("status").className = isError ? "error" : "";
@@ -33,7 +46,7 @@ function render(hits, append) {
     card.dataset.id = hit.id;
     card.title = "find similar images";
     const img = document.createElement("img");
-    img.src = hit.thumbnail_url;
+    setThumbnail(img, hit.thumbnail_url);
     img.alt = hit.path;
     img.loading = "lazy";
     const meta = document.createElement("figcaption");
@@ -113,4 +126,11 @@ $("more").addEventListener("click", async () => {
   } catch (error) {
     setStatus(error.message, true);
   }
+});
+
+$("api-key").value = localStorage.getItem("clipdex-api-key") || "";
+$("api-key").addEventListener("change", () => {
+  const key = $("api-key").value.trim();
+  if (key) localStorage.setItem("clipdex-api-key", key);
+  else localStorage.removeItem("clipdex-api-key");
 });

@@ -98,3 +98,30 @@ def test_errors_are_shown_not_swallowed(page, site):
     page.fill("#query", "   ")
     page.click("#search-button")
     assert "type something" in page.inner_text("#status")
+
+
+def test_the_page_works_when_reads_need_the_key(browser, site, tmp_path):
+    import shutil as sh
+
+    from live_server import API_KEY
+
+    data = str(tmp_path / "copy")
+    sh.copytree(os.path.join(site[0], "data"), data)
+    locked = Server(data, CLIPDEX_API_KEY=API_KEY, CLIPDEX_REQUIRE_KEY_FOR_READS="true")
+    page = browser.new_page()
+    try:
+        page.goto(locked.url + "/")
+        page.fill("#query", "anything")
+        page.click("#search-button")
+        page.wait_for_selector("#status.error")
+        assert "API key" in page.inner_text("#status")
+        page.click("details.key summary")
+        page.fill("#api-key", API_KEY)
+        page.dispatch_event("#api-key", "change")
+        page.click("#search-button")
+        page.wait_for_selector("#results .hit")
+        page.wait_for_function(
+            "Array.from(document.querySelectorAll('#results img')).every(i => i.complete && i.naturalWidth > 0)")
+    finally:
+        page.close()
+        locked.stop()

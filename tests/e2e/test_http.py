@@ -156,6 +156,13 @@ def test_bad_uploads_get_4xx_with_reasons(client):
     assert "larger than" in _error(upload(b"\xff\xd8" + b"0" * (MAX_UPLOAD + 10)), 413)
     huge = b"\xff\xd8" + b"0" * (MAX_UPLOAD + 2_000_000)
     assert "larger than" in _error(upload(huge), 413)  # refused from Content-Length, unread
+
+    def chunks():  # no Content-Length: counted as it streams in
+        for _ in range(40):
+            yield b"0" * 100_000
+
+    chunked = client.post("/v1/search/text", content=chunks(), headers={"content-type": "application/json"})
+    assert "larger than" in _error(chunked, 413)
     missing = client.post("/v1/search/image", data={"k": "3"})
     assert "file" in _error(missing, 422)
 

@@ -328,3 +328,27 @@ def test_device_decode_path_matches_the_cpu_path(tmp_path, tiny_encoder, monkeyp
     assert set(vectors["cpu"]) == set(vectors["device"])
     cosines = [float(vectors["cpu"][p] @ vectors["device"][p]) for p in vectors["cpu"]]
     assert min(cosines) > 0.99
+
+
+def test_a_second_writer_is_refused_while_one_indexes(tmp_path, photos, tiny_encoder):
+    import subprocess
+    import sys
+
+    from indexer.collection import CollectionBusy
+
+    data = str(tmp_path / "data")
+    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; sys.path.insert(0, '.');"
+        "from indexer.collection import Collection;"
+        f"c = Collection({data!r});"
+        "lock = c.writer_lock(); lock.__enter__(); print('held', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(CollectionBusy, match="another clipdex process"):
+            _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _index(data, [str(photos)], CountingFactory(tiny_encoder)).up_to_date  # freed when its holder died
