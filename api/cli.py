@@ -377,8 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="model folder to write (resumes if it holds a run)")
     train.add_argument("--arch", help="open_clip architecture to train from scratch, e.g. clipdex-small")
     train.add_argument("--from", dest="base", help="model spec to fine-tune")
-    train.add_argument("--finetune", choices=("full", "proj", "last"), default="full",
-                       help="what to train when fine-tuning: everything, the projections, the last blocks")
+    train.add_argument("--finetune", choices=("full", "proj", "last", "lora"), default="full",
+                       help="what to train when fine-tuning: everything, the projections, the last blocks, "
+                            "or LoRA adapters (merged into the weights when saved)")
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--minutes", type=float, help="stop after this long (checkpointed)")

@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=500)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--mode", default="last", choices=("full", "proj", "last"))
+    parser.add_argument("--mode", default="last", choices=("full", "proj", "last", "lora"))
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-finetune"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

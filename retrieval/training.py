@@ -39,7 +39,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.1
     warmup_steps: int = 50
-    finetune: str = "full"  # full | proj (projections only) | last (last block of each tower + projections)
+    finetune: str = "full"  # full | proj (projections) | last (last blocks + projections) | lora (MLP adapters + projections)
     device: str | None = None
     seed: int = 0
     max_seconds: float | None = None  # stop (and checkpoint) once this much time has passed
@@ -68,8 +68,8 @@ def _freeze_for(model, mode: str) -> None:
 
     if mode == "full":
         return
-    if mode not in ("proj", "last"):
-        raise TrainingError(f"unknown fine-tune mode {mode!r}: use full, proj or last")
+    if mode not in ("proj", "last", "lora"):
+        raise TrainingError(f"unknown fine-tune mode {mode!r}: use full, proj, last or lora")
     for param in model.parameters():
         param.requires_grad = False
     trainable: list = [model.logit_scale]
@@ -83,6 +83,10 @@ def _freeze_for(model, mode: str) -> None:
             trainable.extend(module.parameters())
     for param in trainable:
         param.requires_grad = True
+    if mode == "lora":
+        from retrieval.lora import add_lora
+
+        add_lora(model)  # adapter parameters are created trainable
 
 
 def recall_at(similarity: np.ndarray, ks=(1, 5, 10)) -> dict:
@@ -115,7 +119,9 @@ def save_model_dir(model, model_cfg: dict, out_dir: str) -> None:
 
     os.makedirs(out_dir, exist_ok=True)
     buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
+    from retrieval.lora import plain_state_dict
+
+    torch.save(plain_state_dict(model), buffer)  # LoRA adapters merged: a plain open_clip model
     atomic_write_bytes(os.path.join(out_dir, WEIGHTS_FILE), buffer.getvalue())
     config = {"model_cfg": model_cfg, "preprocess_cfg": dict(model.visual.preprocess_cfg)}
     atomic_write_bytes(os.path.join(out_dir, CONFIG_FILE), json.dumps(config, indent=2).encode())
@@ -191,7 +197,10 @@ def train(
     total_steps = steps_per_epoch * config.epochs
     step, first_epoch, history = 0, 0, []
     if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
+        if config.finetune == "lora":  # the saved model has its adapters merged: new ones start at zero
+            log.info("LoRA: resuming with fresh adapters on the merged weights")
+        else:
+            optimizer.load_state_dict(state["optimizer"])
         step, first_epoch, history = state["step"], state["epoch"], state.get("history", [])
 
     schedule = {"total": total_steps}

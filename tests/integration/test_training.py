@@ -89,3 +89,32 @@ def test_the_loss_is_clips_when_groups_are_distinct_and_multi_positive_otherwise
     member = (same_class[:, None] == same_class[None, :]).double() / 2
     expected = 0.5 * (-(member * logits.log_softmax(1)).sum(1).mean() - (member * logits.T.log_softmax(1)).sum(1).mean())
     assert torch.allclose(contrastive_loss(images, texts, scale, same_class).double(), expected, atol=1e-5)
+
+
+def test_lora_fine_tuning_changes_the_model_and_saves_a_plain_one(tmp_path, shapes):
+    images, captions, _ = shapes
+    base = str(tmp_path / "base")
+    train(images[:256], captions[:256], base, arch="clipdex-tiny",
+          config=TrainConfig(epochs=1, batch_size=64, progress=False))
+    tuned = str(tmp_path / "lora")
+    train(images[256:512], captions[256:512], tuned, base=base,
+          config=TrainConfig(epochs=2, batch_size=64, finetune="lora", lr=1e-2, progress=False))
+    before, after = load_model(base).model.state_dict(), load_model(tuned).model.state_dict()
+    assert set(before) == set(after)  # merged: no adapter keys, loads as a plain model
+    mlp = "transformer.resblocks.0.mlp.c_fc.weight"
+    assert not np.allclose(before[mlp].numpy(), after[mlp].numpy())
+    attention = "transformer.resblocks.0.attn.in_proj_weight"
+    assert np.array_equal(before[attention].numpy(), after[attention].numpy())  # frozen outside the adapters
+
+
+def test_lora_adapters_start_as_the_identity():
+    import torch
+
+    from retrieval.lora import LoRALinear, plain_state_dict
+
+    layer = torch.nn.Linear(6, 4)
+    wrapped = LoRALinear(layer, rank=2)
+    x = torch.randn(3, 6)
+    assert torch.allclose(wrapped(x), layer(x))
+    holder = torch.nn.Sequential(wrapped)
+    assert set(plain_state_dict(holder)) == {"0.weight", "0.bias"}
