@@ -7,7 +7,6 @@ Texts come from the API or from files (`clipdex index-texts`): .txt (one per lin
 from __future__ import annotations
 
 import csv
-import json
 import os
 import threading
 from datetime import datetime, timezone
@@ -16,6 +15,7 @@ import numpy as np
 from sqlalchemy import delete, func, select
 
 from indexer.collection import Collection
+from indexer.jsonl import records
 from indexer.store import texts_table
 from retrieval.vector_index import VectorIndex
 
@@ -42,13 +42,7 @@ def read_text_file(path: str) -> list[str]:
                 texts = [row[column] for row in body if len(row) > column]
             elif ext in (".jsonl", ".ndjson"):
                 texts = []
-                for number, line in enumerate(handle, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise TextFileError(f"{path}:{number}: not JSON: {exc.msg}") from None
+                for number, record in records(handle, path, TextFileError):
                     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                         raise TextFileError(f"{path}:{number}: expected an object with a \"text\" string")
                     texts.append(record["text"])

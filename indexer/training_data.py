@@ -13,10 +13,10 @@ Every problem (a missing caption, an unreadable image, an empty folder) is a
 from __future__ import annotations
 
 import csv
-import json
 import os
 from dataclasses import dataclass
 
+from indexer.jsonl import records
 from indexer.scan import scan_folders
 from retrieval.images import ImageError, decode_image
 
@@ -92,13 +92,7 @@ def _table_pairs(path: str, max_pixels: int) -> Pairs:
                         raise TrainingDataError(f"{path}:{number}: needs a path and a caption")
                     rows.append((row["path"], caption))
             else:
-                for number, line in enumerate(handle, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise TrainingDataError(f"{path}:{number}: not JSON: {exc.msg}") from None
+                for number, record in records(handle, path, TrainingDataError):
                     caption = record.get("caption") or record.get("text") if isinstance(record, dict) else None
                     if not isinstance(record, dict) or not record.get("path") or not caption:
                         raise TrainingDataError(f"{path}:{number}: needs a path and a caption")
