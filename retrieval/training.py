@@ -278,7 +278,9 @@ def train(
             model.train()
         history.append(record)
         checkpoint(epoch + 1 if not out_of_time else epoch)
-        log.info("epoch %s", record)
+        log.info("epoch %d: step %d, loss %.3f (%.0f s)%s", record["epoch"], record["step"], record["loss"],
+                 record["seconds"], "".join(f", {k} {v:.3f}" for k, v in record.items()
+                                            if k not in ("epoch", "step", "loss", "seconds")))
         if on_epoch:
             on_epoch(record)
         if out_of_time:
