@@ -210,6 +210,7 @@ def cmd_serve(args, settings: Settings) -> int:
 def cmd_classify(args, settings: Settings) -> int:
     from retrieval.images import ImageError, decode_image
     from retrieval.zero_shot import ZeroShotError, check_labels, classify, label_vectors, logit_scale
+    from retrieval.zero_shot import ranked as rank_labels
 
     try:
         labels, templates = check_labels(args.labels, args.templates)
@@ -238,7 +239,7 @@ def cmd_classify(args, settings: Settings) -> int:
     probabilities = classify(encoder.embed_images(pictures), label_vectors(encoder, labels, templates), logit_scale(encoder))
     results = []
     for name, row in zip(names, probabilities):
-        ranked = sorted(zip(labels, row.tolist()), key=lambda pair: -pair[1])
+        ranked = rank_labels(labels, row)
         results.append({"path": name, "labels": [{"label": l, "probability": p} for l, p in ranked]})
         if not args.json:
             top = ", ".join(f"{l} {p:.3f}" for l, p in ranked[: args.top])

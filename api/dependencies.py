@@ -41,10 +41,6 @@ def get_state(request: Request) -> ServiceState:
     return request.app.state.service
 
 
-def get_settings_dep(state: ServiceState = Depends(get_state)) -> Settings:
-    return state.settings
-
-
 def _key_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 

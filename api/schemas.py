@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Annotated
 
@@ -19,6 +20,11 @@ def _iso_only(value):
 
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 EXIF_DATE = "EXIF date taken, when the file has one: camera-local time, no zone (YYYY-MM-DDTHH:MM:SS)"
+
+
+def display_path(path: str) -> str:
+    """A path as JSON can carry it: bytes that are not UTF-8 become U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
 
 def exif_date(moment: datetime | None) -> str | None:

@@ -212,7 +212,9 @@ class Collection:
 
     def vector_of_file(self, file_id: int) -> np.ndarray | None:
         """The stored vector of an indexed file, by its id; None when not indexed."""
-        row = self.store.get_row(int(file_id))
+        return self._vector_of_row(self.store.get_row(int(file_id)))
+
+    def _vector_of_row(self, row: dict | None) -> np.ndarray | None:
         if not row or row["vector_id"] is None or row["status"] != "ok":
             return None
         try:
@@ -229,8 +231,7 @@ class Collection:
 
     def vector_of_path(self, path: str) -> np.ndarray | None:
         """The stored vector of an indexed file, for image→image search by an indexed image."""
-        row = self.store.row_by_path(os.path.abspath(path))
-        return self.vector_of_file(row["id"]) if row else None
+        return self._vector_of_row(self.store.row_by_path(os.path.abspath(path)))
 
 
 def default_data_dir(folder: str) -> str:

@@ -9,6 +9,7 @@ checkpoint: the model as a directory every part of clipdex loads as a model spec
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -226,7 +227,7 @@ def train(
     if len(groups) != len(images):
         raise TrainingError(f"{len(groups)} groups for {len(images)} pairs")
     group_ids = torch.as_tensor(groups)
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else _null()
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
     generator = torch.Generator().manual_seed(config.seed)
     started = time.monotonic()
     bar = _bar(total_steps, step, config.progress)
@@ -320,14 +321,6 @@ def _model_cfg_of(spec: str) -> dict:
     if "arch" in parsed:
         return open_clip.get_model_config(parsed["arch"])
     raise TrainingError(f"cannot fine-tune {spec!r}: use a local model directory or ARCH/TAG")
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _bar(total: int, done: int, enabled: bool):

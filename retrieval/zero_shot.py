@@ -69,6 +69,11 @@ def logit_scale(encoder) -> float:
     return float(np.exp(float(scale.detach().float().cpu())))
 
 
+def ranked(labels: list[str], probabilities) -> list[tuple[str, float]]:
+    """(label, probability) pairs of one image, most probable first."""
+    return sorted(zip(labels, (float(p) for p in probabilities)), key=lambda pair: -pair[1])
+
+
 def classify(image_vectors: np.ndarray, label_vecs: np.ndarray, scale: float) -> np.ndarray:
     """Label probabilities (rows sum to 1) for each image vector."""
     logits = scale * (np.atleast_2d(image_vectors) @ label_vecs.T)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api.dependencies import ServiceState, get_state, read_upload, ready_encoder
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import Classification, ClassifyRequest, ClassifyResponse, LabelScore
-from retrieval.zero_shot import ZeroShotError, check_labels, classify, label_vectors, logit_scale
+from retrieval.zero_shot import ZeroShotError, check_labels, classify, label_vectors, logit_scale, ranked
 
 router = APIRouter(prefix="/v1/classify", tags=["classify"], responses=ERROR_RESPONSES)
 
@@ -24,9 +24,8 @@ def _results(encoder, image_vectors: np.ndarray, image_ids, labels, templates) -
     probabilities = classify(image_vectors, label_vectors(encoder, labels, templates), logit_scale(encoder))
     results = []
     for image_id, row in zip(image_ids, probabilities):
-        order = np.argsort(-row)
         results.append(Classification(
-            image_id=image_id, labels=[LabelScore(label=labels[i], probability=float(row[i])) for i in order]
+            image_id=image_id, labels=[LabelScore(label=label, probability=p) for label, p in ranked(labels, row)]
         ))
     return results
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
@@ -11,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from api.dependencies import ServiceState, get_state, ready_encoder, require_key
 from api.errors import ERROR_RESPONSES, ApiError
 from api.jobs import Job, JobBusy
-from api.schemas import Health, JobStatus, Readiness, Stats
+from api.schemas import Health, JobStatus, Readiness, Stats, display_path
 from indexer.collection import Collection
 from indexer.pipeline import IndexOptions, index_folders
 
@@ -39,7 +38,7 @@ def _stats(state: ServiceState) -> Stats:
         data_dir=collection.data_dir,
         model=collection.model_spec or state.model_spec,
         embed_dim=collection.embed_dim,
-        roots=[os.fsencode(r).decode("utf-8", "replace") for r in collection.store.roots()],
+        roots=[display_path(r) for r in collection.store.roots()],
         indexed=counts["ok"],
         failed=counts["failed"],
         pending=counts["pending"],

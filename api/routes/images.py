@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import ServiceState, get_state
 from api.errors import ERROR_RESPONSES, ApiError
-from api.schemas import MAX_ID, ImageInfo, exif_date
+from api.schemas import MAX_ID, ImageInfo, display_path, exif_date
 from indexer.thumbnails import make_thumbnail, thumbnail_path
 from retrieval.images import ImageError
 
@@ -31,7 +31,7 @@ async def image_file(image_id: int = Path(ge=1, le=MAX_ID), state: ServiceState 
     row = await run_in_threadpool(_row, state, image_id)
     if not os.path.isfile(row["path"]):
         raise ApiError(404, f"image {image_id} is no longer on disk")
-    media_type = mimetypes.guess_type(os.fsencode(row["path"]).decode("utf-8", "replace"))[0]
+    media_type = mimetypes.guess_type(display_path(row["path"]))[0]
     return FileResponse(row["path"], media_type=media_type or "application/octet-stream")
 
 
@@ -55,7 +55,7 @@ async def image_info(image_id: int = Path(ge=1, le=MAX_ID), state: ServiceState 
     row = await run_in_threadpool(_row, state, image_id)
     return ImageInfo(
         id=row["id"],
-        path=os.fsencode(row["path"]).decode("utf-8", "replace"),
+        path=display_path(row["path"]),
         status=row["status"],
         error=row["error"],
         width=row["width"],

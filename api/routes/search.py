@@ -24,6 +24,7 @@ from api.schemas import (
     SearchResponse,
     TextSearchRequest,
     TextSearchResponse,
+    display_path,
     exif_date,
 )
 from indexer.collection import Hit, SearchFilters
@@ -34,7 +35,7 @@ router = APIRouter(prefix="/v1", tags=["search"], responses=ERROR_RESPONSES)
 def image_hit(hit: Hit) -> ImageHit:
     return ImageHit(
         id=hit.file_id,
-        path=os.fsencode(hit.path).decode("utf-8", "replace"),
+        path=display_path(hit.path),
         score=hit.score,
         width=hit.width,
         height=hit.height,

@@ -46,11 +46,17 @@ def test_resume_continues_from_the_same_step(tmp_path, shapes):
     assert resumed.history[:2] == first.history
 
 
-def test_fine_tuning_only_the_projections_leaves_the_towers_alone(tmp_path, shapes):
-    images, captions, _ = shapes
+def _base_model(tmp_path, images, captions) -> str:
+    """A tiny model trained one epoch on the first 256 pairs, to fine-tune from."""
     base = str(tmp_path / "base")
     train(images[:256], captions[:256], base, arch="clipdex-tiny",
           config=TrainConfig(epochs=1, batch_size=64, progress=False))
+    return base
+
+
+def test_fine_tuning_only_the_projections_leaves_the_towers_alone(tmp_path, shapes):
+    images, captions, _ = shapes
+    base = _base_model(tmp_path, images, captions)
     tuned = str(tmp_path / "tuned")
     train(images[256:512], captions[256:512], tuned, base=base,
           config=TrainConfig(epochs=1, batch_size=64, finetune="proj", progress=False))
@@ -93,9 +99,7 @@ def test_the_loss_is_clips_when_groups_are_distinct_and_multi_positive_otherwise
 
 def test_lora_fine_tuning_changes_the_model_and_saves_a_plain_one(tmp_path, shapes):
     images, captions, _ = shapes
-    base = str(tmp_path / "base")
-    train(images[:256], captions[:256], base, arch="clipdex-tiny",
-          config=TrainConfig(epochs=1, batch_size=64, progress=False))
+    base = _base_model(tmp_path, images, captions)
     tuned = str(tmp_path / "lora")
     train(images[256:512], captions[256:512], tuned, base=base,
           config=TrainConfig(epochs=2, batch_size=64, finetune="lora", lr=1e-2, progress=False))
