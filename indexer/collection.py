@@ -14,12 +14,14 @@ from datetime import datetime
 import numpy as np
 
 from indexer.store import Store, sqlite_url
+from retrieval.index_plan import DEFAULT_MEMORY_MB, IndexConfig, outgrown, plan_for
 from retrieval.models import canonical_spec
-from retrieval.vector_index import IndexFileError, VectorIndex
+from retrieval.search_index import SearchIndex
+from retrieval.vector_index import IndexFileError
+from retrieval.vector_store import VectorStoreError
 
 log = logging.getLogger(__name__)
 
-INDEX_FILE = "vectors.faiss"
 DATA_DIR_NAME = ".clipdex"
 
 
@@ -58,12 +60,12 @@ class Hit:
 
 
 class Collection:
-    def __init__(self, data_dir: str, database_url: str | None = None):
+    def __init__(self, data_dir: str, database_url: str | None = None, index_config: IndexConfig | None = None):
         self.data_dir = os.path.abspath(data_dir)
         os.makedirs(self.data_dir, exist_ok=True)
         self.store = Store(database_url or sqlite_url(self.data_dir))
-        self.index_path = os.path.join(self.data_dir, INDEX_FILE)
-        self._index: VectorIndex | None = None
+        self.index_config = index_config or IndexConfig()
+        self._index: SearchIndex | None = None
         self._loading = threading.Lock()  # concurrent searches load the file once
 
     def close(self) -> None:
@@ -120,13 +122,14 @@ class Collection:
     # -- index ------------------------------------------------------------------------
 
     def has_index_file(self) -> bool:
-        return os.path.exists(self.index_path)
+        return SearchIndex.exists(self.data_dir)
 
-    def load_index(self, repair: bool = False) -> VectorIndex:
+    def load_index(self, repair: bool = False) -> SearchIndex:
         """The vector index; a missing file is an empty index.
 
-        With ``repair``, a corrupt file is moved aside and an empty index returned, so
-        that indexing re-embeds what it held; without, the error is raised.
+        With ``repair``, a corrupt index file is rebuilt from the stored vectors (or, if
+        those are missing too, moved aside so that indexing re-embeds what it held);
+        without, the error is raised.
         """
         if self._index is not None:
             return self._index
@@ -135,28 +138,82 @@ class Collection:
                 self._index = self._read_index(repair)
             return self._index
 
-    def _read_index(self, repair: bool) -> VectorIndex:
+    def _read_index(self, repair: bool) -> SearchIndex:
         dim = self.embed_dim
         if dim is None:
             raise CollectionError(f"{self.data_dir} holds no indexed collection yet: run `clipdex index FOLDER`")
         if not self.has_index_file():
-            return VectorIndex(dim)
+            if repair and self.store.vector_ids():  # the index files were lost: the vectors were not
+                return self._rebuilt_from_store(dim) or self._empty_index(dim)
+            return self._empty_index(dim)
         try:
-            index = VectorIndex.load(self.index_path)
+            index = SearchIndex.load(self.data_dir, self.index_config.nprobe)
         except IndexFileError as exc:
             if not repair:
                 raise
-            aside = self.index_path + ".corrupt"
-            os.replace(self.index_path, aside)
-            log.warning("%s; moved it to %s and rebuilding", exc, aside)
-            index = VectorIndex(dim)
+            log.warning("%s; rebuilding it", exc)
+            index = self._rebuilt_from_store(dim) or self._set_aside(dim)
         if index.dim != dim:
             raise CollectionError(f"index dimension {index.dim} does not match the collection's {dim}")
         return index
 
+    def _rebuilt_from_store(self, dim: int) -> SearchIndex | None:
+        """A new index from the stored float16 vectors of every indexed file; None when
+        the vector store does not hold them all."""
+        ids = sorted(self.store.vector_ids())
+        index = self._empty_index(dim)
+        if ids and index.store.rows <= ids[-1]:
+            return None
+        try:
+            index.rebuild(self._plan(len(ids), dim), ids)
+        except VectorStoreError:
+            return None
+        log.warning("rebuilt the index of %s from its %d stored vectors (nothing re-embedded)", self.data_dir, len(ids))
+        return index
+
+    def _set_aside(self, dim: int) -> SearchIndex:
+        for name in os.listdir(self.data_dir):
+            if name.startswith("vectors") and name.endswith(".faiss") or name == "index.json":
+                os.replace(os.path.join(self.data_dir, name), os.path.join(self.data_dir, name + ".corrupt"))
+        log.warning("moved the index files of %s aside (*.corrupt): their files will be re-embedded", self.data_dir)
+        return self._empty_index(dim)
+
+    def _empty_index(self, dim: int) -> SearchIndex:
+        return SearchIndex.create(self.data_dir, dim, self._chosen("shards", 1), self.index_config.nprobe)
+
+    def rebuild_index(self) -> SearchIndex:
+        """Build the index again from the stored vectors, as the index settings ask."""
+        index = self.load_index(repair=True)
+        index.rebuild(self._plan(len(index), index.dim), index.ids(), self._chosen("shards", index.shard_count))
+        return index
+
+    def _chosen(self, name: str, default):
+        """An index setting: given now (and then remembered), else remembered, else the default."""
+        given = getattr(self.index_config, name)
+        if given is not None:
+            if self.store.get_meta(f"index_{name}") != str(given):
+                self.store.set_meta(f"index_{name}", str(given))
+            return given
+        remembered = self.store.get_meta(f"index_{name}")
+        if remembered is None:
+            return default
+        return remembered if name == "kind" else int(remembered)
+
+    def _plan(self, count: int, dim: int):
+        return plan_for(count, dim, self._chosen("kind", "auto"), self._chosen("memory_mb", DEFAULT_MEMORY_MB))
+
     def save_index(self) -> None:
-        if self._index is not None:
-            self._index.save(self.index_path)
+        """Save the index, rebuilt first as another type when the collection has outgrown
+        its type (or the settings ask for another type or shard count)."""
+        index = self._index
+        if index is None:
+            return
+        plan = self._plan(len(index), index.dim)
+        shards = self._chosen("shards", index.shard_count)
+        if len(index) and (outgrown(index.kind, index.nlist, plan) or shards != index.shard_count):
+            index.rebuild(plan, index.ids(), shards)
+        else:
+            index.save()
 
     # -- search -----------------------------------------------------------------------
 

@@ -267,26 +267,63 @@ def test_orphan_vectors_and_lost_index_are_repaired(tmp_path, photos, tiny_encod
     _index(data, [str(photos)], CountingFactory(tiny_encoder))
     assert _consistent(data) == (21, 0)
 
-    os.unlink(os.path.join(data, "vectors.faiss"))  # the index file is lost
+    os.unlink(os.path.join(data, "vectors.faiss"))  # the index file is lost: rebuilt from the stored vectors
+    factory = CountingFactory(tiny_encoder)
+    _index(data, [str(photos)], factory)
+    assert factory.embedded == 0 and _consistent(data) == (21, 0)
+
+    for name in os.listdir(data):  # index and vectors lost: re-embedded
+        if name.startswith("vectors") or name == "index.json":
+            os.unlink(os.path.join(data, name))
     factory = CountingFactory(tiny_encoder)
     _index(data, [str(photos)], factory)
     assert factory.embedded == 21 and _consistent(data) == (21, 0)
 
 
-def test_corrupt_index_file_is_rebuilt_by_the_next_index_run(tmp_path, photos, tiny_encoder):
+def test_corrupt_index_file_is_rebuilt_from_the_stored_vectors(tmp_path, photos, tiny_encoder):
     from retrieval.vector_index import IndexFileError
 
     data = str(tmp_path / "data")
     _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    before = _search_all(data)
     path = os.path.join(data, "vectors.faiss")
     with open(path, "r+b") as handle:
         handle.truncate(os.path.getsize(path) // 2)
     with pytest.raises(IndexFileError, match="corrupt or truncated"):
         Collection(data).load_index()
     write_photos(str(photos), 1, start=400)  # give the run something to do
-    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    factory = CountingFactory(tiny_encoder)
+    _index(data, [str(photos)], factory)
+    assert factory.embedded == 1  # only the new photo: the others came back from vectors.f16
     assert _consistent(data) == (21, 0)
+    after = _search_all(data)
+    for path, (vector, best) in before.items():  # the same vectors, each still finds itself first
+        assert float(after[path][0] @ vector) > 0.999 and after[path][1] == best == path
+
+
+def test_corrupt_index_without_stored_vectors_is_re_embedded(tmp_path, photos, tiny_encoder):
+    data = str(tmp_path / "data")
+    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    path = os.path.join(data, "vectors.faiss")
+    with open(path, "r+b") as handle:
+        handle.truncate(os.path.getsize(path) // 2)
+    os.truncate(os.path.join(data, "vectors.f16"), 0)
+    write_photos(str(photos), 1, start=500)  # give the run something to do
+    factory = CountingFactory(tiny_encoder)
+    _index(data, [str(photos)], factory)
+    assert factory.embedded == 21 and _consistent(data) == (21, 0)
     assert os.path.exists(path + ".corrupt")
+
+
+def _search_all(data: str) -> dict:
+    """Each indexed file's stored vector and the path of its best match."""
+    collection = Collection(data)
+    out = {}
+    for row in collection.store.iter_ok():
+        vector = collection.vector_of_file(row["id"])
+        out[row["path"]] = (vector, collection.search(vector, 1)[0][0].path)
+    collection.close()
+    return out
 
 
 def test_device_decode_path_matches_the_cpu_path(tmp_path, tiny_encoder, monkeypatch):

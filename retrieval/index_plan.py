@@ -1,0 +1,113 @@
+"""Which index type a collection of a given size should have, and its search defaults.
+
+- flat: exact search, best up to about 100k vectors (a few ms on 2 cores).
+- ivf (IVF-Flat): inverted lists of full vectors, while they fit the memory budget;
+  exact scores, so no re-ranking.
+- ivfpq (OPQ + IVF + 4-bit PQ fast-scan codes, 32 bytes for a 512-d vector): beyond the
+  budget; its shortlist is re-ranked exactly from the float16 vector store on disk.
+
+The number of lists grows with the collection (about 4·√n), so an IVF index trained for
+100k vectors is "outgrown" at a few million and rebuilt. Defaults for nprobe and the
+re-rank shortlist come from bench/ann.py (recall@10 ≥ 0.98 at 1M, clustered vectors).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+KINDS = ("auto", "flat", "ivf", "ivfpq")
+FLAT_MAX = 100_000
+DEFAULT_MEMORY_MB = 2048
+MIN_TRAIN_PER_LIST = 39  # FAISS's own floor for k-means
+TRAIN_PER_LIST = 32  # points per list sampled to train (more costs time, gains little)
+
+
+@dataclass(frozen=True)
+class IndexPlan:
+    kind: str  # flat | ivf | ivfpq
+    nlist: int = 0
+    pq_m: int = 0
+
+    def factory(self, dim: int) -> str:
+        if self.kind == "flat":
+            return "Flat"
+        if self.kind == "ivf":
+            return f"IVF{self.nlist},Flat"
+        return f"OPQ{self.pq_m},IVF{self.nlist},PQ{self.pq_m}x4fs"
+
+    def train_size(self, count: int) -> int:
+        return min(count, TRAIN_PER_LIST * self.nlist) if self.nlist else 0
+
+    def describe(self) -> str:
+        return self.kind if self.kind == "flat" else f"{self.kind} ({self.nlist} lists)"
+
+
+def plan_for(count: int, dim: int, kind: str = "auto", memory_mb: int = DEFAULT_MEMORY_MB) -> IndexPlan:
+    """The index for ``count`` vectors of ``dim``: ``kind`` forces a type, "auto" chooses."""
+    if kind not in KINDS:
+        raise ValueError(f"index type must be one of {', '.join(KINDS)}, not {kind!r}")
+    if kind == "auto":
+        if count <= FLAT_MAX:
+            kind = "flat"
+        else:
+            kind = "ivf" if count * dim * 4 <= memory_mb * 2**20 else "ivfpq"
+    if kind == "flat":
+        return IndexPlan("flat")
+    nlist = lists_for(count)
+    return IndexPlan(kind, nlist, pq_m=pq_subquantizers(dim) if kind == "ivfpq" else 0)
+
+
+def lists_for(count: int) -> int:
+    """About 4·√n inverted lists (a power of two), with enough points to train each."""
+    target = 4 * math.sqrt(max(count, 1))
+    nlist = 2 ** round(math.log2(max(target, 1)))
+    while nlist > 1 and nlist * MIN_TRAIN_PER_LIST > count:
+        nlist //= 2
+    return max(1, min(nlist, 65536))
+
+
+def pq_subquantizers(dim: int) -> int:
+    """One 4-bit code per 2 dimensions where the dimension allows (dim/2 nibbles = dim/4 bytes)."""
+    for m in (dim // 2, dim // 4, dim // 8):
+        if m and dim % m == 0:
+            return m
+    return dim
+
+
+def default_nprobe(kind: str, nlist: int) -> int:
+    if kind == "flat" or not nlist:
+        return 0
+    per_kind = {"ivf": 64, "ivfpq": 64}[kind]
+    return min(nlist, max(per_kind, nlist // 64))
+
+
+def rerank_depth(k: int) -> int:
+    """Shortlist to take from a compressed index before exact re-ranking."""
+    return max(10 * k, 200)
+
+
+def outgrown(kind: str, nlist: int, plan: IndexPlan) -> bool:
+    """Whether an index of (kind, nlist) should be rebuilt as ``plan``: another type, or
+    lists that hold (or will hold) four times too many or too few vectors each."""
+    if kind != plan.kind:
+        return True
+    return bool(nlist) and not (plan.nlist / 4 <= nlist <= plan.nlist * 4)
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """A collection's index choices; None means "what the collection has, else the default"."""
+
+    kind: str | None = None  # auto | flat | ivf | ivfpq
+    memory_mb: int | None = None
+    shards: int | None = None
+    nprobe: int | None = None  # search time only
+
+    def __post_init__(self):
+        if self.kind is not None and self.kind not in KINDS:
+            raise ValueError(f"index type must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        for name in ("memory_mb", "shards", "nprobe"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, not {value}")
