@@ -2,7 +2,7 @@
 
 Vectors are expected L2-normalised, so inner product is cosine similarity. The index
 type is a FAISS factory string: "Flat" (exact, the default), "IVF4096,Flat" (inverted
-lists of full vectors) or "OPQ64,IVF16384,PQ64x4fs" (compressed codes, approximate
+lists of full vectors) or "IVF16384,PQ128x4fs" (compressed codes, approximate
 scores). The inverted-file types take ids of their own and support add and remove
 after training, so no rebuild is needed as a collection changes. The file format is a
 small header (magic, format version, SHA-256 of the payload) followed by FAISS's own
