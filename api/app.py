@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from api.dependencies import ServiceState, read_access
 from api.body_limit import BodyLimit
 from api.errors import install
-from api.routes import classify, collection, images, search, texts, web
-from api.settings import Settings
+from api.routes import classify, collection, duplicates, images, search, texts, web
+from api.settings import Settings, index_config
 from api.text_batcher import TextBatcher
 from indexer.collection import Collection, ModelMismatch
 from indexer.texts import TextCollection
@@ -44,7 +44,7 @@ def create_app(settings: Settings, data_dir: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        coll = Collection(data_dir, settings.database_url)
+        coll = Collection(data_dir, settings.database_url, index_config(settings))
         state = ServiceState(settings=settings, collection=coll, texts=TextCollection(coll))
         app.state.service = state
         await run_in_threadpool(_load_encoder, state)
@@ -75,7 +75,7 @@ def create_app(settings: Settings, data_dir: str) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 1_000_000)
 
     reads = [Depends(read_access(settings))]
-    for module in (search, images, classify):
+    for module in (search, images, classify, duplicates):
         app.include_router(module.router, dependencies=reads)
     app.include_router(collection.reads, dependencies=reads)
     for module in (texts, collection, web):  # texts and re-index require the key themselves

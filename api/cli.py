@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from api.settings import Settings, get_settings
+from api.settings import Settings, get_settings, index_config
 from indexer.collection import Collection, CollectionError, ModelMismatch, default_data_dir, find_data_dir
 from indexer.store import StoreError
 from retrieval.models import DEFAULT_MODEL, BadModelSpec, ModelNotAvailable
@@ -62,7 +62,9 @@ def _open(args, settings: Settings, folders=None, must_exist=True) -> Collection
     data_dir = resolve_data_dir(args, settings, folders)
     if must_exist and not os.path.isdir(data_dir):
         raise UsageError(f"no collection at {data_dir}: run `clipdex index FOLDER --data-dir {data_dir}`")
-    return Collection(data_dir, args.db_url or settings.database_url)
+    config = index_config(settings, kind=getattr(args, "index_type", None), shards=getattr(args, "shards", None),
+                          memory_mb=getattr(args, "memory_mb", None), nprobe=getattr(args, "nprobe", None))
+    return Collection(data_dir, args.db_url or settings.database_url, config)
 
 
 def _model_spec(args, settings: Settings, collection: Collection) -> str:
@@ -158,7 +160,8 @@ def cmd_status(args, settings: Settings) -> int:
     collection = _open(args, settings)
     counts = collection.store.counts()
     failures = collection.store.failures()
-    vectors = len(collection.load_index()) if collection.embed_dim else 0
+    index = collection.load_index() if collection.embed_dim else None
+    vectors = len(index) if index is not None else 0
     info = {
         "data_dir": collection.data_dir,
         "model": collection.model_spec,
@@ -168,6 +171,7 @@ def cmd_status(args, settings: Settings) -> int:
         "failed": counts["failed"],
         "pending": counts["pending"],
         "vectors": vectors,
+        "index": index.describe() if index is not None else None,
         "failures": [{"path": _show(p), "error": e} for p, e in failures],
     }
     if args.json:
@@ -177,6 +181,10 @@ def cmd_status(args, settings: Settings) -> int:
     print(f"model:      {info['model'] or '(none yet)'}  ({info['embed_dim'] or '?'} dims)")
     print(f"folders:    {', '.join(info['roots']) or '(none)'}")
     print(f"indexed:    {info['indexed']}   failed: {info['failed']}   pending: {info['pending']}   vectors: {vectors}")
+    if index is not None:
+        described = info["index"]
+        lists = f", {described['lists']} lists, nprobe {described['nprobe']}" if described["lists"] else ""
+        print(f"index:      {described['type']}{lists}, {described['shards']} shard(s)")
     reasons: dict[str, int] = {}
     for failure in info["failures"]:
         reasons[failure["error"]] = reasons.get(failure["error"], 0) + 1
@@ -184,6 +192,40 @@ def cmd_status(args, settings: Settings) -> int:
         print(f"  {n:6d}  {reason}")
     for failure in info["failures"][: args.show_failed]:
         print(f"  failed: {failure['path']}: {failure['error']}")
+    return 0
+
+
+def cmd_rebuild_index(args, settings: Settings) -> int:
+    import time
+
+    collection = _open(args, settings)
+    if collection.embed_dim is None:
+        raise UsageError(f"the collection at {collection.data_dir} is empty: run `clipdex index FOLDER` first")
+    started = time.monotonic()
+    with collection.writer_lock():
+        described = collection.rebuild_index().describe()
+    if args.json:
+        print(json.dumps(described))
+        return 0
+    lists = f" with {described['lists']} lists" if described["lists"] else ""
+    print(f"rebuilt a {described['type']} index{lists} of {described['vectors']} vectors in "
+          f"{described['shards']} shard(s) from the stored vectors in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def cmd_duplicates(args, settings: Settings) -> int:
+    collection = _open(args, settings)
+    if not 0.0 <= args.threshold <= 1.0:
+        raise UsageError("--threshold must be between 0 and 1")
+    groups = collection.duplicates(args.threshold)
+    if args.json:
+        print(json.dumps([[{"path": _show(h.path), "score": h.score, "id": h.file_id} for h in g] for g in groups]))
+        return 0
+    for number, group in enumerate(groups, 1):
+        print(f"group {number}: {len(group)} files")
+        for hit in group:
+            print(f"  {hit.score:.4f}  {_show(hit.path)}")
+    print(f"{len(groups)} groups of near-duplicates (similarity >= {args.threshold})", file=sys.stderr)
     return 0
 
 
@@ -331,7 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    index = sub.add_parser("index", parents=[common], help="index folders (incremental)")
+    index_flags = argparse.ArgumentParser(add_help=False)
+    index_flags.add_argument("--index-type", choices=("auto", "flat", "ivf", "ivfpq"),
+                             help="vector index type (default auto: by collection size); remembered")
+    index_flags.add_argument("--shards", type=int, help="split the index into N shards; remembered")
+    index_flags.add_argument("--memory-mb", type=int, help="memory budget of the index (auto type); remembered")
+
+    index = sub.add_parser("index", parents=[common, index_flags], help="index folders (incremental)")
     index.add_argument("folders", nargs="*", help="folders or files (default: the collection's folders)")
     index.add_argument("--workers", type=int, help="decode worker processes")
     index.set_defaults(func=cmd_index)
@@ -340,11 +388,20 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", nargs="?", help="text to search for")
     search.add_argument("--image", help="search by an image file instead of text")
     search.add_argument("-k", type=int, default=10, help="number of results")
+    search.add_argument("--nprobe", type=int, help="IVF lists to search (more: better recall, slower)")
     search.set_defaults(func=cmd_search)
 
     status = sub.add_parser("status", parents=[common], help="counts, failures and model of a collection")
     status.add_argument("--show-failed", type=int, default=20, metavar="N", help="list N failed files")
     status.set_defaults(func=cmd_status)
+
+    rebuild = sub.add_parser("rebuild-index", parents=[common, index_flags],
+                             help="rebuild the vector index from the stored vectors (no re-embedding)")
+    rebuild.set_defaults(func=cmd_rebuild_index)
+
+    duplicates = sub.add_parser("duplicates", parents=[common], help="groups of near-duplicate images")
+    duplicates.add_argument("--threshold", type=float, default=0.95, help="cosine similarity (default 0.95)")
+    duplicates.set_defaults(func=cmd_duplicates)
 
     serve = sub.add_parser("serve", parents=[common], help="serve the HTTP API and web page")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")

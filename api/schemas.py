@@ -177,6 +177,14 @@ class JobStatus(BaseModel):
     error: str | None
 
 
+class IndexInfo(BaseModel):
+    type: str = Field(description="flat (exact), ivf (IVF-Flat) or ivfpq (IVF-PQ, re-ranked exactly)")
+    lists: int = Field(description="IVF lists; 0 for flat")
+    nprobe: int = Field(description="lists searched per query; 0 for flat")
+    shards: int
+    vectors: int
+
+
 class Stats(BaseModel):
     data_dir: str
     model: str | None
@@ -187,6 +195,17 @@ class Stats(BaseModel):
     pending: int
     vectors: int
     texts: int
+    index: IndexInfo | None
+
+
+class DuplicateGroup(BaseModel):
+    files: list[ImageHit] = Field(description="a file's score is its similarity to the group's first file")
+
+
+class DuplicatesResponse(BaseModel):
+    threshold: float
+    groups: list[DuplicateGroup]
+    total_groups: int = Field(description="groups found; `groups` holds at most `limit` of them")
 
 
 class Health(BaseModel):

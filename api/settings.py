@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.images import DEFAULT_MAX_PIXELS
+from retrieval.index_plan import IndexConfig
 
 
 class Settings(BaseSettings):
@@ -23,6 +25,13 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
     checkpoint_seconds: float = Field(30.0, ge=0)
 
+    # Vector index (None: what the collection has, else chosen by size)
+    index_type: Literal["auto", "flat", "ivf", "ivfpq"] | None = Field(
+        None, description="auto (by collection size), flat, ivf or ivfpq; remembered by the collection")
+    index_memory_mb: int | None = Field(None, ge=1, description="memory budget for the index (default 2048)")
+    index_shards: int | None = Field(None, ge=1, le=256, description="index shards (default 1)")
+    nprobe: int | None = Field(None, ge=1, description="IVF lists searched per query (default from the size)")
+
     # HTTP service
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -37,3 +46,11 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def index_config(settings: Settings, **overrides) -> IndexConfig:
+    """The index settings, with non-None ``overrides`` (CLI flags) winning."""
+    values = {"kind": settings.index_type, "memory_mb": settings.index_memory_mb,
+              "shards": settings.index_shards, "nprobe": settings.nprobe}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return IndexConfig(**values)

@@ -14,6 +14,7 @@ from datetime import datetime
 import numpy as np
 
 from indexer.store import Store, sqlite_url
+from retrieval.duplicates import near_duplicate_groups
 from retrieval.index_plan import DEFAULT_MEMORY_MB, IndexConfig, outgrown, plan_for
 from retrieval.models import canonical_spec
 from retrieval.search_index import SearchIndex
@@ -253,19 +254,24 @@ class Collection:
                 row = rows.get(int(vector_id))
                 if vector_id < 0 or row is None or (min_score is not None and score < min_score):
                     continue
-                hits.append(
-                    Hit(
-                        score=float(score),
-                        file_id=row["id"],
-                        vector_id=int(vector_id),
-                        path=row["path"],
-                        width=row["width"],
-                        height=row["height"],
-                        taken_at=row["taken_at"],
-                    )
-                )
+                hits.append(_hit(row, score))
             results.append(hits)
         return results
+
+    def duplicates(self, threshold: float, neighbours: int = 16) -> list[list[Hit]]:
+        """Groups of near-duplicate files (largest first); a hit's score is its similarity
+        to the group's first file."""
+        if self.embed_dim is None:
+            return []
+        index = self.load_index()
+        groups = near_duplicate_groups(index, sorted(self.store.vector_ids()), threshold, neighbours)
+        rows = self.store.rows_by_vector_ids({i for group in groups for i in group})
+        out = []
+        for group in groups:
+            vectors = index.store.get(group)
+            scores = vectors @ vectors[0]
+            out.append([_hit(rows[i], score) for i, score in zip(group, scores) if i in rows])
+        return [group for group in out if len(group) > 1]
 
     def vector_of_file(self, file_id: int) -> np.ndarray | None:
         """The stored vector of an indexed file, by its id; None when not indexed."""
@@ -289,6 +295,11 @@ class Collection:
     def vector_of_path(self, path: str) -> np.ndarray | None:
         """The stored vector of an indexed file, for image→image search by an indexed image."""
         return self._vector_of_row(self.store.row_by_path(os.path.abspath(path)))
+
+
+def _hit(row: dict, score: float) -> Hit:
+    return Hit(score=float(score), file_id=row["id"], vector_id=int(row["vector_id"]), path=row["path"],
+               width=row["width"], height=row["height"], taken_at=row["taken_at"])
 
 
 def default_data_dir(folder: str) -> str:

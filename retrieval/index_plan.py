@@ -26,6 +26,7 @@ IVF_FLAT_MAX = 250_000
 DEFAULT_MEMORY_MB = 2048
 MIN_TRAIN_PER_LIST = 39  # FAISS's own floor for k-means
 TRAIN_PER_LIST = 32  # points per list sampled to train (more costs time, gains little)
+MIN_IVFPQ = 1024  # 4-bit codes learn 16 centroids per sub-space: fewer vectors teach them noise
 MAX_TRAIN = 262_144  # k-means cost grows with sample x lists: this keeps 8192 lists to minutes
 
 
@@ -59,8 +60,8 @@ def plan_for(count: int, dim: int, kind: str = "auto", memory_mb: int = DEFAULT_
         else:
             fits = count * dim * 4 <= memory_mb * 2**20
             kind = "ivf" if count <= IVF_FLAT_MAX and fits else "ivfpq"
-    if kind == "flat":
-        return IndexPlan("flat")
+    if kind == "flat" or (kind == "ivfpq" and count < MIN_IVFPQ):
+        return IndexPlan("flat")  # (a forced ivfpq starts once there is enough to train it)
     nlist = lists_for(count)
     return IndexPlan(kind, nlist, pq_m=pq_subquantizers(dim) if kind == "ivfpq" else 0)
 

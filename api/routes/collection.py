@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from api.dependencies import ServiceState, get_state, ready_encoder, require_key
 from api.errors import ERROR_RESPONSES, ApiError
 from api.jobs import Job, JobBusy
-from api.schemas import Health, JobStatus, Readiness, Stats, display_path
+from api.schemas import Health, IndexInfo, JobStatus, Readiness, Stats, display_path
+from api.settings import index_config
 from indexer.collection import Collection
 from indexer.pipeline import IndexOptions, index_folders
 
@@ -33,7 +34,8 @@ async def ready(state: ServiceState = Depends(get_state)):
 def _stats(state: ServiceState) -> Stats:
     collection = state.collection
     counts = collection.store.counts()
-    vectors = len(collection.load_index()) if collection.embed_dim else 0
+    index = collection.load_index() if collection.embed_dim else None
+    vectors = len(index) if index is not None else 0
     return Stats(
         data_dir=collection.data_dir,
         model=collection.model_spec or state.model_spec,
@@ -44,6 +46,7 @@ def _stats(state: ServiceState) -> Stats:
         pending=counts["pending"],
         vectors=vectors,
         texts=state.texts.count(),
+        index=IndexInfo(**index.describe()) if index is not None else None,
     )
 
 
@@ -72,7 +75,7 @@ async def reindex(state: ServiceState = Depends(get_state), encoder=Depends(read
 
         # The job writes through its own connection; queries keep using the loaded index
         # until the job has saved the new one.
-        collection = Collection(state.collection.data_dir, state.settings.database_url)
+        collection = Collection(state.collection.data_dir, state.settings.database_url, index_config(state.settings))
         try:
             options = IndexOptions(
                 batch_size=state.settings.batch_size, num_workers=state.settings.num_workers,

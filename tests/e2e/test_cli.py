@@ -178,3 +178,38 @@ def test_generate_train_index_search_and_the_demo(tmp_path):
     assert "zero-shot" in demo and "exact caption ranked first for" in demo
     again = clipdex("demo", "--work", str(tmp_path / "demo"), "--minutes", "0.3", "--scenes", "1024").stdout
     assert "reusing the model" in again and "indexed 0 new images (300 unchanged)" in again
+
+
+def test_index_types_rebuild_and_duplicates_from_the_command_line(tmp_path):
+    import shutil
+
+    from PIL import Image
+
+    folder = tmp_path / "dups"
+    write_photos(str(folder), 3)  # three different pictures
+    shutil.copy(folder / "photo_0000.jpg", folder / "copy of photo.jpg")
+    Image.open(folder / "photo_0000.jpg").save(folder / "photo_0000 as png.png")  # same pixels, other format
+    data = str(tmp_path / "d")
+    clipdex("index", str(folder), "--data-dir", data, "--model", TINY, "--index-type", "ivf", "-q")
+    status = json.loads(clipdex("status", "--data-dir", data, "--json").stdout)
+    assert status["index"]["type"] == "ivf" and status["vectors"] == 5
+
+    groups = json.loads(clipdex("duplicates", "--threshold", "0.99", "--data-dir", data, "--json").stdout)
+    assert [sorted(os.path.basename(f["path"]) for f in g) for g in groups] == [
+        ["copy of photo.jpg", "photo_0000 as png.png", "photo_0000.jpg"]
+    ]
+
+    out = clipdex("rebuild-index", "--data-dir", data, "--index-type", "flat", "--shards", "2").stdout
+    assert "rebuilt a flat index" in out and "2 shard(s)" in out
+    status = json.loads(clipdex("status", "--data-dir", data, "--json").stdout)
+    assert status["index"]["type"] == "flat" and status["index"]["shards"] == 2 and status["vectors"] == 5
+    query = folder / "photo_0002.jpg"  # still searchable, and the choice is remembered by the next run
+    first = clipdex("search", "--image", str(query), "-k", "1", "--data-dir", data, "--nprobe", "4").stdout
+    assert first.split()[1] == str(query)
+    write_photos(str(folder), 1, start=7)
+    clipdex("index", str(folder), "--data-dir", data, "-q")
+    status = json.loads(clipdex("status", "--data-dir", data, "--json").stdout)
+    assert status["index"] == {"type": "flat", "lists": 0, "nprobe": 0, "shards": 2, "vectors": 6}
+
+    bad = clipdex("rebuild-index", "--data-dir", data, "--shards", "0", check=False)
+    assert bad.returncode == 2 and "shards must be at least 1" in bad.stderr

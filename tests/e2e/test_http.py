@@ -283,3 +283,17 @@ def test_missing_model_means_not_ready_and_503(collection, tmp_path):
             assert http.get("/v1/stats").status_code == 200
     finally:
         broken.stop()
+
+
+def test_near_duplicate_groups(client):
+    body = client.get("/v1/duplicates", params={"threshold": 0.9, "limit": 50}).json()
+    assert body["threshold"] == 0.9 and body["total_groups"] == len(body["groups"])
+    seen = [f["id"] for group in body["groups"] for f in group["files"]]
+    assert len(seen) == len(set(seen))  # a file is in one group at most
+    for group in body["groups"]:
+        assert len(group["files"]) >= 2 and group["files"][0]["score"] == pytest.approx(1.0, abs=2e-3)
+        assert client.get(group["files"][1]["thumbnail_url"]).status_code == 200
+    assert client.get("/v1/duplicates", params={"threshold": 1.0}).json()["groups"] == []  # no identical files
+    assert "threshold" in _error(client.get("/v1/duplicates", params={"threshold": 2}), 422)
+    stats = client.get("/v1/stats").json()
+    assert stats["index"]["type"] == "flat" and stats["index"]["vectors"] == stats["vectors"] >= 12

@@ -13,7 +13,9 @@ def test_type_is_chosen_by_collection_size_and_memory_budget():
 
 
 def test_a_type_can_be_forced_and_unknown_types_are_refused():
-    assert plan_for(10, 512, "ivfpq").kind == "ivfpq"
+    assert plan_for(5000, 512, "ivfpq").kind == "ivfpq"
+    assert plan_for(10, 512, "ivfpq").kind == "flat"  # too few vectors to train codes yet
+    assert plan_for(10, 512, "ivf").kind == "ivf"
     assert plan_for(10_000_000, 512, "flat").kind == "flat"
     with pytest.raises(ValueError, match="auto, flat, ivf, ivfpq"):
         plan_for(10, 512, "hnsw")
