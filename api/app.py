@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def _load_encoder(state: ServiceState) -> None:
-    from retrieval.encoder import Encoder
+    from retrieval.backend import make_encoder
     from retrieval.models import load_model
 
     settings = state.settings
@@ -32,7 +32,7 @@ def _load_encoder(state: ServiceState) -> None:
     try:
         state.collection.check_model(spec)
         loaded = load_model(spec, cache_dir=settings.model_cache_dir)
-        state.encoder = Encoder(loaded, device=settings.device, batch_size=settings.batch_size)
+        state.encoder = make_encoder(loaded, settings.backend, device=settings.device, batch_size=settings.batch_size)
         state.model_error = None
     except (ModelMismatch, RuntimeError, ValueError, OSError) as exc:
         state.model_error = str(exc)

@@ -73,12 +73,14 @@ def _model_spec(args, settings: Settings, collection: Collection) -> str:
 
 def _encoder_factory(spec: str, args, settings: Settings):
     def build():
-        from retrieval.encoder import Encoder
+        from retrieval.backend import make_encoder
         from retrieval.models import load_model
 
         log.info("loading model %s", spec)
         loaded = load_model(spec, cache_dir=settings.model_cache_dir)
-        return Encoder(loaded, device=args.device or settings.device, batch_size=args.batch_size or settings.batch_size)
+        backend = getattr(args, "backend", None) or settings.backend
+        return make_encoder(loaded, backend, device=args.device or settings.device,
+                            batch_size=args.batch_size or settings.batch_size)
 
     return build
 
@@ -229,6 +231,22 @@ def cmd_duplicates(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_export_onnx(args, settings: Settings) -> int:
+    from retrieval.models import load_model
+    from retrieval.onnx_export import OnnxExportError, cache_dir_for, exported
+
+    spec = args.model_spec
+    loaded = load_model(spec, cache_dir=settings.model_cache_dir)
+    try:
+        for precision in ("fp32", "int8") if args.int8 else ("fp32",):
+            paths = exported(loaded, precision)
+            print(f"{precision}: {paths['image']}, {paths['text']}")
+    except (ImportError, OnnxExportError) as exc:
+        raise UsageError(f"cannot export {spec}: {exc}") from None
+    print(f"cached in {cache_dir_for(loaded.spec)}; used by --backend onnx (or auto on a CPU)")
+    return 0
+
+
 def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
@@ -239,7 +257,7 @@ def cmd_serve(args, settings: Settings) -> int:
     collection.close()
     overrides = {"model": args.model or settings.model}
     for flag, setting in (("api_key", "api_key"), ("db_url", "database_url"), ("device", "device"),
-                          ("batch_size", "batch_size")):
+                          ("batch_size", "batch_size"), ("backend", "backend")):
         if getattr(args, flag, None):
             overrides[setting] = getattr(args, flag)
     served = settings.model_copy(update=overrides)
@@ -368,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--db-url", help="SQLAlchemy database URL (default: SQLite in the data dir)")
     common.add_argument("--model", help=f"model spec (default: the collection's, else {DEFAULT_MODEL})")
     common.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps")
+    common.add_argument("--backend", choices=("auto", "torch", "onnx", "onnx-int8"),
+                        help="inference backend (default auto: ONNX Runtime on a CPU when installed)")
     common.add_argument("--batch-size", type=int, help="images per model batch")
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -402,6 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
     duplicates = sub.add_parser("duplicates", parents=[common], help="groups of near-duplicate images")
     duplicates.add_argument("--threshold", type=float, default=0.95, help="cosine similarity (default 0.95)")
     duplicates.set_defaults(func=cmd_duplicates)
+
+    export = sub.add_parser("export-onnx", help="export a model's towers to ONNX (fp32, --int8 too), cached")
+    export.add_argument("model_spec", metavar="MODEL", help="model spec, e.g. ViT-B-32/laion2b_s34b_b79k")
+    export.add_argument("--int8", action="store_true", help="also write int8-quantized towers")
+    export.set_defaults(func=cmd_export_onnx)
 
     serve = sub.add_parser("serve", parents=[common], help="serve the HTTP API and web page")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     model: str | None = Field(None, description="model spec; default: the collection's, else ViT-B-32/laion2b_s34b_b79k")
     model_cache_dir: str | None = Field(None, description="Hugging Face cache dir for weights")
     device: str = Field("auto", description="auto (cuda, mps, cpu), or a torch device")
+    backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        "auto", description="inference backend; auto: ONNX Runtime on a CPU when installed, else PyTorch")
     batch_size: int = Field(64, ge=1, le=4096)
     num_workers: int | None = Field(None, ge=0, le=64, description="decode worker processes; default from cores")
     max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)

@@ -14,6 +14,9 @@ from retrieval.models import LoadedModel
 class Encoder:
     """Turns preprocessed image tensors, PIL images or strings into float32 unit vectors.
 
+    Other backends (ONNX Runtime) subclass it and replace ``embed_pixels`` and
+    ``embed_tokens``; batching and preprocessing are shared.
+
     On a GPU the forward pass runs under autocast (bf16 where supported, else fp16);
     the result is always float32 and L2-normalised, so dot product is cosine similarity.
     """
@@ -21,6 +24,7 @@ class Encoder:
     def __init__(self, loaded: LoadedModel, device: str | None = None, batch_size: int = 64):
         import torch
 
+        self.backend = "torch"
         self.loaded = loaded
         self.spec = loaded.spec
         self.dim = loaded.embed_dim
@@ -73,11 +77,13 @@ class Encoder:
 
     def embed_texts(self, texts: Iterable[str]) -> np.ndarray:
         """Embed strings in batches; over-long texts are truncated by the tokenizer."""
-        torch = self._torch
         texts = list(texts)
         out = [np.zeros((0, self.dim), np.float32)]
         for start in range(0, len(texts), self.batch_size):
-            tokens = self.loaded.tokenizer(texts[start:start + self.batch_size])
-            with torch.inference_mode(), self._autocast():
-                out.append(self._finish(self.model.encode_text(tokens.to(self.device))))
+            out.append(self.embed_tokens(self.loaded.tokenizer(texts[start:start + self.batch_size])))
         return np.concatenate(out)
+
+    def embed_tokens(self, tokens) -> np.ndarray:
+        """Embed one batch of tokenized texts."""
+        with self._torch.inference_mode(), self._autocast():
+            return self._finish(self.model.encode_text(tokens.to(self.device)))

@@ -213,3 +213,23 @@ def test_index_types_rebuild_and_duplicates_from_the_command_line(tmp_path):
 
     bad = clipdex("rebuild-index", "--data-dir", data, "--shards", "0", check=False)
     assert bad.returncode == 2 and "shards must be at least 1" in bad.stderr
+
+
+def test_export_onnx_and_index_with_each_backend(folder, tmp_path):
+    pytest.importorskip("onnxruntime")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    out = clipdex("export-onnx", TINY, "--int8", env_extra=env).stdout
+    assert "fp32:" in out and "int8:" in out
+    cached = list((tmp_path / "cache" / "clipdex" / "onnx").glob("*/*.onnx"))
+    assert sorted(p.name for p in cached) == ["image.int8.onnx", "image.onnx", "text.int8.onnx", "text.onnx"]
+
+    best = {}
+    for backend in ("torch", "onnx", "onnx-int8"):
+        data = str(tmp_path / backend)
+        clipdex("index", str(folder), "--data-dir", data, "--model", TINY, "--backend", backend, "-q", env_extra=env)
+        query = folder / "photo_0004.jpg"
+        hits = clipdex("search", "--image", str(query), "-k", "3", "--data-dir", data, "--backend", backend,
+                       env_extra=env).stdout.splitlines()
+        best[backend] = [line.split()[1] for line in hits]
+        assert best[backend][0] == str(query)
+    assert best["onnx"] == best["torch"]  # fp32 ONNX ranks exactly as PyTorch does

@@ -1,0 +1,150 @@
+"""CPU ingest by backend: PyTorch eager, ONNX Runtime fp32, ONNX Runtime int8.
+
+    python bench/cpu_ingest.py [--images 2000] [--model random:ViT-B-32] [--large-every 10]
+
+In one run on the same machine, for each backend:
+  model forward   pre-made tensors, batches through the encoder only (its ceiling)
+  clipdex index   the whole pipeline from files: scan, hash, decode (PIL draft mode for
+                  big JPEGs) in a worker process, embed, write SQLite + FAISS
+The folder mixes 640x480 and 4000x3000 photo-like JPEGs (every --large-every-th is big).
+Agreement with PyTorch: cosine of the same files' vectors, and for int8 the share of
+the fp32 collection's top-10 that the int8 collection returns, for image and text queries.
+Prints a table and writes bench/results/cpu_ingest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from ingest import forward_ceiling  # noqa: E402
+from photos import make_folder  # noqa: E402
+
+GOAL = 19.0  # 1.5x an ONNX Runtime peer's ~12 images/s with ViT-B-32 on 2 cores
+QUERIES = ["a photo of a dog", "a red car in the street", "mountains at sunset", "a plate of food",
+           "two people on a beach", "a city at night", "a cat on a sofa", "a bowl of fruit"]
+
+
+def index_collection(encoder, folder: str, data: str, batch_size: int, workers: int) -> dict:
+    from indexer.collection import Collection
+    from indexer.pipeline import IndexOptions, index_folders
+
+    collection = Collection(data)
+    options = IndexOptions(batch_size=batch_size, num_workers=workers, progress=False)
+    started = time.perf_counter()
+    report = index_folders(collection, [folder], encoder.spec, lambda: encoder, options)
+    seconds = time.perf_counter() - started
+    collection.close()
+    return {"images_per_s": report.embedded / seconds, "embedded": report.embedded, "failed": report.failed,
+            "seconds": seconds}
+
+
+def vectors_by_path(data: str) -> dict[str, np.ndarray]:
+    from indexer.collection import Collection
+
+    collection = Collection(data)
+    out = {row["path"]: collection.vector_of_file(row["id"]) for row in collection.store.iter_ok()}
+    collection.close()
+    return out
+
+
+def top10_overlap(reference: str, other: str, queries: np.ndarray) -> float:
+    """Mean share of ``reference``'s top-10 paths that ``other`` also returns."""
+    from indexer.collection import Collection
+
+    a, b = Collection(reference), Collection(other)
+    shares = []
+    for query in queries:
+        mine = {hit.path for hit in a.search(query, 10)[0]}
+        theirs = {hit.path for hit in b.search(query, 10)[0]}
+        shares.append(len(mine & theirs) / max(len(mine), 1))
+    a.close()
+    b.close()
+    return float(np.mean(shares))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--large-every", type=int, default=10, help="every Nth file is 4000x3000")
+    parser.add_argument("--model", default="random:ViT-B-32")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="decode worker processes")
+    parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])
+    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-bench"))
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    import torch
+
+    from retrieval.backend import make_encoder
+    from retrieval.models import load_model
+
+    sizes = [(640, 480)] * (args.large_every - 1) + [(4000, 3000)]
+    folder = os.path.join(args.work, f"cpu_photos_{args.images}_{args.large_every}")
+    paths = make_folder(folder, args.images, sizes=tuple(sizes))
+    loaded = load_model(args.model)
+    sample = paths[: 8 * args.batch_size]
+    rows, data_dirs, encoders = [], {}, {}
+    for backend in args.backends:
+        encoder = make_encoder(loaded, backend, device="cpu", batch_size=args.batch_size)
+        encoders[backend] = encoder
+        ceiling = forward_ceiling(encoder, sample, args.batch_size)
+        data = tempfile.mkdtemp(prefix=f"clipdex-cpu-{backend}-")
+        data_dirs[backend] = data
+        pipeline = index_collection(encoder, folder, data, args.batch_size, args.workers)
+        rows.append({"backend": encoder.backend, "forward_images_per_s": ceiling, **pipeline,
+                     "ratio_to_forward": pipeline["images_per_s"] / ceiling})
+        print(f"{encoder.backend:12s} forward {ceiling:6.1f} img/s   clipdex index {pipeline['images_per_s']:6.1f} img/s",
+              flush=True)
+
+    agreement = {}
+    reference = vectors_by_path(data_dirs["torch"]) if "torch" in data_dirs else None
+    for backend, data in data_dirs.items():
+        if reference is None or backend == "torch":
+            continue
+        mine = vectors_by_path(data)
+        cosines = np.array([float(mine[p] @ reference[p]) for p in reference if p in mine])
+        agreement[backend] = {"cosine_min": float(cosines.min()), "cosine_mean": float(cosines.mean())}
+    if "onnx" in data_dirs and "onnx-int8" in data_dirs:
+        image_queries = np.stack(list(vectors_by_path(data_dirs["onnx"]).values())[:200])
+        text_queries = encoders["onnx"].embed_texts(QUERIES)
+        agreement["onnx-int8"]["top10_kept_image_queries"] = top10_overlap(data_dirs["onnx"], data_dirs["onnx-int8"],
+                                                                          image_queries)
+        agreement["onnx-int8"]["top10_kept_text_queries"] = top10_overlap(data_dirs["onnx"], data_dirs["onnx-int8"],
+                                                                         text_queries)
+
+    print(f"\nCPU ingest: {args.images} JPEGs (640x480, every {args.large_every}th 4000x3000), {args.model}, "
+          f"batch {args.batch_size}, {args.workers} decode worker(s), {os.cpu_count()} CPUs, "
+          f"torch threads {torch.get_num_threads()}")
+    print(f"{'backend':12s} {'forward img/s':>14s} {'index img/s':>12s} {'of forward':>11s} {'vs goal 19':>11s}")
+    for row in rows:
+        print(f"{row['backend']:12s} {row['forward_images_per_s']:14.1f} {row['images_per_s']:12.1f} "
+              f"{row['ratio_to_forward']:11.2f} {row['images_per_s'] / GOAL:11.2f}")
+    for backend, values in agreement.items():
+        print(f"{backend} vs torch: " + ", ".join(f"{k} {v:.5f}" for k, v in values.items()))
+    result = {"model": args.model, "images": args.images, "large_every": args.large_every,
+              "batch_size": args.batch_size, "workers": args.workers, "cpus": os.cpu_count(),
+              "torch_threads": torch.get_num_threads(), "goal_images_per_s": GOAL, "rows": rows,
+              "agreement": agreement}
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "cpu_ingest.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as handle:
+        json.dump(result, handle, indent=2)
+    print(f"wrote {out}")
+    for data in data_dirs.values():
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+import json
+import logging
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from imagefiles import noise_image
+from retrieval.backend import make_encoder
+from retrieval.encoder import Encoder
+
+pytest.importorskip("onnxruntime")
+
+TEXTS = ["a red circle", "two blue squares on the left", "a photo"]
+
+
+@pytest.fixture
+def onnx_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLIPDEX_ONNX_CACHE", str(tmp_path / "onnx"))
+    return tmp_path / "onnx"
+
+
+def _images(n=5):
+    return [noise_image(seed, size=(96 + 8 * seed, 80)) for seed in range(n)]
+
+
+def _min_cosine(a, b):
+    return float(np.min(np.sum(a * b, axis=1)))
+
+
+def test_fp32_export_loads_and_agrees_with_pytorch(tiny_model, tiny_encoder, onnx_cache):
+    encoder = make_encoder(tiny_model, "onnx", device="cpu", batch_size=2)
+    assert encoder.backend == "onnx-fp32" and encoder.dim == tiny_encoder.dim
+    images = encoder.embed_images(_images())
+    assert images.shape == (5, tiny_encoder.dim) and np.allclose(np.linalg.norm(images, axis=1), 1, atol=1e-5)
+    assert _min_cosine(images, tiny_encoder.embed_images(_images())) >= 0.9999
+    assert _min_cosine(encoder.embed_texts(TEXTS), tiny_encoder.embed_texts(TEXTS)) >= 0.9999
+    meta = json.loads(next(onnx_cache.glob("*/meta.json")).read_text())
+    assert meta["spec"] == tiny_model.spec and meta["embed_dim"] == tiny_encoder.dim
+
+    again = make_encoder(tiny_model, "onnx", device="cpu", batch_size=4)  # from the cache, same vectors
+    assert np.allclose(again.embed_images(_images()), images, atol=1e-6)
+
+
+def test_int8_changes_vectors_only_a_little(tiny_model, tiny_encoder, onnx_cache):
+    encoder = make_encoder(tiny_model, "onnx-int8", device="cpu")
+    assert encoder.backend == "onnx-int8"
+    assert list(onnx_cache.glob("*/image.int8.onnx")) and list(onnx_cache.glob("*/text.int8.onnx"))
+    assert _min_cosine(encoder.embed_images(_images()), tiny_encoder.embed_images(_images())) >= 0.99
+    assert _min_cosine(encoder.embed_texts(TEXTS), tiny_encoder.embed_texts(TEXTS)) >= 0.99
+
+
+def test_missing_onnxruntime_falls_back_to_pytorch_with_a_warning(tiny_model, onnx_cache, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    with caplog.at_level(logging.WARNING, logger="retrieval.backend"):
+        encoder = make_encoder(tiny_model, "onnx", device="cpu")
+    assert type(encoder) is Encoder and encoder.backend == "torch"
+    assert "using PyTorch" in caplog.text
+
+
+def test_failed_export_falls_back_and_leaves_no_partial_files(tiny_model, onnx_cache, monkeypatch, caplog):
+    import retrieval.onnx_export as onnx_export
+
+    def broken(loaded, paths):
+        with open(paths["image"], "wb") as handle:
+            handle.write(b"half a model")
+        raise RuntimeError("unsupported operator\nlong detail")
+
+    monkeypatch.setattr(onnx_export, "_export", broken)
+    with caplog.at_level(logging.WARNING, logger="retrieval.backend"):
+        encoder = make_encoder(tiny_model, "onnx", device="cpu")
+    assert encoder.backend == "torch" and "unsupported operator" in caplog.text and "long detail" not in caplog.text
+    assert not [f for f in onnx_cache.rglob("*.onnx")]
+
+
+def test_auto_uses_onnx_on_a_cpu_and_a_retrained_model_is_exported_again(tiny_model, onnx_cache, tmp_path):
+    from retrieval.models import load_model
+    from retrieval.training import save_model_dir
+
+    model_dir = str(tmp_path / "model")
+    save_model_dir(tiny_model.model, _tiny_cfg(), model_dir)
+    first = make_encoder(load_model(model_dir), "auto", device="cpu")
+    assert first.backend == "onnx-fp32" and os.path.isdir(os.path.join(model_dir, "onnx"))  # cached beside it
+    before = first.embed_texts(TEXTS)
+
+    import torch
+
+    changed = load_model(model_dir)
+    with torch.no_grad():
+        changed.model.text_projection.mul_(-1)  # "retrained": every text vector flips
+    save_model_dir(changed.model, _tiny_cfg(), model_dir)
+    after = make_encoder(load_model(model_dir), "auto", device="cpu").embed_texts(TEXTS)
+    assert np.allclose(after, -before, atol=1e-4)
+
+
+def _tiny_cfg():
+    from retrieval.models import _CONFIG_DIR
+
+    return json.loads((_CONFIG_DIR / "clipdex-tiny.json").read_text())
