@@ -1,7 +1,7 @@
 """Which inference backend embeds: PyTorch, or ONNX Runtime (fp32 or int8) on a CPU.
 
-``auto`` takes ONNX Runtime fp32 on a CPU when onnxruntime is installed (it is faster
-there: bench/cpu_ingest.py) and PyTorch on a GPU. int8 changes the embeddings a little,
+``auto`` takes ONNX Runtime fp32 for open_clip models on a CPU when onnxruntime is
+installed (it is faster there: bench/cpu_ingest.py), and PyTorch otherwise. int8 changes the embeddings a little,
 so it is only used when asked for. When ONNX Runtime is missing or the export fails,
 PyTorch is used with a warning: search works either way.
 """
@@ -29,7 +29,8 @@ def make_encoder(loaded: LoadedModel, backend: str = "auto", device: str | None 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     device = pick_device(device)
-    if backend == "torch" or (backend == "auto" and (device != "cpu" or not onnxruntime_installed())):
+    exportable = loaded.family == "open_clip"  # the exporter knows open_clip's towers
+    if backend == "torch" or (backend == "auto" and (device != "cpu" or not exportable or not onnxruntime_installed())):
         return Encoder(loaded, device=device, batch_size=batch_size)
     if device != "cpu":
         log.warning("the %s backend runs on the CPU; using it instead of %s", backend, device)

@@ -8,7 +8,9 @@ A spec names where a model comes from:
 - ``hf-hub:ORG/NAME``     an open_clip model published on the Hugging Face hub;
 - ``PATH``                a local directory holding ``open_clip_config.json`` and weights
                           (the format ``clipdex train`` writes);
-- ``random:ARCH``         random, seeded weights: plumbing tests and throughput benchmarks only.
+- ``random:ARCH``         random, seeded weights: plumbing tests and throughput benchmarks only;
+- ``transformers:ORG/NAME`` or ``transformers:DIR``  a transformers dual encoder (CLIPModel,
+                          AlignModel, SiglipModel), see hf_models.py.
 
 Weights are always resolved to local files first. When they are not in the local cache and
 the machine is offline, loading fails at once with a message that says how to get them,
@@ -26,6 +28,7 @@ from typing import Any, Callable
 DEFAULT_MODEL = "ViT-B-32/laion2b_s34b_b79k"
 RANDOM_PREFIX = "random:"
 HF_HUB_PREFIX = "hf-hub:"
+TRANSFORMERS_PREFIX = "transformers:"
 RANDOM_SEED = 0
 _HUB_HOST = "huggingface.co"
 _CONFIG_DIR = Path(__file__).parent / "model_configs"
@@ -49,6 +52,7 @@ class LoadedModel:
     tokenizer: Callable  # list[str] -> token tensor
     embed_dim: int
     image_size: int
+    family: str = "open_clip"  # or "transformers"
 
 
 def _register_clipdex_configs() -> None:
@@ -113,6 +117,11 @@ def parse_spec(spec: str) -> dict:
     spec = spec.strip()
     if not spec:
         raise BadModelSpec("empty model spec")
+    if spec.startswith(TRANSFORMERS_PREFIX):
+        source = spec[len(TRANSFORMERS_PREFIX):]
+        if not source:
+            raise BadModelSpec(f"{spec!r} names no model: transformers:ORG/NAME or transformers:DIR")
+        return {"kind": "transformers", "source": source}
     if spec.startswith(RANDOM_PREFIX):
         arch = spec[len(RANDOM_PREFIX):]
         if arch not in open_clip.list_models():
@@ -147,6 +156,9 @@ def canonical_spec(spec: str) -> str:
     Cheap (imports nothing heavy), so a collection can check its model before loading it.
     """
     spec = spec.strip()
+    if spec.startswith(TRANSFORMERS_PREFIX):
+        source = spec[len(TRANSFORMERS_PREFIX):]
+        return TRANSFORMERS_PREFIX + (os.path.abspath(source) if os.path.isdir(source) else source)
     if spec.startswith((RANDOM_PREFIX, HF_HUB_PREFIX)):
         return spec
     if os.path.isdir(spec):
@@ -218,6 +230,10 @@ def _create(parsed: dict, cache_dir: str | None, spec: str):
 def load_model(spec: str = DEFAULT_MODEL, cache_dir: str | None = None) -> LoadedModel:
     """Load the model a spec names, in eval mode on the CPU (the encoder moves it)."""
     parsed = parse_spec(spec)
+    if parsed["kind"] == "transformers":
+        from retrieval import hf_models
+
+        return hf_models.load(spec, cache_dir)
     model, _train_transform, preprocess, tokenizer = _create(parsed, cache_dir, spec)
     model.eval()
     visual = model.visual
