@@ -13,7 +13,7 @@ from typing import Callable
 from retrieval.images import ImageError, decode_image, probe_image
 
 MOVED, DECODED, JPEG, FAILED = "moved", "decoded", "jpeg", "failed"
-_DEVICE_MODES = ("RGB", "L")  # JPEG colour modes nvJPEG turns into RGB like PIL does
+_DEVICE_MODES = ("RGB", "L")  # JPEG colour modes the GPU decoders turn into RGB like PIL does
 
 
 def is_complete_jpeg(data: bytes) -> bool:
@@ -30,7 +30,7 @@ class DecodeDataset:
     """A map-style torch dataset over (file id, path) pairs.
 
     With ``jpeg_to_device``, complete RGB/grey JPEGs are passed on as raw bytes for the
-    device to decode (nvJPEG); everything else is decoded here on the CPU.
+    device to decode; everything else is decoded here on the CPU.
     """
 
     def __init__(
@@ -113,15 +113,13 @@ def collate(items: list[dict]) -> dict:
     }
 
 
-def read_blobs(items: list[dict]) -> list:
-    """The files of JPEG items as uint8 tensors; None where a file can no longer be read."""
-    import torch
-
-    blobs = []
+def read_blobs(items: list[dict]) -> list[bytes | None]:
+    """The bytes of JPEG items' files; None where a file can no longer be read."""
+    blobs: list[bytes | None] = []
     for item in items:
         try:
             with open(item["path"], "rb") as handle:
-                blobs.append(torch.frombuffer(bytearray(handle.read()), dtype=torch.uint8))
+                blobs.append(handle.read())
         except OSError:
             blobs.append(None)
     return blobs
