@@ -1,13 +1,15 @@
 """GPU ingest: images/s from JPEG files into a collection, against the model-only ceiling.
 
-    python bench/gpu_ingest.py [--images 20000] [--models ViT-B-32 ViT-L-14] [--workers 12]
+    python bench/gpu_ingest.py [--images 20000] [--models ViT-B-32 ViT-L-14] [--workers N]
 
 For each model (random weights), in one run on the same GPU:
-  model only      pre-made normalised tensors already on the GPU, bf16 autocast (the ceiling)
-  cpu decode      clipdex index with PIL decoding + resize in DataLoader workers
-  gpu decode      clipdex index with nvJPEG decoding + resize/crop/normalise on the GPU
-Also the agreement (cosine) between the CPU-path and GPU-path embeddings of the same files.
-Prints a table and writes bench/results/gpu_ingest.json.
+  model only            pre-made normalised tensors already on the GPU, bf16 autocast (the ceiling)
+  cpu decode            clipdex index with PIL decoding + resize in DataLoader workers
+  gpu decode, torchvision   nvJPEG through torchvision (Huffman decoding on the CPU), resize on the GPU
+  gpu decode, nvimgcodec    the GPU's hardware JPEG engines through nvImageCodec, resize on the GPU
+Each pipeline row also gives the CPU seconds per 1,000 images of the main process and of the
+workers (to see which side limits it) and the agreement (cosine) of its embeddings with the
+CPU path's. Prints a table and writes bench/results/gpu_ingest.json ($OUT/ when set).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -42,18 +45,32 @@ def model_only(encoder, batch_size: int, batches: int = 30) -> float:
     return batch_size * batches / (time.perf_counter() - started)
 
 
-def pipeline(encoder, folder: str, decode: str, batch_size: int, workers: int, threads: int = 3) -> dict:
+def pipeline(encoder, folder: str, decode: str, jpeg: str, args) -> dict:
     from indexer.collection import Collection
-    from indexer.pipeline import IndexOptions, index_folders
+    from indexer.pipeline import IndexOptions, default_workers, index_folders
 
+    workers = args.workers
+    if workers is None and decode == "cpu":
+        workers = default_workers(gpu_decode=True)  # the CPU baseline gets as many cores as the GPU rows
     data = tempfile.mkdtemp(prefix="clipdex-gpu-bench-")
     try:
         collection = Collection(data)
-        options = IndexOptions(batch_size=batch_size, num_workers=workers, progress=False, decode=decode,
-                               checkpoint_seconds=60, decode_threads=threads)
+        options = IndexOptions(batch_size=args.batch_size, num_workers=workers, progress=False, decode=decode,
+                               jpeg_decoder=jpeg, checkpoint_seconds=60)
+        if args.decode_threads:
+            options.decode_threads = args.decode_threads
+        main_cpu = resource.getrusage(resource.RUSAGE_SELF)
+        workers_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)  # workers count once they exit
         started = time.perf_counter()
         report = index_folders(collection, [folder], encoder.spec, lambda: encoder, options)
         seconds = time.perf_counter() - started
+        main_after = resource.getrusage(resource.RUSAGE_SELF)
+        workers_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+        def cpu_seconds(before, after):
+            spent = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            return round(spent / max(report.embedded, 1) * 1000, 3)
+
         vectors = {}
         index = collection.load_index()
         for row in collection.store.iter_ok():
@@ -62,9 +79,18 @@ def pipeline(encoder, folder: str, decode: str, batch_size: int, workers: int, t
             vectors[row["path"]] = index.reconstruct(row["vector_id"])
         collection.close()
         return {"images_per_s": report.embedded / seconds, "seconds": seconds, "embedded": report.embedded,
-                "failed": report.failed, "vectors": vectors}
+                "failed": report.failed, "main_cpu_s_per_1k": cpu_seconds(main_cpu, main_after),
+                "workers_cpu_s_per_1k": cpu_seconds(workers_cpu, workers_after), "vectors": vectors}
     finally:
         shutil.rmtree(data, ignore_errors=True)
+
+
+def cosine(a: dict, b: dict) -> dict:
+    import numpy as np
+
+    shared = sorted(set(a) & set(b))
+    cosines = np.array([float(a[p] @ b[p]) for p in shared])
+    return {"files": len(shared), "min": float(cosines.min()), "mean": float(cosines.mean())}
 
 
 def main() -> None:
@@ -72,60 +98,69 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=20000)
     parser.add_argument("--models", nargs="*", default=["ViT-B-32", "ViT-L-14"])
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 5))
-    parser.add_argument("--decode-threads", type=int, default=3)
-    parser.add_argument("--skip-cpu-decode-for", nargs="*", default=[])
+    parser.add_argument("--workers", type=int, default=None, help="default: the pipeline's own choice")
+    parser.add_argument("--decode-threads", type=int, default=None, help="default: the pipeline's own choice")
+    parser.add_argument("--skip-cpu-decode-for", nargs="*", default=["ViT-L-14"])
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-gpu-bench"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    import numpy as np
     import torch
 
+    from indexer.pipeline import IndexOptions, default_workers
     from retrieval.encoder import Encoder
     from retrieval.models import load_model
+    from retrieval.tensor_preprocess import choose_jpeg_decoder
 
     if not torch.cuda.is_available():
         sys.exit("no CUDA device: this benchmark measures the GPU path")
     started = time.perf_counter()
     folder = os.path.join(args.work, f"photos_{args.images}")
     make_folder(folder, args.images, sizes=PHOTO_SIZES)
+    warm_folder = os.path.join(args.work, "photos_warm")
+    make_folder(warm_folder, 4 * args.batch_size, sizes=PHOTO_SIZES)
     print(f"folder of {args.images} JPEGs ready in {time.perf_counter() - started:.0f}s", flush=True)
 
+    decoders = [("torchvision", "clipdex index, GPU decode, torchvision")]
+    hardware = choose_jpeg_decoder("cuda", "nvimgcodec").name == "nvimgcodec"
+    if hardware:
+        decoders.append(("nvimgcodec", "clipdex index, GPU decode, nvimgcodec"))
     rows = []
     for arch in args.models:
         encoder = Encoder(load_model(f"random:{arch}"), device="cuda", batch_size=args.batch_size)
         ceiling = model_only(encoder, args.batch_size)
         rows.append({"model": arch, "row": "model only (tensors on GPU)", "images_per_s": ceiling, "of_ceiling": 1.0})
-        gpu = pipeline(encoder, folder, "auto", args.batch_size, args.workers, args.decode_threads)
-        gpu = pipeline(encoder, folder, "auto", args.batch_size, args.workers, args.decode_threads)  # warm
-        row = {"model": arch, "row": "clipdex index, GPU decode", "images_per_s": gpu["images_per_s"],
-               "of_ceiling": gpu["images_per_s"] / ceiling, "seconds": gpu["seconds"], "failed": gpu["failed"]}
-        cosine = None
+        runs = {}
         if arch not in args.skip_cpu_decode_for:
-            cpu = pipeline(encoder, folder, "cpu", args.batch_size, args.workers)
-            rows.append({"model": arch, "row": "clipdex index, CPU decode", "images_per_s": cpu["images_per_s"],
-                         "of_ceiling": cpu["images_per_s"] / ceiling, "seconds": cpu["seconds"],
-                         "failed": cpu["failed"]})
-            shared = sorted(set(cpu["vectors"]) & set(gpu["vectors"]))
-            cosines = np.array([float(cpu["vectors"][p] @ gpu["vectors"][p]) for p in shared])
-            cosine = {"files": len(shared), "min": float(cosines.min()), "mean": float(cosines.mean())}
-        row["cosine_vs_cpu_path"] = cosine
-        rows.append(row)
+            runs["cpu"] = ("clipdex index, CPU decode", pipeline(encoder, folder, "cpu", "auto", args))
+        for jpeg, name in decoders:
+            pipeline(encoder, warm_folder, "device", jpeg, args)  # decoder set-up, kernels, page cache
+            runs[jpeg] = (name, pipeline(encoder, folder, "device", jpeg, args))
+        for key, (name, run) in runs.items():
+            row = {"model": arch, "row": name, "of_ceiling": run["images_per_s"] / ceiling,
+                   **{k: v for k, v in run.items() if k != "vectors"}}
+            if key != "cpu" and "cpu" in runs:
+                row["cosine_vs_cpu_path"] = cosine(runs["cpu"][1]["vectors"], run["vectors"])
+            rows.append(row)
         del encoder
         torch.cuda.empty_cache()
 
+    options = IndexOptions()
+    workers = args.workers if args.workers is not None else default_workers(True)
+    threads = args.decode_threads or options.decode_threads
     print(f"\nGPU ingest on {torch.cuda.get_device_name(0)}, {args.images} JPEGs (500x375..1024x768), "
-          f"batch {args.batch_size}, {args.workers} workers, {args.decode_threads} decode threads, "
-          f"{os.cpu_count()} CPUs")
-    print(f"{'model':10s} {'row':32s} {'images/s':>10s} {'of ceiling':>11s}")
+          f"batch {args.batch_size}, {workers} workers, {threads} decode threads, {os.cpu_count()} CPUs"
+          + ("" if hardware else "; nvImageCodec's hardware decoder unavailable"))
+    print(f"{'model':10s} {'row':40s} {'images/s':>10s} {'of ceiling':>11s} {'CPU s/1k main':>14s} {'workers':>8s}")
     for row in rows:
-        print(f"{row['model']:10s} {row['row']:32s} {row['images_per_s']:10.0f} {row['of_ceiling']:11.2f}")
+        cpu = f"{row['main_cpu_s_per_1k']:14.2f} {row['workers_cpu_s_per_1k']:8.2f}" if "seconds" in row else ""
+        print(f"{row['model']:10s} {row['row']:40s} {row['images_per_s']:10.0f} {row['of_ceiling']:11.2f} {cpu}")
         if row.get("cosine_vs_cpu_path"):
             c = row["cosine_vs_cpu_path"]
-            print(f"{'':10s} {'  cosine GPU vs CPU path':32s} min {c['min']:.5f} mean {c['mean']:.5f} ({c['files']} files)")
+            print(f"{'':10s} {'  cosine vs CPU path':40s} min {c['min']:.5f} mean {c['mean']:.5f} ({c['files']} files)")
     result = {"device": torch.cuda.get_device_name(0), "images": args.images, "batch_size": args.batch_size,
-              "workers": args.workers, "cpus": os.cpu_count(), "rows": rows}
+              "workers": workers, "decode_threads": threads, "cpus": os.cpu_count(),
+              "hardware_jpeg_decoder": hardware, "rows": rows}
     out_dir = os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "gpu_ingest.json"), "w") as handle:

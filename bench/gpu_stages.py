@@ -53,7 +53,7 @@ def main() -> None:
         with open(path, "rb") as handle:
             data = handle.read()
         content_hash(data)
-        blobs.append(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+        blobs.append(data)
     record("read+hash (1 process)", len(paths), time.perf_counter() - started)
 
     from retrieval.images import probe_image
