@@ -147,12 +147,26 @@ def cmd_search(args, settings: Settings) -> int:
         query = encoder.embed_images([decoded.image])
     else:
         query = encoder.embed_texts([args.query])
-    hits = collection.search(query, args.k)[0]
+    if args.rerank and args.image:
+        raise UsageError("--rerank re-orders text searches (a cross-encoder reads the query text)")
+    if args.rerank:
+        from indexer.rerank import rerank_hits
+        from retrieval.reranker import Reranker
+
+        spec = args.reranker or settings.reranker
+        if not spec:
+            raise UsageError("--rerank needs a re-ranker: --reranker MODEL or CLIPDEX_RERANKER (ViLT or BLIP ITM)")
+        shortlist = collection.search(query, max(args.k, settings.rerank_depth))[0]
+        reranker = Reranker(spec, device=args.device or settings.device, cache_dir=settings.model_cache_dir)
+        hits = rerank_hits(reranker, args.query, shortlist, settings.max_image_pixels)[: args.k]
+    else:
+        hits = collection.search(query, args.k)[0]
     if args.json:
         print(json.dumps([{**h.__dict__, "path": _show(h.path)} for h in hits], default=str))
         return 0
     for hit in hits:
-        print(f"{hit.score:.4f}  {_show(hit.path)}")
+        reranked = f"  (re-rank {hit.rerank_score:.4f})" if hit.rerank_score is not None else ""
+        print(f"{hit.score:.4f}  {_show(hit.path)}{reranked}")
     if not hits:
         print("no results: the collection has no indexed images", file=sys.stderr)
     return 0
@@ -197,6 +211,26 @@ def cmd_status(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_reindex(args, settings: Settings) -> int:
+    from indexer.pipeline import IndexOptions
+    from indexer.reindex import reindex_with_model
+
+    if not args.model:
+        raise UsageError("give the new model: clipdex reindex --model SPEC")
+    args.new_model = args.model
+    collection = _open(args, settings)
+    if collection.model_spec is None:
+        raise UsageError(f"the collection at {collection.data_dir} is empty: run `clipdex index FOLDER` first")
+    old = collection.model_spec
+    options = IndexOptions(batch_size=args.batch_size or settings.batch_size, num_workers=settings.num_workers,
+                           max_pixels=settings.max_image_pixels, checkpoint_seconds=settings.checkpoint_seconds,
+                           progress=not args.quiet)
+    report = reindex_with_model(collection, args.new_model, _encoder_factory(args.new_model, args, settings), options)
+    print(f"re-embedded {report.embedded} images ({report.failed} failed) with {args.new_model} and switched "
+          f"{collection.data_dir} to it (was {old})")
+    return 0
+
+
 def cmd_rebuild_index(args, settings: Settings) -> int:
     import time
 
@@ -228,6 +262,24 @@ def cmd_duplicates(args, settings: Settings) -> int:
         for hit in group:
             print(f"  {hit.score:.4f}  {_show(hit.path)}")
     print(f"{len(groups)} groups of near-duplicates (similarity >= {args.threshold})", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args, settings: Settings) -> int:
+    from retrieval.catalogue import catalogue
+
+    rows = catalogue(settings.model_cache_dir)
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    print(f"{'model spec':52s} {'dim':>5s} {'image':>5s} {'params':>8s} {'ImageNet':>8s} {'offline':>7s}  note")
+    for row in rows:
+        accuracy = f"{row['imagenet_zero_shot'] * 100:.1f}%" if row["imagenet_zero_shot"] else "-"
+        params = f"{row['params_m']:.0f}M" if row["params_m"] else "-"
+        print(f"{row['spec']:52s} {row['embed_dim'] or '-':>5} {row['image_size'] or '-':>5} {params:>8s} "
+              f"{accuracy:>8s} {'yes' if row['offline'] else 'no':>7s}  {row['note']}")
+    print("ImageNet: published zero-shot top-1 (OpenCLIP's benchmark); offline: weights in the local cache."
+          " Any open_clip ARCH/TAG, hf-hub:, transformers: spec or model folder works too.")
     return 0
 
 
@@ -409,11 +461,16 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--image", help="search by an image file instead of text")
     search.add_argument("-k", type=int, default=10, help="number of results")
     search.add_argument("--nprobe", type=int, help="IVF lists to search (more: better recall, slower)")
+    search.add_argument("--rerank", action="store_true", help="re-order the top hits with a cross-encoder")
+    search.add_argument("--reranker", help="ViLT or BLIP ITM model for --rerank (or CLIPDEX_RERANKER)")
     search.set_defaults(func=cmd_search)
 
     status = sub.add_parser("status", parents=[common], help="counts, failures and model of a collection")
     status.add_argument("--show-failed", type=int, default=20, metavar="N", help="list N failed files")
     status.set_defaults(func=cmd_status)
+
+    reindex = sub.add_parser("reindex", parents=[common], help="re-embed the collection with another model (--model), side by side, then switch")
+    reindex.set_defaults(func=cmd_reindex)
 
     rebuild = sub.add_parser("rebuild-index", parents=[common, index_flags],
                              help="rebuild the vector index from the stored vectors (no re-embedding)")
@@ -422,6 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
     duplicates = sub.add_parser("duplicates", parents=[common], help="groups of near-duplicate images")
     duplicates.add_argument("--threshold", type=float, default=0.95, help="cosine similarity (default 0.95)")
     duplicates.set_defaults(func=cmd_duplicates)
+
+    models = sub.add_parser("models", help="known models: size, accuracy, whether they are cached here")
+    models.add_argument("--json", action="store_true", help="machine-readable output")
+    models.set_defaults(func=cmd_models)
 
     export = sub.add_parser("export-onnx", help="export a model's towers to ONNX (fp32, --int8 too), cached")
     export.add_argument("model_spec", metavar="MODEL", help="model spec, e.g. ViT-B-32/laion2b_s34b_b79k")

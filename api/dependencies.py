@@ -35,6 +35,7 @@ class ServiceState:
     encoder: object | None = None
     batcher: TextBatcher | None = None
     model_error: str | None = None
+    reranker: object | None = None  # loaded on the first request that asks for it
 
 
 def get_state(request: Request) -> ServiceState:

@@ -78,6 +78,7 @@ class TextSearchRequest(Paging):
     model_config = STRICT
     query: Str = Field(min_length=1, max_length=2000, description="what to look for")
     filters: Filters | None = None
+    rerank: bool = Field(False, description="re-order the top hits with the configured cross-encoder")
 
 
 class ImageHit(BaseModel):
@@ -90,6 +91,7 @@ class ImageHit(BaseModel):
     file_type: str
     image_url: str
     thumbnail_url: str
+    rerank_score: float | None = Field(None, description="the cross-encoder's score, when re-ranked")
 
 
 class SearchResponse(BaseModel):

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
     checkpoint_seconds: float = Field(30.0, ge=0)
 
+    # Re-ranking of text searches by a cross-encoder (ViLT or BLIP ITM), off when unset
+    reranker: str | None = Field(None, description="transformers:ORG/NAME or a local dir of a ViLT/BLIP ITM model")
+    rerank_depth: int = Field(30, ge=1, le=200, description="hits the re-ranker re-scores")
+
     # Vector index (None: what the collection has, else chosen by size)
     index_type: Literal["auto", "flat", "ivf", "ivfpq"] | None = Field(
         None, description="auto (by collection size), flat, ivf or ivfpq; remembered by the collection")

@@ -58,11 +58,15 @@ class Hit:
     width: int | None
     height: int | None
     taken_at: datetime | None
+    rerank_score: float | None = None  # set when a cross-encoder re-ordered the hits
 
 
 class Collection:
     def __init__(self, data_dir: str, database_url: str | None = None, index_config: IndexConfig | None = None):
+        from indexer.reindex import finish_switch  # (it imports this module)
+
         self.data_dir = os.path.abspath(data_dir)
+        finish_switch(self.data_dir)  # a re-index with a new model that a crash cut short
         os.makedirs(self.data_dir, exist_ok=True)
         self.store = Store(database_url or sqlite_url(self.data_dir))
         self.index_config = index_config or IndexConfig()

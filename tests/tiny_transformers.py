@@ -112,3 +112,32 @@ def _save(model, processor, folder: str) -> str:
 
 
 BUILDERS = {"clip": save_tiny_clip, "align": save_tiny_align, "siglip": save_tiny_siglip}
+
+
+def save_tiny_vilt(folder: str) -> str:
+    from transformers import ViltConfig, ViltForImageAndTextRetrieval, ViltImageProcessor, ViltProcessor
+
+    tokenizer = _bert_tokenizer(folder)
+    config = ViltConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, image_size=32, patch_size=8, max_position_embeddings=40)
+    processor = ViltProcessor(image_processor=ViltImageProcessor(size={"shortest_edge": 32}, size_divisor=8),
+                              tokenizer=tokenizer)
+    return _save(ViltForImageAndTextRetrieval(config), processor, folder)
+
+
+def save_tiny_blip_itm(folder: str) -> str:
+    from transformers import BlipConfig, BlipForImageTextRetrieval, BlipImageProcessor, BlipProcessor
+
+    tokenizer = _bert_tokenizer(folder)
+    config = BlipConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=40, encoder_hidden_size=32),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=32, patch_size=8),
+        projection_dim=16, image_text_hidden_size=16,
+    )
+    processor = BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer)
+    return _save(BlipForImageTextRetrieval(config), processor, folder)
+
+
+RERANKERS = {"vilt": save_tiny_vilt, "blip": save_tiny_blip_itm}

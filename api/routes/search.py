@@ -28,6 +28,7 @@ from api.schemas import (
     exif_date,
 )
 from indexer.collection import Hit, SearchFilters
+from indexer.rerank import rerank_hits
 
 router = APIRouter(prefix="/v1", tags=["search"], responses=ERROR_RESPONSES)
 
@@ -43,6 +44,7 @@ def image_hit(hit: Hit) -> ImageHit:
         file_type=os.path.splitext(hit.path)[1].lower().lstrip("."),
         image_url=f"/v1/images/{hit.file_id}",
         thumbnail_url=f"/v1/images/{hit.file_id}/thumbnail",
+        rerank_score=hit.rerank_score,
     )
 
 
@@ -60,14 +62,15 @@ def _naive(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=None) if moment is not None else None
 
 
-async def _search_images(state, vector, k, offset, min_score, filters, response: Response, timings: dict):
+async def _search_images(state, vector, k, offset, min_score, filters, response: Response, timings: dict,
+                         as_hits: bool = True):
     started = time.perf_counter()
     hits = await run_in_threadpool(
         lambda: state.collection.search(vector, k, offset, min_score, _filters(filters), timings)[0]
     )
     timings.setdefault("search", time.perf_counter() - started)
     response.headers["Server-Timing"] = ", ".join(f"{name};dur={seconds * 1000:.2f}" for name, seconds in timings.items())
-    return [image_hit(h) for h in hits]
+    return [image_hit(h) for h in hits] if as_hits else hits
 
 
 @router.post("/search/text", response_model=SearchResponse, summary="Find images that match a text")
@@ -78,10 +81,36 @@ async def search_text(
     _encoder=Depends(ready_encoder),
 ) -> SearchResponse:
     started = time.perf_counter()
+    reranker = await _reranker(state) if body.rerank else None
     vector = await state.batcher.embed(body.query)
     timings = {"encode": time.perf_counter() - started}
-    hits = await _search_images(state, vector, body.k, body.offset, body.min_score, body.filters, response, timings)
+    if reranker is None:
+        hits = await _search_images(state, vector, body.k, body.offset, body.min_score, body.filters, response, timings)
+    else:  # re-score a deeper shortlist, then page through the new order
+        depth = max(state.settings.rerank_depth, body.k + body.offset)
+        shortlist = await _search_images(state, vector, depth, 0, body.min_score, body.filters, response, timings,
+                                         as_hits=False)
+        reranked = await run_in_threadpool(rerank_hits, reranker, body.query, shortlist,
+                                           state.settings.max_image_pixels)
+        hits = [image_hit(h) for h in reranked[body.offset:body.offset + body.k]]
     return SearchResponse(hits=hits, k=body.k, offset=body.offset, took_ms=(time.perf_counter() - started) * 1000)
+
+
+async def _reranker(state: ServiceState):
+    if not state.settings.reranker:
+        raise ApiError(400, "re-ranking is not configured: set CLIPDEX_RERANKER to a ViLT or BLIP ITM model")
+    if state.reranker is None:
+        from retrieval.reranker import Reranker
+
+        def load():
+            return Reranker(state.settings.reranker, device=state.settings.device,
+                            cache_dir=state.settings.model_cache_dir)
+
+        try:
+            state.reranker = await run_in_threadpool(load)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ApiError(503, f"the re-ranker could not be loaded: {exc}", code="unavailable") from None
+    return state.reranker
 
 
 def _form_filters(folder, file_types, date_from, date_to) -> Filters | None:

@@ -233,3 +233,55 @@ def test_export_onnx_and_index_with_each_backend(folder, tmp_path):
         best[backend] = [line.split()[1] for line in hits]
         assert best[backend][0] == str(query)
     assert best["onnx"] == best["torch"]  # fp32 ONNX ranks exactly as PyTorch does
+
+
+def test_reindex_with_another_model_switches_when_done(folder, tmp_path):
+    data = str(tmp_path / "d")
+    clipdex("index", str(folder), "--data-dir", data, "--model", TINY, "-q")
+    texts = tmp_path / "captions.txt"
+    texts.write_text("a red photo\na green photo\n")
+    clipdex("index-texts", str(texts), "--data-dir", data)
+
+    out = clipdex("reindex", "--model", "random:clipdex-small", "--data-dir", data, "-q").stdout
+    assert "re-embedded 12 images (4 failed) with random:clipdex-small" in out and f"(was {TINY})" in out
+    status = json.loads(clipdex("status", "--data-dir", data, "--json").stdout)
+    assert status["model"] == "random:clipdex-small" and status["vectors"] == 12 and status["failed"] == 4
+    assert not os.path.exists(data + ".next") and not os.path.exists(data + ".previous")
+    old = clipdex("search", "x", "--data-dir", data, "--model", TINY, check=False)
+    assert old.returncode == 2 and "was built with model 'random:clipdex-small'" in old.stderr
+    query = folder / "photo_0005.jpg"
+    first = clipdex("search", "--image", str(query), "-k", "1", "--data-dir", data).stdout.split()[1]
+    assert first == str(query)
+    assert clipdex("reindex", "--data-dir", data, check=False).returncode == 2  # no --model given
+
+
+def test_a_switch_cut_short_by_a_crash_is_finished_on_the_next_open(tmp_path):
+    from indexer.collection import Collection
+    from indexer.reindex import COMPLETE_MARKER
+
+    data = tmp_path / "d"
+    pending = tmp_path / "d.next"
+    Collection(str(pending)).bind_model("random:clipdex-small", 8)
+    (pending / COMPLETE_MARKER).write_text("random:clipdex-small")
+    # the crash came after `d` was renamed to `d.previous` and before `d.next` became `d`
+    Collection(str(tmp_path / "d.previous")).bind_model(TINY, 8)
+    assert Collection(str(data)).model_spec == "random:clipdex-small"
+    assert not pending.exists() and not (tmp_path / "d.previous").exists()
+
+
+def test_models_catalogue_shows_sizes_accuracy_and_what_is_cached(tmp_path):
+    hub = tmp_path / "hub"
+    snapshot = hub / "models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "open_clip_pytorch_model.bin").write_bytes(b"weights")  # the file the loader asks for
+    (hub / "models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K" / "refs").mkdir()
+    (hub / "models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K" / "refs" / "main").write_text("abc123")
+    rows = json.loads(clipdex("models", "--json", env_extra={"CLIPDEX_MODEL_CACHE_DIR": str(hub)}).stdout)
+    by_spec = {row["spec"]: row for row in rows}
+    default = by_spec["ViT-B-32/laion2b_s34b_b79k"]
+    assert default["offline"] is True and default["embed_dim"] == 512 and default["image_size"] == 224
+    assert default["imagenet_zero_shot"] == pytest.approx(0.6656)
+    assert by_spec["ViT-L-14/openai"]["offline"] is False and by_spec["ViT-L-14/openai"]["embed_dim"] == 768
+    assert {row["family"] for row in rows} == {"open_clip", "transformers"}
+    table = clipdex("models", env_extra={"CLIPDEX_MODEL_CACHE_DIR": str(hub)}).stdout
+    assert "ViT-B-32/laion2b_s34b_b79k" in table and "66.6%" in table

@@ -1,0 +1,89 @@
+"""Re-embed a collection with another model, side by side, and switch when it is done.
+
+The new collection is built in ``DATA_DIR.next`` (the same folders, the same texts, the
+new model) while the old one stays usable for searches; a marker file is written last.
+The switch is two renames: ``DATA_DIR`` -> ``DATA_DIR.previous``, ``DATA_DIR.next`` ->
+``DATA_DIR``. A crash between them leaves no ``DATA_DIR`` and a complete ``.next``, which
+``finish_switch`` (run whenever a collection is opened) completes. A crash before the
+marker leaves a partial ``.next`` that the next reindex resumes (indexing is incremental).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Callable
+
+from sqlalchemy import select
+
+from indexer.collection import Collection, CollectionError
+from indexer.pipeline import IndexOptions, IndexReport, index_folders
+from indexer.store import sqlite_url, texts_table
+
+COMPLETE_MARKER = "REINDEX_COMPLETE"
+
+
+def next_dir(data_dir: str) -> str:
+    return os.path.abspath(data_dir) + ".next"
+
+
+def previous_dir(data_dir: str) -> str:
+    return os.path.abspath(data_dir) + ".previous"
+
+
+def finish_switch(data_dir: str) -> None:
+    """Complete a switch that a crash interrupted, and drop what a finished one left."""
+    data_dir = os.path.abspath(data_dir)
+    pending = next_dir(data_dir)
+    if not os.path.exists(data_dir) and os.path.exists(os.path.join(pending, COMPLETE_MARKER)):
+        os.replace(pending, data_dir)
+    if os.path.exists(data_dir) and os.path.isdir(previous_dir(data_dir)):
+        shutil.rmtree(previous_dir(data_dir), ignore_errors=True)
+
+
+def reindex_with_model(collection: Collection, new_spec: str, encoder_factory: Callable,
+                       options: IndexOptions | None = None) -> IndexReport:
+    """Build the collection again with ``new_spec`` beside the old one, then switch."""
+    if collection.store.url != sqlite_url(collection.data_dir):
+        raise CollectionError("reindex --model builds a second SQLite store beside the first; with another "
+                              "database, index into a new database (and data dir) with the new model instead")
+    roots = collection.store.roots()
+    if not roots:
+        raise CollectionError(f"{collection.data_dir} has no folders to re-index")
+    with collection.writer_lock():
+        target = next_dir(collection.data_dir)
+        fresh = Collection(target, index_config=collection.index_config)
+        try:
+            fresh.check_model(new_spec)  # a half-built .next from another model is refused, not mixed
+            encoder = None
+
+            def shared_encoder():
+                nonlocal encoder
+                encoder = encoder or encoder_factory()
+                return encoder
+
+            report = index_folders(fresh, roots, new_spec, shared_encoder, options)
+            texts = _texts_of(collection)
+            if texts:
+                from indexer.texts import TextCollection
+
+                for source, group in texts.items():
+                    TextCollection(fresh).add(group, shared_encoder(), source=source)
+            with open(os.path.join(target, COMPLETE_MARKER), "w") as handle:
+                handle.write(new_spec)
+        finally:
+            fresh.close()
+        os.replace(collection.data_dir, previous_dir(collection.data_dir))
+        os.replace(target, collection.data_dir)
+    os.unlink(os.path.join(collection.data_dir, COMPLETE_MARKER))
+    shutil.rmtree(previous_dir(collection.data_dir), ignore_errors=True)
+    return report
+
+
+def _texts_of(collection: Collection) -> dict[str | None, list[str]]:
+    """The collection's texts (image->text search), by source, to embed with the new model."""
+    out: dict[str | None, list[str]] = {}
+    with collection.store.engine.connect() as conn:
+        for text, source in conn.execute(select(texts_table.c.text, texts_table.c.source).order_by(texts_table.c.id)):
+            out.setdefault(source, []).append(text)
+    return out
