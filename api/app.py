@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import ServiceState, read_access
 from api.body_limit import BodyLimit
 from api.errors import install
 from api.routes import classify, collection, duplicates, images, search, texts, web
 from api.settings import Settings, index_config
+from api.model_holder import ModelHolder
 from api.text_batcher import TextBatcher
 from indexer.collection import Collection, ModelMismatch
 from indexer.texts import TextCollection
@@ -40,22 +40,27 @@ def _load_encoder(state: ServiceState) -> None:
 
 
 def create_app(settings: Settings, data_dir: str) -> FastAPI:
-    """The app for one collection. The model is loaded once, at start-up."""
+    """The app for one collection. The model is loaded at start-up (or on first use with
+    lazy_load) and can be unloaded when unused (model_idle_unload_s)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         coll = Collection(data_dir, settings.database_url, index_config(settings))
         state = ServiceState(settings=settings, collection=coll, texts=TextCollection(coll))
         app.state.service = state
-        await run_in_threadpool(_load_encoder, state)
-        if state.encoder is not None:
-            state.batcher = TextBatcher(state.encoder, settings.text_batch_window_ms, settings.text_batch_max)
-            await state.batcher.start()
+        state.models = ModelHolder(state, lambda: _load_encoder(state), settings.model_idle_unload_s)
+        if settings.lazy_load:
+            state.model_spec = settings.model or coll.model_spec or DEFAULT_MODEL
+        else:
+            await state.models.get()
+        state.batcher = TextBatcher(state.encoder, settings.text_batch_window_ms, settings.text_batch_max)
+        await state.batcher.start()
+        state.models.start()
         try:
             yield
         finally:
-            if state.batcher is not None:
-                await state.batcher.stop()
+            await state.models.stop()
+            await state.batcher.stop()
             state.jobs.wait(timeout=5)
             coll.close()
 

@@ -36,6 +36,7 @@ class ServiceState:
     batcher: TextBatcher | None = None
     model_error: str | None = None
     reranker: object | None = None  # loaded on the first request that asks for it
+    models: object | None = None  # the ModelHolder: loads and unloads the encoder
 
 
 def get_state(request: Request) -> ServiceState:
@@ -74,10 +75,11 @@ def read_access(settings: Settings):
     return _reads_with_key if (settings.require_key_for_reads and settings.api_key) else _open_reads
 
 
-def ready_encoder(state: ServiceState = Depends(get_state)):
-    if state.encoder is None:
+async def ready_encoder(state: ServiceState = Depends(get_state)):
+    encoder = await state.models.get() if state.models is not None else state.encoder
+    if encoder is None:
         raise ApiError(503, f"the model is not loaded: {state.model_error or 'still loading'}")
-    return state.encoder
+    return encoder
 
 
 async def read_upload(file: UploadFile, settings: Settings) -> DecodedImage:

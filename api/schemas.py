@@ -216,5 +216,6 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
+    loaded: bool = Field(description="the model is in memory now (with lazy loading it loads on the next request)")
     model: str | None
     error: str | None

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     nprobe: int | None = Field(None, ge=1, description="IVF lists searched per query (default from the size)")
 
     # HTTP service
+    lazy_load: bool = Field(False, description="load the model on the first request instead of at start")
+    model_idle_unload_s: float = Field(0.0, ge=0, description="unload the model after this long unused (0: never)")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     api_key: str | None = Field(None, description="required for every endpoint that changes state")

@@ -35,9 +35,10 @@ class TextBatcher:
             except asyncio.CancelledError:
                 pass
 
-    async def embed(self, text: str) -> np.ndarray:
+    async def embed(self, text: str, encoder=None) -> np.ndarray:
+        """``encoder``: the one to use (the caller's reference outlives an idle unload)."""
         future = asyncio.get_running_loop().create_future()
-        await self._queue.put((text, future))
+        await self._queue.put((text, future, encoder or self.encoder))
         return await future
 
     async def _run(self) -> None:
@@ -55,13 +56,14 @@ class TextBatcher:
                     break
             self.batches += 1
             self.largest = max(self.largest, len(waiting))
+            encoder = waiting[-1][2]  # all the same but across a reload; the newest one
             try:
-                vectors = await run_in_threadpool(self.encoder.embed_texts, [text for text, _ in waiting])
+                vectors = await run_in_threadpool(encoder.embed_texts, [text for text, _, _ in waiting])
             except Exception as exc:
-                for _, future in waiting:
+                for _, future, _ in waiting:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, future), vector in zip(waiting, vectors):
+            for (_, future, _), vector in zip(waiting, vectors):
                 if not future.done():
                     future.set_result(vector)

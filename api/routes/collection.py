@@ -27,7 +27,11 @@ async def health() -> Health:
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}}, summary="Model loaded, ready to serve")
 async def ready(state: ServiceState = Depends(get_state)):
-    body = Readiness(ready=state.encoder is not None, model=state.model_spec, error=state.model_error)
+    loaded = state.encoder is not None
+    lazy = state.settings.lazy_load or state.settings.model_idle_unload_s > 0
+    # A lazily loaded (or unloaded) model is ready: the next request loads it.
+    body = Readiness(ready=loaded or (lazy and state.model_error is None), loaded=loaded, model=state.model_spec,
+                     error=state.model_error)
     return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
 
 

@@ -78,11 +78,11 @@ async def search_text(
     body: TextSearchRequest,
     response: Response,
     state: ServiceState = Depends(get_state),
-    _encoder=Depends(ready_encoder),
+    encoder=Depends(ready_encoder),
 ) -> SearchResponse:
     started = time.perf_counter()
     reranker = await _reranker(state) if body.rerank else None
-    vector = await state.batcher.embed(body.query)
+    vector = await state.batcher.embed(body.query, encoder)
     timings = {"encode": time.perf_counter() - started}
     if reranker is None:
         hits = await _search_images(state, vector, body.k, body.offset, body.min_score, body.filters, response, timings)

@@ -297,3 +297,21 @@ def test_near_duplicate_groups(client):
     assert "threshold" in _error(client.get("/v1/duplicates", params={"threshold": 2}), 422)
     stats = client.get("/v1/stats").json()
     assert stats["index"]["type"] == "flat" and stats["index"]["vectors"] == stats["vectors"] >= 12
+
+
+def test_lazy_load_and_unload_when_idle(collection):
+    lazy = Server(collection[1], CLIPDEX_LAZY_LOAD="1", CLIPDEX_MODEL_IDLE_UNLOAD_S="1")
+    try:
+        with httpx.Client(base_url=lazy.url, timeout=60) as client:
+            ready = client.get("/v1/ready").json()
+            assert ready["ready"] is True and ready["loaded"] is False  # not loaded until needed
+            first = client.post("/v1/search/text", json={"query": "a photo", "k": 3}).json()["hits"]
+            assert len(first) == 3 and client.get("/v1/ready").json()["loaded"] is True
+            deadline = time.monotonic() + 30
+            while client.get("/v1/ready").json()["loaded"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert client.get("/v1/ready").json()["loaded"] is False  # unloaded after a second unused
+            again = client.post("/v1/search/text", json={"query": "a photo", "k": 3}).json()["hits"]
+            assert [h["id"] for h in again] == [h["id"] for h in first]  # loaded again, same answers
+    finally:
+        lazy.stop()
