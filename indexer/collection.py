@@ -178,7 +178,7 @@ class Collection:
 
     def _set_aside(self, dim: int) -> SearchIndex:
         for name in os.listdir(self.data_dir):
-            if name.startswith("vectors") and name.endswith(".faiss") or name == "index.json":
+            if (name.startswith("vectors") and name.endswith(".faiss")) or name == "index.json":
                 os.replace(os.path.join(self.data_dir, name), os.path.join(self.data_dir, name + ".corrupt"))
         log.warning("moved the index files of %s aside (*.corrupt): their files will be re-embedded", self.data_dir)
         return self._empty_index(dim)

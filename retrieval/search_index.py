@@ -120,14 +120,15 @@ class SearchIndex:
 
     # -- search -----------------------------------------------------------------------
 
-    def search(self, queries, k: int, allowed_ids=None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids); a compressed index's shortlist is re-scored exactly."""
+    def search(self, queries, k: int, allowed_ids=None, shortlist: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids); a compressed index's shortlist (``shortlist`` long, by
+        default deep enough for the recall goal) is re-scored exactly."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         shards = self.shards  # one reference: a rebuild may swap in new shards meanwhile
         if shards.kind != "ivfpq":
             return shards.search(queries, k, allowed_ids)
-        _, shortlist = shards.search(queries, rerank_depth(k), allowed_ids)
-        return self._rerank(queries, shortlist, k)
+        _, candidates = shards.search(queries, max(k, shortlist or rerank_depth(k)), allowed_ids)
+        return self._rerank(queries, candidates, k)
 
     def _rerank(self, queries: np.ndarray, shortlist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, shortlist.shape[1])
