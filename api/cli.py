@@ -8,6 +8,8 @@ import logging
 import os
 import sys
 
+from sqlalchemy.exc import DBAPIError
+
 from api.settings import Settings, get_settings, index_config
 from indexer.collection import Collection, CollectionError, ModelMismatch, default_data_dir, find_data_dir
 from indexer.store import StoreError
@@ -559,6 +561,11 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         print(f"clipdex: error: {exc}", file=sys.stderr)
         return 2
+    except DBAPIError as exc:  # the database went away (server down, network, disk full)
+        reason = str(exc.orig or exc).strip().splitlines()[0][:300]
+        print(f"clipdex: error: the database failed ({reason}); what was saved before is kept: run the same "
+              f"command again when the database is reachable", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("clipdex: interrupted; run the same command again to finish", file=sys.stderr)
         return 130

@@ -1,6 +1,8 @@
 """The collection's metadata in SQL (SQLAlchemy Core): one row per file, plus roots and meta.
 
-SQLite in the data dir is the default; any SQLAlchemy URL works the same. Paths are kept
+SQLite in the data dir is the default; PostgreSQL (``postgresql+psycopg://...``) works the
+same. The schema is made and upgraded by alembic migrations (indexer/migrations), the
+tables below mirror them for queries. Paths are kept
 as the raw bytes the OS uses, so file names that are not valid UTF-8 survive the round trip.
 """
 
@@ -134,7 +136,12 @@ class Store:
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        from indexer.migrate import SchemaTooNew, upgrade
+
+        try:
+            upgrade(self.engine)  # the same alembic migrations on SQLite and PostgreSQL
+        except SchemaTooNew as exc:
+            raise StoreError(str(exc)) from None
         version = self.get_meta("schema_version")
         if version is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))

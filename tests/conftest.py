@@ -21,3 +21,12 @@ def tiny_encoder(tiny_model):
     from retrieval.encoder import Encoder
 
     return Encoder(tiny_model, device="cpu", batch_size=8)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """An empty database, once on SQLite and once on PostgreSQL (see tests/databases.py)."""
+    from databases import fresh_database
+
+    with fresh_database(request.param, tmp_path) as url:
+        yield url

@@ -1,4 +1,5 @@
-"""Indexing real folders into a real SQLite store and FAISS index, with the tiny random model."""
+"""Indexing real folders into a real SQL store (SQLite, and PostgreSQL when one is given:
+tests/databases.py) and FAISS index, with the tiny random model."""
 
 import os
 import shutil
@@ -13,6 +14,27 @@ from indexer.store import FAILED, OK
 
 TINY = "random:clipdex-tiny"
 OPTIONS = IndexOptions(batch_size=8, num_workers=2, checkpoint_seconds=0.0, progress=False)
+
+
+DATABASE = {"url": None}  # this test's metadata store; None: SQLite in the data dir
+
+
+@pytest.fixture(autouse=True, params=["sqlite", "postgresql"])
+def _database(request, tmp_path):
+    from databases import fresh_database
+
+    if request.param == "sqlite":
+        DATABASE["url"] = None
+        yield
+        return
+    with fresh_database("postgresql", tmp_path) as url:
+        DATABASE["url"] = url
+        yield
+    DATABASE["url"] = None
+
+
+def _collection(data_dir) -> Collection:
+    return Collection(data_dir, DATABASE["url"])
 
 
 class CountingFactory:
@@ -39,7 +61,7 @@ class CountingFactory:
 
 
 def _index(data_dir, roots, factory, options=OPTIONS):
-    collection = Collection(data_dir)
+    collection = _collection(data_dir)
     try:
         return index_folders(collection, roots, TINY, factory, options)
     finally:
@@ -48,7 +70,7 @@ def _index(data_dir, roots, factory, options=OPTIONS):
 
 def _consistent(data_dir) -> tuple[int, int]:
     """Rows with vectors and vectors in the index must be the same set."""
-    collection = Collection(data_dir)
+    collection = _collection(data_dir)
     index = collection.load_index()
     in_rows = collection.store.vector_ids()
     assert set(index.ids().tolist()) == in_rows
@@ -66,7 +88,7 @@ def _file_vector(encoder, path):
 
 
 def _search(data_dir, encoder, vector, k=3):
-    collection = Collection(data_dir)
+    collection = _collection(data_dir)
     try:
         return collection.search(vector[None, :], k)[0]
     finally:
@@ -101,7 +123,7 @@ def test_bad_files_are_recorded_and_the_run_finishes(tmp_path, photos, tiny_enco
     report = _index(data, [str(photos)], CountingFactory(tiny_encoder))
     assert report.failed == len(expected)
     assert _consistent(data) == (20 + len(valid), len(expected))
-    collection = Collection(data)
+    collection = _collection(data)
     failures = dict(collection.store.failures())
     for path, words in expected.items():
         assert words in failures[path]
@@ -132,7 +154,7 @@ def test_unreadable_file_is_recorded(tmp_path, photos, tiny_encoder):
             indexer.pipeline.scan_folders = original
     else:
         _index(data, [str(photos)], CountingFactory(tiny_encoder))
-    failures = dict(Collection(data).store.failures())
+    failures = dict(_collection(data).store.failures())
     assert "cannot read file" in failures[str(locked)]
 
 
@@ -142,7 +164,7 @@ def test_exif_rotated_photo_is_embedded_upright(tmp_path, tiny_encoder):
     upright, sideways = rotated_pair(str(folder))
     data = str(tmp_path / "data")
     _index(data, [str(folder)], CountingFactory(tiny_encoder))
-    collection = Collection(data)
+    collection = _collection(data)
     a = collection.vector_of_path(upright)
     b = collection.vector_of_path(sideways)
     assert float(a @ b) > 0.9999
@@ -167,14 +189,14 @@ def test_reindex_embeds_only_what_changed(tmp_path, photos, tiny_encoder):
     changed = str(photos / "photo_0003.jpg")
     query = _file_vector(tiny_encoder, changed)
     assert _search(data, tiny_encoder, query)[0].path == changed
-    assert float(Collection(data).vector_of_path(changed) @ query) > 0.9999  # the new picture's vector
-    assert Collection(data).store.row_by_path(str(photos / "photo_0007.jpg")) is None
+    assert float(_collection(data).vector_of_path(changed) @ query) > 0.9999  # the new picture's vector
+    assert _collection(data).store.row_by_path(str(photos / "photo_0007.jpg")) is None
 
 
 def test_moved_and_renamed_files_keep_their_vectors(tmp_path, photos, tiny_encoder):
     data = str(tmp_path / "data")
     _index(data, [str(photos)], CountingFactory(tiny_encoder))
-    before = Collection(data).store.row_by_path(str(photos / "photo_0004.jpg"))
+    before = _collection(data).store.row_by_path(str(photos / "photo_0004.jpg"))
 
     (photos / "album").mkdir()
     shutil.move(photos / "photo_0004.jpg", photos / "album" / "renamed.jpg")
@@ -183,7 +205,7 @@ def test_moved_and_renamed_files_keep_their_vectors(tmp_path, photos, tiny_encod
     report = _index(data, [str(photos)], factory)
     assert report.moved == 2 and factory.embedded == 0 and report.removed == 0
     assert _consistent(data) == (20, 0)
-    after = Collection(data).store.row_by_path(str(photos / "album" / "renamed.jpg"))
+    after = _collection(data).store.row_by_path(str(photos / "album" / "renamed.jpg"))
     assert after["vector_id"] == before["vector_id"] and after["width"] == 160
     query = _file_vector(tiny_encoder, photos / "album" / "renamed.jpg")
     assert _search(data, tiny_encoder, query)[0].path == str(photos / "album" / "renamed.jpg")
@@ -211,7 +233,7 @@ def test_several_folders_make_one_collection(tmp_path, tiny_encoder):
     os.unlink(a / "photo_0000.jpg")
     report = _index(data, [], CountingFactory(tiny_encoder))  # no folders: all known folders
     assert report.removed == 1 and _consistent(data) == (6, 0)
-    assert sorted(Collection(data).store.roots()) == sorted([str(a), str(b)])
+    assert sorted(_collection(data).store.roots()) == sorted([str(a), str(b)])
 
 
 def test_a_missing_root_does_not_delete_its_rows(tmp_path, tiny_encoder):
@@ -227,7 +249,7 @@ def test_a_missing_root_does_not_delete_its_rows(tmp_path, tiny_encoder):
 def test_another_model_is_refused(tmp_path, photos, tiny_encoder):
     data = str(tmp_path / "data")
     _index(data, [str(photos)], CountingFactory(tiny_encoder))
-    collection = Collection(data)
+    collection = _collection(data)
     with pytest.raises(ModelMismatch, match="random:clipdex-tiny"):
         index_folders(collection, [str(photos)], "random:ViT-B-32", CountingFactory(tiny_encoder), OPTIONS)
     with pytest.raises(ModelMismatch):
@@ -242,7 +264,7 @@ def test_a_crash_half_way_loses_nothing_and_the_rerun_completes(tmp_path, tiny_e
     crashing = CountingFactory(tiny_encoder, fail_after_batches=3)
     with pytest.raises(RuntimeError, match="simulated crash"):
         _index(data, [str(folder)], crashing)
-    collection = Collection(data)
+    collection = _collection(data)
     done_before = {row["path"]: row["indexed_at"] for row in collection.store.iter_ok()}
     assert 0 < len(done_before) < 60
     collection.close()
@@ -251,14 +273,14 @@ def test_a_crash_half_way_loses_nothing_and_the_rerun_completes(tmp_path, tiny_e
     _index(data, [str(folder)], factory)
     assert _consistent(data) == (60, 4)
     assert factory.embedded == 60 - len(done_before)  # what was done is not embedded again
-    after = {row["path"]: row["indexed_at"] for row in Collection(data).store.iter_ok()}
+    after = {row["path"]: row["indexed_at"] for row in _collection(data).store.iter_ok()}
     assert all(after[p] == t for p, t in done_before.items())
 
 
 def test_orphan_vectors_and_lost_index_are_repaired(tmp_path, photos, tiny_encoder):
     data = str(tmp_path / "data")
     _index(data, [str(photos)], CountingFactory(tiny_encoder))
-    collection = Collection(data)
+    collection = _collection(data)
     index = collection.load_index()
     index.add([10**9], np.ones((1, 64), np.float32) / 8.0)  # as if saved just before a crash
     collection.save_index()
@@ -290,7 +312,7 @@ def test_corrupt_index_file_is_rebuilt_from_the_stored_vectors(tmp_path, photos,
     with open(path, "r+b") as handle:
         handle.truncate(os.path.getsize(path) // 2)
     with pytest.raises(IndexFileError, match="corrupt or truncated"):
-        Collection(data).load_index()
+        _collection(data).load_index()
     write_photos(str(photos), 1, start=400)  # give the run something to do
     factory = CountingFactory(tiny_encoder)
     _index(data, [str(photos)], factory)
@@ -317,7 +339,7 @@ def test_corrupt_index_without_stored_vectors_is_re_embedded(tmp_path, photos, t
 
 def _search_all(data: str) -> dict:
     """Each indexed file's stored vector and the path of its best match."""
-    collection = Collection(data)
+    collection = _collection(data)
     out = {}
     for row in collection.store.iter_ok():
         vector = collection.vector_of_file(row["id"])
@@ -353,7 +375,7 @@ def test_device_decode_path_matches_the_cpu_path(tmp_path, tiny_encoder, monkeyp
         data = str(tmp_path / decode)
         options = IndexOptions(batch_size=8, num_workers=2, checkpoint_seconds=0.0, progress=False, decode=decode)
         _index(data, [str(folder)], CountingFactory(tiny_encoder), options)
-        collection = Collection(data)
+        collection = _collection(data)
         vectors[decode] = {row["path"]: collection.vector_of_path(row["path"]) for row in collection.store.iter_ok()}
         failures[decode] = dict(collection.store.failures())
         rows = {row["path"]: (row["width"], row["height"]) for row in collection.store.iter_ok()}

@@ -4,20 +4,21 @@ import pytest
 from sqlalchemy import update
 
 from indexer.scan import FoundFile
-from indexer.store import FAILED, OK, PENDING, RowUpdates, Store, StoreError, meta_table, sqlite_url
+from indexer.store import FAILED, OK, PENDING, RowUpdates, Store, StoreError, meta_table
 
 
-def test_rows_round_trip_non_utf8_paths(tmp_path):
-    store = Store(sqlite_url(str(tmp_path)))
+def test_rows_round_trip_non_utf8_paths(database_url):
+    store = Store(database_url)
     odd = os.fsdecode(b"/photos/caf\xe9 au lait.jpg")
     store.insert_pending([FoundFile(odd, 10, 123), FoundFile("/photos/plain.jpg", 5, 1)])
     states = store.file_states()
     assert set(states) == {odd, "/photos/plain.jpg"}
     assert states[odd].status == PENDING and states[odd].size == 10
+    store.close()
 
 
-def test_apply_updates_and_counts(tmp_path):
-    store = Store(sqlite_url(str(tmp_path)))
+def test_apply_updates_and_counts(database_url):
+    store = Store(database_url)
     store.insert_pending([FoundFile(f"/p/{i}.jpg", 1, 1) for i in range(3)])
     ids = [fid for fid, _ in store.pending()]
     updates = RowUpdates.empty()
@@ -27,11 +28,44 @@ def test_apply_updates_and_counts(tmp_path):
     assert store.counts() == {OK: 1, FAILED: 1, PENDING: 1}
     assert store.failures() == [("/p/1.jpg", "empty file (0 bytes)")]
     assert store.vector_ids() == {ids[0]}
+    store.close()
 
 
-def test_a_newer_schema_is_refused(tmp_path):
-    store = Store(sqlite_url(str(tmp_path)))
+def test_a_newer_schema_is_refused(database_url):
+    store = Store(database_url)
     with store.engine.begin() as conn:
         conn.execute(update(meta_table).where(meta_table.c.key == "schema_version").values(value="99"))
+    store.close()
     with pytest.raises(StoreError, match="upgrade clipdex"):
-        Store(sqlite_url(str(tmp_path)))
+        Store(database_url)
+
+
+def test_migrations_make_exactly_the_schema_the_queries_use(database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from indexer.store import metadata
+
+    store = Store(database_url)
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn)
+        assert context.get_current_revision() == "0001"
+        assert compare_metadata(context, metadata) == []
+    store.close()
+
+
+def test_a_database_made_before_migrations_is_adopted_with_its_rows(database_url):
+    from sqlalchemy import create_engine
+
+    from indexer.store import files_table, metadata
+
+    engine = create_engine(database_url)
+    metadata.create_all(engine)  # how clipdex made its tables before it had migrations
+    with engine.begin() as conn:
+        conn.execute(files_table.insert().values(path="/old/a.jpg", size=1, mtime_ns=1, status=OK, vector_id=7))
+    engine.dispose()
+    store = Store(database_url)
+    assert store.vector_ids() == {7}
+    store.insert_pending([FoundFile("/old/b.jpg", 1, 1)])  # and it keeps working
+    assert store.counts()[PENDING] == 1
+    store.close()
