@@ -41,6 +41,7 @@ def _not_text_or_bool(value):
 Int = Annotated[int, BeforeValidator(_not_text_or_bool)]  # 58.0 is an integer in JSON Schema
 Float = Annotated[float, Field(strict=True)]
 Str = Annotated[str, Field(strict=True)]
+Bool = Annotated[bool, Field(strict=True)]  # 0 and "true" are not booleans
 
 
 class ErrorBody(BaseModel):
@@ -78,7 +79,7 @@ class TextSearchRequest(Paging):
     model_config = STRICT
     query: Str = Field(min_length=1, max_length=2000, description="what to look for")
     filters: Filters | None = None
-    rerank: bool = Field(False, description="re-order the top hits with the configured cross-encoder")
+    rerank: Bool = Field(False, description="re-order the top hits with the configured cross-encoder")
 
 
 class ImageHit(BaseModel):
