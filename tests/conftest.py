@@ -25,8 +25,8 @@ def tiny_encoder(tiny_model):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
-    """An empty database, once on SQLite and once on PostgreSQL (see tests/databases.py)."""
-    from databases import fresh_database
+    """An empty database, once on SQLite and once on PostgreSQL (see tests/database_urls.py)."""
+    from database_urls import fresh_database
 
     with fresh_database(request.param, tmp_path) as url:
         yield url

@@ -1,5 +1,5 @@
 """Indexing real folders into a real SQL store (SQLite, and PostgreSQL when one is given:
-tests/databases.py) and FAISS index, with the tiny random model."""
+tests/database_urls.py) and FAISS index, with the tiny random model."""
 
 import os
 import shutil
@@ -21,7 +21,7 @@ DATABASE = {"url": None}  # this test's metadata store; None: SQLite in the data
 
 @pytest.fixture(autouse=True, params=["sqlite", "postgresql"])
 def _database(request, tmp_path):
-    from databases import fresh_database
+    from database_urls import fresh_database
 
     if request.param == "sqlite":
         DATABASE["url"] = None
