@@ -31,8 +31,10 @@ from ingest import forward_ceiling  # noqa: E402
 from photos import make_folder  # noqa: E402
 
 GOAL = 19.0  # 1.5x an ONNX Runtime peer's ~12 images/s with ViT-B-32 on 2 cores
-QUERIES = ["a photo of a dog", "a red car in the street", "mountains at sunset", "a plate of food",
-           "two people on a beach", "a city at night", "a cat on a sofa", "a bowl of fruit"]
+QUERIES = [f"a photo of {thing} {place}" for thing in ("a dog", "a red car", "two people", "a cat", "a bowl of fruit",
+                                                      "an old church", "a child", "mountains", "a boat", "flowers")
+           for place in ("on a beach", "in the street", "at sunset", "at night", "in the snow", "indoors",
+                         "in a park", "by a lake", "in the rain", "from above")]  # 100 text queries
 
 
 def index_collection(encoder, folder: str, data: str, batch_size: int, workers: int) -> dict:
@@ -73,13 +75,40 @@ def top10_overlap(reference: str, other: str, queries: np.ndarray) -> float:
     return float(np.mean(shares))
 
 
+def query_latency(encoder, vectors: int = 100_000) -> dict:
+    """A text query end to end without HTTP: tokenize + text tower + search of a flat
+    index of ``vectors`` (the default index up to 100k), one query at a time, warm."""
+    from synthetic_vectors import VectorMixture
+
+    from retrieval.search_index import SearchIndex
+
+    folder = tempfile.mkdtemp(prefix="clipdex-cpu-query-")
+    try:
+        index = SearchIndex.create(folder, encoder.dim)
+        index.add(np.arange(vectors), VectorMixture(encoder.dim, clusters=1000).sample(vectors, stream=0))
+        encode, total = [], []
+        for round_ in range(3):
+            for text in QUERIES[:20]:
+                started = time.perf_counter()
+                query = encoder.embed_texts([text])
+                encoded = time.perf_counter()
+                index.search(query, 10)
+                if round_:  # the first round warms up
+                    encode.append(encoded - started)
+                    total.append(time.perf_counter() - started)
+        return {"vectors": vectors, "encode_p50_ms": float(np.median(encode) * 1e3),
+                "total_p50_ms": float(np.median(total) * 1e3), "total_max_ms": float(np.max(total) * 1e3)}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--large-every", type=int, default=10, help="every Nth file is 4000x3000")
     parser.add_argument("--model", default="random:ViT-B-32")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=1, help="decode worker processes")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="decode worker processes (rows)")
     parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-bench"))
     args = parser.parse_args()
@@ -95,18 +124,22 @@ def main() -> None:
     paths = make_folder(folder, args.images, sizes=tuple(sizes))
     loaded = load_model(args.model)
     sample = paths[: 8 * args.batch_size]
-    rows, data_dirs, encoders = [], {}, {}
+    rows, data_dirs, encoders, queries = [], {}, {}, {}
     for backend in args.backends:
         encoder = make_encoder(loaded, backend, device="cpu", batch_size=args.batch_size)
         encoders[backend] = encoder
         ceiling = forward_ceiling(encoder, sample, args.batch_size)
-        data = tempfile.mkdtemp(prefix=f"clipdex-cpu-{backend}-")
-        data_dirs[backend] = data
-        pipeline = index_collection(encoder, folder, data, args.batch_size, args.workers)
-        rows.append({"backend": encoder.backend, "forward_images_per_s": ceiling, **pipeline,
-                     "ratio_to_forward": pipeline["images_per_s"] / ceiling})
-        print(f"{encoder.backend:12s} forward {ceiling:6.1f} img/s   clipdex index {pipeline['images_per_s']:6.1f} img/s",
-              flush=True)
+        queries[backend] = query_latency(encoder)
+        for workers in args.workers:
+            data = tempfile.mkdtemp(prefix=f"clipdex-cpu-{backend}-")
+            data_dirs.setdefault(backend, data)  # the first run's collection is compared below
+            pipeline = index_collection(encoder, folder, data, args.batch_size, workers)
+            rows.append({"backend": encoder.backend, "workers": workers, "forward_images_per_s": ceiling,
+                         **pipeline, "ratio_to_forward": pipeline["images_per_s"] / ceiling})
+            print(f"{encoder.backend:12s} forward {ceiling:6.1f} img/s   clipdex index ({workers} decode workers) "
+                  f"{pipeline['images_per_s']:6.1f} img/s", flush=True)
+            if data != data_dirs[backend]:
+                shutil.rmtree(data, ignore_errors=True)
 
     agreement = {}
     reference = vectors_by_path(data_dirs["torch"]) if "torch" in data_dirs else None
@@ -125,18 +158,22 @@ def main() -> None:
                                                                          text_queries)
 
     print(f"\nCPU ingest: {args.images} JPEGs (640x480, every {args.large_every}th 4000x3000), {args.model}, "
-          f"batch {args.batch_size}, {args.workers} decode worker(s), {os.cpu_count()} CPUs, "
+          f"batch {args.batch_size}, {os.cpu_count()} CPUs, "
           f"torch threads {torch.get_num_threads()}")
-    print(f"{'backend':12s} {'forward img/s':>14s} {'index img/s':>12s} {'of forward':>11s} {'vs goal 19':>11s}")
+    print(f"{'backend':12s} {'workers':>7s} {'forward img/s':>14s} {'index img/s':>12s} {'of forward':>11s} "
+          f"{'vs goal 19':>11s}")
     for row in rows:
-        print(f"{row['backend']:12s} {row['forward_images_per_s']:14.1f} {row['images_per_s']:12.1f} "
+        print(f"{row['backend']:12s} {row['workers']:7d} {row['forward_images_per_s']:14.1f} {row['images_per_s']:12.1f} "
               f"{row['ratio_to_forward']:11.2f} {row['images_per_s'] / GOAL:11.2f}")
+    for backend, values in queries.items():
+        print(f"text query, {backend}: encode {values['encode_p50_ms']:.1f} ms, encode + search of "
+              f"{values['vectors']} vectors p50 {values['total_p50_ms']:.1f} ms (max {values['total_max_ms']:.1f})")
     for backend, values in agreement.items():
         print(f"{backend} vs torch: " + ", ".join(f"{k} {v:.5f}" for k, v in values.items()))
     result = {"model": args.model, "images": args.images, "large_every": args.large_every,
               "batch_size": args.batch_size, "workers": args.workers, "cpus": os.cpu_count(),
               "torch_threads": torch.get_num_threads(), "goal_images_per_s": GOAL, "rows": rows,
-              "agreement": agreement}
+              "agreement": agreement, "text_query": queries}
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "cpu_ingest.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as handle:
