@@ -90,9 +90,12 @@ class ShardedIndex:
         names = shard_file_names(len(self.shards), self.generation)
         self._each(lambda pair: pair[0].save(os.path.join(folder, pair[1])), list(zip(self.shards, names)))
         manifest = {"format": 1, "generation": self.generation, "dim": self.dim, "kind": self.kind, "shards": names}
-        path = os.path.join(folder, MANIFEST)
-        if _read_manifest(folder) != manifest:
-            atomic_write_bytes(path, json.dumps(manifest, indent=1).encode())
+        try:
+            unchanged = _read_manifest(folder) == manifest
+        except IndexFileError:  # a damaged manifest is what a rebuild replaces
+            unchanged = False
+        if not unchanged:
+            atomic_write_bytes(os.path.join(folder, MANIFEST), json.dumps(manifest, indent=1).encode())
         _remove_unlisted(folder, set(names))
 
     @classmethod
@@ -142,7 +145,8 @@ def _read_manifest(folder: str) -> dict | None:
     except FileNotFoundError:
         return None
     except (ValueError, UnicodeDecodeError):
-        raise IndexFileError(f"{path} is corrupt; delete it and run `clipdex rebuild-index`") from None
+        raise IndexFileError(f"{path} is corrupt: `clipdex index` or `clipdex rebuild-index` rebuilds the "
+                             f"index from the stored vectors") from None
 
 
 def _remove_unlisted(folder: str, keep: set[str]) -> None:

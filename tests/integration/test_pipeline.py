@@ -323,6 +323,21 @@ def test_corrupt_index_file_is_rebuilt_from_the_stored_vectors(tmp_path, photos,
         assert float(after[path][0] @ vector) > 0.999 and after[path][1] == best == path
 
 
+def test_damaged_manifest_is_rebuilt_from_the_stored_vectors(tmp_path, photos, tiny_encoder):
+    from retrieval.vector_index import IndexFileError
+
+    data = str(tmp_path / "data")
+    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    with open(os.path.join(data, "index.json"), "w") as handle:
+        handle.write("{half a manif")
+    with pytest.raises(IndexFileError, match="index.json is corrupt"):
+        _collection(data).load_index()
+    collection = _collection(data)
+    index = collection.rebuild_index()  # what `clipdex rebuild-index` does
+    assert len(index) == 20 and _consistent(data) == (20, 0)
+    collection.close()
+
+
 def test_corrupt_index_without_stored_vectors_is_re_embedded(tmp_path, photos, tiny_encoder):
     data = str(tmp_path / "data")
     _index(data, [str(photos)], CountingFactory(tiny_encoder))
