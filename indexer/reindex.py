@@ -5,7 +5,8 @@ new model) while the old one stays usable for searches; a marker file is written
 The switch is two renames: ``DATA_DIR`` -> ``DATA_DIR.previous``, ``DATA_DIR.next`` ->
 ``DATA_DIR``. A crash between them leaves no ``DATA_DIR`` and a complete ``.next``, which
 ``finish_switch`` (run whenever a collection is opened) completes. A crash before the
-marker leaves a partial ``.next`` that the next reindex resumes (indexing is incremental).
+marker leaves a partial ``.next`` that the next reindex with the same model resumes
+(indexing is incremental); one for another model is started over.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from indexer.collection import Collection, CollectionError
 from indexer.pipeline import IndexOptions, IndexReport, index_folders
 from indexer.store import sqlite_url, texts_table
+from retrieval.models import canonical_spec
 
 COMPLETE_MARKER = "REINDEX_COMPLETE"
 
@@ -53,8 +55,11 @@ def reindex_with_model(collection: Collection, new_spec: str, encoder_factory: C
     with collection.writer_lock():
         target = next_dir(collection.data_dir)
         fresh = Collection(target, index_config=collection.index_config)
+        if fresh.model_spec not in (None, canonical_spec(new_spec)):  # half-built for another model: start over
+            fresh.close()
+            shutil.rmtree(target)
+            fresh = Collection(target, index_config=collection.index_config)
         try:
-            fresh.check_model(new_spec)  # a half-built .next from another model is refused, not mixed
             encoder = None
 
             def shared_encoder():
