@@ -158,9 +158,11 @@ def cmd_search(args, settings: Settings) -> int:
         spec = args.reranker or settings.reranker
         if not spec:
             raise UsageError("--rerank needs a re-ranker: --reranker MODEL or CLIPDEX_RERANKER (ViLT or BLIP ITM)")
-        shortlist = collection.search(query, max(args.k, settings.rerank_depth))[0]
+        depth = settings.rerank_depth  # only the first hits are re-scored: a cross-encoder is slow
+        shortlist = collection.search(query, max(args.k, depth))[0]
         reranker = Reranker(spec, device=args.device or settings.device, cache_dir=settings.model_cache_dir)
-        hits = rerank_hits(reranker, args.query, shortlist, settings.max_image_pixels)[: args.k]
+        hits = (rerank_hits(reranker, args.query, shortlist[:depth], settings.max_image_pixels)
+                + shortlist[depth:])[: args.k]
     else:
         hits = collection.search(query, args.k)[0]
     if args.json:

@@ -86,13 +86,13 @@ async def search_text(
     timings = {"encode": time.perf_counter() - started}
     if reranker is None:
         hits = await _search_images(state, vector, body.k, body.offset, body.min_score, body.filters, response, timings)
-    else:  # re-score a deeper shortlist, then page through the new order
-        depth = max(state.settings.rerank_depth, body.k + body.offset)
-        shortlist = await _search_images(state, vector, depth, 0, body.min_score, body.filters, response, timings,
-                                         as_hits=False)
-        reranked = await run_in_threadpool(rerank_hits, reranker, body.query, shortlist,
+    else:  # re-score the first rerank_depth hits (the cost is bounded), then page through
+        depth = state.settings.rerank_depth
+        shortlist = await _search_images(state, vector, max(depth, body.k + body.offset), 0, body.min_score,
+                                         body.filters, response, timings, as_hits=False)
+        reranked = await run_in_threadpool(rerank_hits, reranker, body.query, shortlist[:depth],
                                            state.settings.max_image_pixels)
-        hits = [image_hit(h) for h in reranked[body.offset:body.offset + body.k]]
+        hits = [image_hit(h) for h in (reranked + shortlist[depth:])[body.offset:body.offset + body.k]]
     return SearchResponse(hits=hits, k=body.k, offset=body.offset, took_ms=(time.perf_counter() - started) * 1000)
 
 

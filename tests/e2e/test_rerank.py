@@ -35,6 +35,11 @@ def test_search_with_rerank_orders_hits_by_the_cross_encoder(setup):
         body = client.post("/v1/search/text", json={"query": "a photo of a trip", "k": 5, "rerank": True}).json()
         page2 = client.post("/v1/search/text",
                             json={"query": "a photo of a trip", "k": 3, "offset": 5, "rerank": True}).json()
+        everything = client.post("/v1/search/text", json={"query": "a photo of a trip", "k": 12, "rerank": True}).json()
+        plain12 = client.post("/v1/search/text", json={"query": "a photo of a trip", "k": 12}).json()["hits"]
+    # Only the first CLIPDEX_RERANK_DEPTH (8) are re-scored; the rest keep their order after them.
+    assert [h["id"] for h in everything["hits"][8:]] == [h["id"] for h in plain12[8:]]
+    assert all(h["rerank_score"] is None for h in everything["hits"][8:])
     hits = body["hits"] + page2["hits"]
     assert {h["id"] for h in hits} == {h["id"] for h in plain}  # the same shortlist, re-ordered
     scores = [h["rerank_score"] for h in hits]
