@@ -100,6 +100,10 @@ def cmd_index(args, settings: Settings) -> int:
         progress=not args.quiet,
     )
     report = index_folders(collection, args.folders, spec, _encoder_factory(spec, args, settings), options)
+    if report.up_to_date and collection.embed_dim and (args.index_type or args.shards or args.memory_mb):
+        with collection.writer_lock():  # nothing to index, but the index settings changed: apply them now
+            collection.load_index(repair=True)
+            collection.save_index()
     _remember(collection.data_dir)
     if args.json:
         print(json.dumps({**report.__dict__, "data_dir": collection.data_dir}, default=str))

@@ -211,6 +211,10 @@ def test_index_types_rebuild_and_duplicates_from_the_command_line(tmp_path):
     status = json.loads(clipdex("status", "--data-dir", data, "--json").stdout)
     assert status["index"] == {"type": "flat", "lists": 0, "nprobe": 0, "shards": 2, "vectors": 6}
 
+    clipdex("index", str(folder), "--data-dir", data, "--index-type", "ivf", "-q")  # nothing new: converted anyway
+    status = json.loads(clipdex("status", "--data-dir", data, "--json").stdout)
+    assert status["index"]["type"] == "ivf" and status["index"]["shards"] == 2 and status["vectors"] == 6
+
     bad = clipdex("rebuild-index", "--data-dir", data, "--shards", "0", check=False)
     assert bad.returncode == 2 and "shards must be at least 1" in bad.stderr
 
