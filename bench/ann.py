@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from synthetic_vectors import VectorMixture  # noqa: E402
 
-from retrieval.index_plan import default_nprobe, plan_for  # noqa: E402
+from retrieval.index_plan import default_nprobe, plan_for, rerank_depth  # noqa: E402
 from retrieval.search_index import SearchIndex  # noqa: E402
 from retrieval.sharded_index import merge_top_k  # noqa: E402
 
@@ -89,7 +89,7 @@ def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f[:10]) & set(t)) / 10 for f, t in zip(found, truth)]))
 
 
-def run(n: int, data: str, dim: int, queries_n: int, work: str) -> list[dict]:
+def run(n: int, data: str, dim: int, queries_n: int, work: str, sweep: bool = False) -> list[dict]:
     mixture = VectorMixture(dim, clusters=max(100, n // 100), kind=data)
     queries = mixture.queries(queries_n)
     folder = tempfile.mkdtemp(prefix=f"ann-{n}-{data}-", dir=work)
@@ -112,13 +112,17 @@ def run(n: int, data: str, dim: int, queries_n: int, work: str) -> list[dict]:
         store_mb = os.path.getsize(os.path.join(folder, "vectors.f16")) / 2**20
         rows = []
         default = default_nprobe(plan.kind, plan.nlist)
-        for nprobe in sorted({default, min(plan.nlist, default * 2)}):
+        settings = [(p, None) for p in sorted({default, min(plan.nlist, default * 2)})]
+        if sweep and plan.kind == "ivfpq":  # fewer lists, with the default and a twice longer shortlist
+            settings += [(max(1, default * 3 // 4), None), (max(1, default * 3 // 4), 2 * rerank_depth(10, n))]
+        for nprobe, shortlist in settings:
             loaded.shards.set_nprobe(nprobe)
-            found = loaded.search(queries, 10)[1]
-            timing = latency(lambda q: loaded.search(q, 10), queries)
+            found = loaded.search(queries, 10, shortlist=shortlist)[1]
+            timing = latency(lambda q: loaded.search(q, 10, shortlist=shortlist), queries)
             rows.append({
                 "vectors": n, "data": data, "index": plan.factory(dim), "nprobe": nprobe,
-                "default": nprobe == default, "recall_at_10": recall_at_10(found, truth),
+                "shortlist": shortlist or rerank_depth(10, n) if plan.kind == "ivfpq" else None,
+                "default": nprobe == default and shortlist is None, "recall_at_10": recall_at_10(found, truth),
                 **timing, "flat_p50_ms": flat_ms, "speedup_vs_flat": flat_ms / timing["p50_ms"],
                 "index_resident_mb": index_mb, "index_files_mb": files_mb / 2**20, "vector_store_mb": store_mb,
                 "build_s": build_s, "generate_s": generate_s,
@@ -129,12 +133,13 @@ def run(n: int, data: str, dim: int, queries_n: int, work: str) -> list[dict]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-HEADER = (f"{'vectors':>10} {'data':>9} {'index':>22} {'nprobe':>6} {'recall@10':>9} {'p50 ms':>7} "
+HEADER = (f"{'vectors':>10} {'data':>9} {'index':>22} {'nprobe':>6} {'short':>5} {'recall@10':>9} {'p50 ms':>7} "
           f"{'p99 ms':>7} {'flat ms':>8} {'speed-up':>8} {'RSS MB':>7} {'build s':>8}")
 
 
 def print_row(row: dict) -> None:
-    print(f"{row['vectors']:>10} {row['data']:>9} {row['index']:>22} {row['nprobe']:>6} {row['recall_at_10']:>9.4f} "
+    print(f"{row['vectors']:>10} {row['data']:>9} {row['index']:>22} {row['nprobe']:>6} {row['shortlist'] or '-':>5} "
+          f"{row['recall_at_10']:>9.4f} "
           f"{row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['flat_p50_ms']:>8.1f} {row['speedup_vs_flat']:>8.1f} "
           f"{row['index_resident_mb']:>7.0f} {row['build_s']:>8.0f}", flush=True)
 
@@ -148,6 +153,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--work", default=None, help="folder for the index files (default: temp)")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "ann.json"))
+    parser.add_argument("--sweep", action="store_true", help="also 3/4 of the default nprobe, with a twice longer shortlist too")
     parser.add_argument("--measure-load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure_load:
@@ -168,7 +174,7 @@ def main() -> None:
         for data in args.data:
             if data == "uniform" and n > args.uniform_max:
                 continue
-            rows += run(n, data, args.dim, args.queries, args.work or tempfile.gettempdir())
+            rows += run(n, data, args.dim, args.queries, args.work or tempfile.gettempdir(), args.sweep)
             os.makedirs(os.path.dirname(args.out), exist_ok=True)
             with open(args.out, "w") as handle:  # after each size: a long run keeps what it measured
                 json.dump({"cpus": os.cpu_count(), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

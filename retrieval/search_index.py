@@ -127,7 +127,7 @@ class SearchIndex:
         shards = self.shards  # one reference: a rebuild may swap in new shards meanwhile
         if shards.kind != "ivfpq":
             return shards.search(queries, k, allowed_ids)
-        _, candidates = shards.search(queries, max(k, shortlist or rerank_depth(k)), allowed_ids)
+        _, candidates = shards.search(queries, max(k, shortlist or rerank_depth(k, len(shards))), allowed_ids)
         return self._rerank(queries, candidates, k)
 
     def _rerank(self, queries: np.ndarray, shortlist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
