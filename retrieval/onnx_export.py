@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import warnings
 
+from retrieval.atomic_io import atomic_write_bytes
 from retrieval.models import LoadedModel, canonical_spec
 
 EXPORT_FORMAT = 1
@@ -94,9 +95,8 @@ def _write_meta(folder: str, loaded: LoadedModel) -> None:
     spec = canonical_spec(loaded.spec)
     meta = {"format": EXPORT_FORMAT, "spec": spec, "weights": _weights_fingerprint(spec), "opset": OPSET,
             "embed_dim": loaded.embed_dim, "image_size": loaded.image_size, "torch": torch.__version__}
-    with open(os.path.join(folder, "meta.json.tmp"), "w") as handle:
-        json.dump(meta, handle, indent=1)
-    os.replace(os.path.join(folder, "meta.json.tmp"), os.path.join(folder, "meta.json"))
+    # A temp file of its own: two processes may export the same model at once.
+    atomic_write_bytes(os.path.join(folder, "meta.json"), json.dumps(meta, indent=1).encode())
 
 
 def _write_atomically(paths: dict[str, str], write) -> None:
