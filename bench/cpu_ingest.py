@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ingest import forward_ceiling  # noqa: E402
+from ingest import forward_ceiling, index_into  # noqa: E402
 from photos import make_folder  # noqa: E402
 
 GOAL = 19.0  # 1.5x an ONNX Runtime peer's ~12 images/s with ViT-B-32 on 2 cores
@@ -35,20 +35,6 @@ QUERIES = [f"a photo of {thing} {place}" for thing in ("a dog", "a red car", "tw
                                                       "an old church", "a child", "mountains", "a boat", "flowers")
            for place in ("on a beach", "in the street", "at sunset", "at night", "in the snow", "indoors",
                          "in a park", "by a lake", "in the rain", "from above")]  # 100 text queries
-
-
-def index_collection(encoder, folder: str, data: str, batch_size: int, workers: int) -> dict:
-    from indexer.collection import Collection
-    from indexer.pipeline import IndexOptions, index_folders
-
-    collection = Collection(data)
-    options = IndexOptions(batch_size=batch_size, num_workers=workers, progress=False)
-    started = time.perf_counter()
-    report = index_folders(collection, [folder], encoder.spec, lambda: encoder, options)
-    seconds = time.perf_counter() - started
-    collection.close()
-    return {"images_per_s": report.embedded / seconds, "embedded": report.embedded, "failed": report.failed,
-            "seconds": seconds}
 
 
 def vectors_by_path(data: str) -> dict[str, np.ndarray]:
@@ -133,7 +119,7 @@ def main() -> None:
         for workers in args.workers:
             data = tempfile.mkdtemp(prefix=f"clipdex-cpu-{backend}-")
             data_dirs.setdefault(backend, data)  # the first run's collection is compared below
-            pipeline = index_collection(encoder, folder, data, args.batch_size, workers)
+            pipeline = index_into(encoder, folder, data, args.batch_size, workers)
             rows.append({"backend": encoder.backend, "workers": workers, "forward_images_per_s": ceiling,
                          **pipeline, "ratio_to_forward": pipeline["images_per_s"] / ceiling})
             print(f"{encoder.backend:12s} forward {ceiling:6.1f} img/s   clipdex index ({workers} decode workers) "

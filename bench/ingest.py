@@ -43,19 +43,26 @@ def forward_ceiling(encoder, paths, batch_size) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
-def index_throughput(encoder, folder, batch_size, workers) -> tuple[float, dict]:
+def index_into(encoder, folder: str, data: str, batch_size: int, workers: int) -> dict:
+    """`clipdex index` of ``folder`` into the collection at ``data``, timed."""
     from indexer.collection import Collection
     from indexer.pipeline import IndexOptions, index_folders
 
+    collection = Collection(data)
+    options = IndexOptions(batch_size=batch_size, num_workers=workers, progress=False)
+    started = time.perf_counter()
+    report = index_folders(collection, [folder], encoder.spec, lambda: encoder, options)
+    seconds = time.perf_counter() - started
+    collection.close()
+    return {"images_per_s": report.embedded / seconds, "embedded": report.embedded, "failed": report.failed,
+            "seconds": seconds}
+
+
+def index_throughput(encoder, folder, batch_size, workers) -> tuple[float, dict]:
     data = tempfile.mkdtemp(prefix="clipdex-bench-")
     try:
-        collection = Collection(data)
-        options = IndexOptions(batch_size=batch_size, num_workers=workers, progress=False)
-        started = time.perf_counter()
-        report = index_folders(collection, [folder], encoder.spec, lambda: encoder, options)
-        seconds = time.perf_counter() - started
-        collection.close()
-        return report.embedded / seconds, {"embedded": report.embedded, "failed": report.failed, "seconds": seconds}
+        result = index_into(encoder, folder, data, batch_size, workers)
+        return result.pop("images_per_s"), result
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
