@@ -113,18 +113,23 @@ def index_folders(
     model_spec: str,
     encoder_factory: Callable,
     options: IndexOptions | None = None,
+    embed_pass: Callable | None = None,
 ) -> IndexReport:
     """Bring the collection up to date with ``roots`` (all known roots when empty).
 
     ``encoder_factory()`` is called only when something needs embedding, so that a
     no-change re-index never loads the model. One run at a time per collection: a
     second one (another process, or the server's re-index job) is refused.
+
+    ``embed_pass`` embeds the files the plan says need it; by default decode workers
+    and the model in this process (``indexer.ray_index`` passes one that runs on a
+    Ray cluster). It takes the arguments of ``_embed_pass`` and returns what it does.
     """
     with collection.writer_lock():
-        return _index_folders(collection, roots, model_spec, encoder_factory, options)
+        return _index_folders(collection, roots, model_spec, encoder_factory, options, embed_pass or _embed_pass)
 
 
-def _index_folders(collection, roots, model_spec, encoder_factory, options) -> IndexReport:
+def _index_folders(collection, roots, model_spec, encoder_factory, options, embed_pass) -> IndexReport:
     options = options or IndexOptions()
     started = time.monotonic()
     report = IndexReport()
@@ -189,9 +194,9 @@ def _index_folders(collection, roots, model_spec, encoder_factory, options) -> I
         if pending:
             encoder = encoder or encoder_factory()
             collection.bind_model(encoder.spec, encoder.dim)
-            again = _embed_pass(collection, index, encoder, pending, moved_by_hash, options, report, progress)
+            again = embed_pass(collection, index, encoder, pending, moved_by_hash, options, report, progress)
             if again:  # copies of a moved file beyond the first need their own vector
-                _embed_pass(collection, index, encoder, again, {}, options, report, progress)
+                embed_pass(collection, index, encoder, again, {}, options, report, progress)
     finally:
         progress.close()
 
@@ -260,24 +265,42 @@ def _embed_pass(
         # JPEG bytes go to the decoder from plain memory; only worker-decoded pixels gain by pinning.
         pin_memory=str(encoder.device).startswith("cuda") and on_device is None,
     )
-    updates = RowUpdates.empty()
-    again: list[tuple[int, str]] = []
-    last_checkpoint = time.monotonic()
-
-    def checkpoint() -> None:
-        nonlocal updates, last_checkpoint
-        if len(updates):
-            collection.save_index()  # vectors first, then the rows that point at them
-            collection.store.apply(updates)
-        updates = RowUpdates.empty()
-        last_checkpoint = time.monotonic()
-
+    results = ResultWriter(collection, index, moved_by_hash, options, report)
     prepared = _prepared(loader, on_device, encoder, options.max_pixels, options.decode_threads)
     for batch, pixels, decoded in prepared:
-        if pixels is not None:
-            vectors = encoder.embed_pixels(pixels)
+        vectors = encoder.embed_pixels(pixels) if pixels is not None else None
+        progress.update(results.record(vectors, decoded, batch["moved"], batch["failed"]))
+        if results.due():
+            results.checkpoint()
+    results.checkpoint()
+    return results.again
+
+
+class ResultWriter:
+    """Records what an embedding pass found: vectors into the index, results into the rows.
+
+    ``checkpoint`` saves the index, then commits the rows that point at it. A file whose
+    content belongs to a file that disappeared takes over that file's vector; a further
+    copy of it is left in ``again`` (still pending) for a pass that embeds it.
+    """
+
+    def __init__(self, collection: Collection, index, moved_by_hash: dict[str, list[FileState]],
+                 options: IndexOptions, report: IndexReport):
+        self.collection, self.index, self.moved_by_hash = collection, index, moved_by_hash
+        self.checkpoint_seconds = options.checkpoint_seconds
+        self.report = report
+        self.updates = RowUpdates.empty()
+        self.again: list[tuple[int, str]] = []
+        self.last_checkpoint = time.monotonic()
+
+    def record(self, vectors, decoded: list[dict], moved: list[dict], failed: list[dict]) -> int:
+        """Take one batch: ``vectors`` (rows in the order of ``decoded``, or None when
+        nothing was decoded), files moved (id, path, hash) and failed (id, error, hash).
+        Returns the number of files handled."""
+        updates, report = self.updates, self.report
+        if vectors is not None:
             ids = [item["id"] for item in decoded]
-            index.add(ids, vectors)
+            self.index.add(ids, vectors)
             for item in decoded:
                 updates.done(
                     item["id"],
@@ -290,13 +313,13 @@ def _embed_pass(
                     vector_id=item["id"],
                 )
             report.embedded += len(ids)
-        for item in batch["moved"]:
-            candidates = moved_by_hash.get(item["hash"])
+        for item in moved:
+            candidates = self.moved_by_hash.get(item["hash"])
             if not candidates:
-                again.append((item["id"], item["path"]))
+                self.again.append((item["id"], item["path"]))
                 continue
             old = candidates.pop()
-            old_row = collection.store.get_row(old.id) or {}
+            old_row = self.collection.store.get_row(old.id) or {}
             updates.deletes.add(old.id)
             updates.done(
                 item["id"],
@@ -309,14 +332,20 @@ def _embed_pass(
                 vector_id=old.vector_id,
             )
             report.moved += 1
-        for item in batch["failed"]:
+        for item in failed:
             updates.done(item["id"], status=FAILED, error=item["error"], content_hash=item["hash"], vector_id=None)
             report.failed += 1
-        progress.update(len(decoded) + len(batch["moved"]) + len(batch["failed"]))
-        if time.monotonic() - last_checkpoint >= options.checkpoint_seconds:
-            checkpoint()
-    checkpoint()
-    return again
+        return len(decoded) + len(moved) + len(failed)
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last_checkpoint >= self.checkpoint_seconds
+
+    def checkpoint(self) -> None:
+        if len(self.updates):
+            self.collection.save_index()  # vectors first, then the rows that point at them
+            self.collection.store.apply(self.updates)
+        self.updates = RowUpdates.empty()
+        self.last_checkpoint = time.monotonic()
 
 
 def _device_preprocessor(encoder, decode: str, jpeg_decoder: str = "auto"):
