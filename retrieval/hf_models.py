@@ -16,7 +16,7 @@ import torch
 
 from retrieval.models import TRANSFORMERS_PREFIX as PREFIX
 from retrieval.models import canonical_spec
-_HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.spm"]
+_HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.spm", "*.jinja"]
 
 
 def _features(output):
