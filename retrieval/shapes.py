@@ -7,6 +7,8 @@ held out of training entirely, to measure compositional zero-shot generalisation
 from __future__ import annotations
 
 import random
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
@@ -130,3 +132,12 @@ def make_split(count: int, seed: int, split: str, side: int = 64, distinct: bool
 
 def colour_shape_labels() -> list[str]:
     return [f"{c} {s}" for c in COLOURS for s in SHAPES]
+
+
+_NAMED = re.compile(rf"\b({'|'.join(COLOURS)}) ({'|'.join(SHAPES)})\b")
+
+
+def names_every_object(text: str, things: list[Thing]) -> bool:
+    """Whether a caption names exactly the scene's objects by colour and shape (any order,
+    any sizes and relations)."""
+    return Counter(_NAMED.findall(text.lower())) == Counter((t.colour, t.shape) for t in things)

@@ -1,0 +1,53 @@
+"""clipdex's own captioner at inference: the frozen dual encoder's image features, then
+the trained word decoder (greedy). A prompt, if given, is the start of every caption."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from retrieval.caption_model import DecoderConfig, WordVocab, build_decoder, image_features, words_of
+from retrieval.caption_training import CONFIG_FILE, WEIGHTS_FILE
+from retrieval.captioner import Captioner, CaptionerError
+
+
+class OwnCaptioner(Captioner):
+    batch_size = 64
+
+    def __init__(self, folder: str, device: str | None = None):
+        import torch
+
+        from retrieval.devices import pick_device
+        from retrieval.models import load_model
+
+        folder = os.path.abspath(folder)
+        try:
+            with open(os.path.join(folder, CONFIG_FILE), encoding="utf-8") as handle:
+                meta = json.load(handle)
+            with open(os.path.join(folder, WEIGHTS_FILE), "rb") as handle:
+                weights = handle.read()
+        except (OSError, ValueError) as exc:
+            raise CaptionerError(f"{folder}: not a readable clipdex captioner ({exc})") from None
+        if meta.get("kind") != "clipdex-captioner":
+            raise CaptionerError(f"{folder}/{CONFIG_FILE} is not a clipdex captioner")
+        self.device = pick_device(device)
+        self.loaded = load_model(meta["encoder"])
+        self.model = self.loaded.model.to(self.device).eval()
+        self.vocab = WordVocab(meta["vocab"])
+        self.decoder = build_decoder(DecoderConfig(**meta["decoder"]))
+        import io
+
+        self.decoder.load_state_dict(torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True))
+        self.decoder.to(self.device).eval()
+        self.name = f"clipdex:{folder}@{hashlib.sha256(weights).hexdigest()[:12]}"
+
+    def _generate(self, images: list, text: str | None, question: bool) -> list[str]:
+        import torch
+
+        start = [self.vocab.ids.get(w, 3) for w in words_of(text)] if text else None
+        with torch.inference_mode():
+            pixels = torch.stack([self.loaded.preprocess(image) for image in images]).to(self.device)
+            embedding, tokens = image_features(self.model, pixels)
+            ids = self.decoder.generate(self.decoder.memory(embedding, tokens), start=start)
+        return [self.vocab.decode(row) for row in ids.tolist()]
