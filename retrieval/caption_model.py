@@ -54,7 +54,7 @@ class WordVocab:
             if i in (0, 1):
                 continue
             word = self.words[i]
-            if out and not word[0].isalnum():  # punctuation sticks to the word before it
+            if out and len(word) == 1 and not word.isalnum():  # punctuation sticks to the word before it
                 out[-1] += word
             else:
                 out.append(word)
