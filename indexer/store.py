@@ -103,6 +103,19 @@ texts_table = Table(
 )
 
 
+captions_table = Table(
+    "captions",
+    metadata,
+    # Captions a captioner wrote, keyed by image content: a result is captioned once, and a
+    # moved or copied file keeps its caption. ``captioner`` names the weights too.
+    Column("content_hash", String(64), primary_key=True),
+    Column("captioner", String(512), primary_key=True),
+    Column("prompt", String(512), primary_key=True),  # "" for none
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime),
+)
+
+
 @dataclass(frozen=True)
 class FileState:
     id: int

@@ -89,6 +89,12 @@ class TextCollection:
         with self.store.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(texts_table)).scalar())
 
+    def sources(self, prefix: str = "") -> set[str]:
+        """The distinct sources of the texts, those starting with ``prefix``."""
+        query = select(texts_table.c.source).where(texts_table.c.source.startswith(prefix, autoescape=True)).distinct()
+        with self.store.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     def add(self, texts: list[str], encoder, source: str | None = None) -> list[int]:
         for text in texts:
             if not text.strip():

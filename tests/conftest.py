@@ -30,3 +30,12 @@ def database_url(request, tmp_path):
 
     with fresh_database(request.param, tmp_path) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def tiny_captioner_dir(tmp_path_factory):
+    """A tiny random GIT model (it captions and answers) saved as transformers saves one."""
+    pytest.importorskip("transformers")
+    from tiny_vlms import save_tiny_git
+
+    return save_tiny_git(str(tmp_path_factory.mktemp("tiny-git")))

@@ -49,7 +49,7 @@ def test_migrations_make_exactly_the_schema_the_queries_use(database_url):
     store = Store(database_url)
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
         assert compare_metadata(context, metadata) == []
     store.close()
 
@@ -57,10 +57,11 @@ def test_migrations_make_exactly_the_schema_the_queries_use(database_url):
 def test_a_database_made_before_migrations_is_adopted_with_its_rows(database_url):
     from sqlalchemy import create_engine
 
-    from indexer.store import files_table, metadata
+    from indexer.store import files_table, meta_table, metadata, roots_table, texts_table
 
     engine = create_engine(database_url)
-    metadata.create_all(engine)  # how clipdex made its tables before it had migrations
+    # How clipdex made its tables before it had migrations (the first revision's tables).
+    metadata.create_all(engine, tables=[files_table, meta_table, roots_table, texts_table])
     with engine.begin() as conn:
         conn.execute(files_table.insert().values(path="/old/a.jpg", size=1, mtime_ns=1, status=OK, vector_id=7))
     engine.dispose()
@@ -68,4 +69,8 @@ def test_a_database_made_before_migrations_is_adopted_with_its_rows(database_url
     assert store.vector_ids() == {7}
     store.insert_pending([FoundFile("/old/b.jpg", 1, 1)])  # and it keeps working
     assert store.counts()[PENDING] == 1
+    from indexer.captions import CaptionCache
+
+    CaptionCache(store).put({"h": "a caption"}, "captioner", None)  # the later revisions' tables are there
+    assert CaptionCache(store).get(["h"], "captioner", None) == {"h": "a caption"}
     store.close()
