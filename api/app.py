@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.dependencies import ServiceState, read_access
 from api.body_limit import BodyLimit
 from api.errors import install
-from api.routes import classify, collection, duplicates, images, search, texts, web
+from api.routes import captions, classify, collection, duplicates, images, search, texts, web
 from api.settings import Settings, index_config
 from api.model_holder import ModelHolder
 from api.text_batcher import TextBatcher
@@ -80,7 +80,7 @@ def create_app(settings: Settings, data_dir: str) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 1_000_000)
 
     reads = [Depends(read_access(settings))]
-    for module in (search, images, classify, duplicates):
+    for module in (search, images, classify, duplicates, captions):
         app.include_router(module.router, dependencies=reads)
     app.include_router(collection.reads, dependencies=reads)
     for module in (texts, collection, web):  # texts and re-index require the key themselves

@@ -36,6 +36,7 @@ class ServiceState:
     batcher: TextBatcher | None = None
     model_error: str | None = None
     reranker: object | None = None  # loaded on the first request that asks for it
+    captioner: object | None = None  # likewise
     models: object | None = None  # the ModelHolder: loads and unloads the encoder
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from retrieval.captioner import MAX_PROMPT_CHARS
+
 
 def _iso_only(value):
     """Pydantic would read 0 or "0" as a Unix time; the spec promises ISO 8601 only."""
@@ -80,6 +82,9 @@ class TextSearchRequest(Paging):
     query: Str = Field(min_length=1, max_length=2000, description="what to look for")
     filters: Filters | None = None
     rerank: Bool = Field(False, description="re-order the top hits with the configured cross-encoder")
+    caption: Bool = Field(False, description="caption the returned hits (cached captions first, within a time budget)")
+    caption_prompt: Str | None = Field(None, max_length=MAX_PROMPT_CHARS,
+                                       description="how captions should begin (or a task token), if the captioner takes one")
 
 
 class ImageHit(BaseModel):
@@ -93,6 +98,8 @@ class ImageHit(BaseModel):
     image_url: str
     thumbnail_url: str
     rerank_score: float | None = Field(None, description="the cross-encoder's score, when re-ranked")
+    caption: str | None = Field(None, description="what the captioner wrote, when captions were asked for")
+    caption_status: str | None = Field(None, description="new, cached, pending (time budget ran out) or failed")
 
 
 class SearchResponse(BaseModel):
@@ -100,6 +107,7 @@ class SearchResponse(BaseModel):
     k: int
     offset: int
     took_ms: float
+    captioner: str | None = Field(None, description="the captioner that wrote the captions, when asked for")
 
 
 class ImageInfo(BaseModel):
@@ -220,3 +228,33 @@ class Readiness(BaseModel):
     loaded: bool = Field(description="the model is in memory now (with lazy loading it loads on the next request)")
     model: str | None
     error: str | None
+
+
+class CaptionItem(BaseModel):
+    id: int | None = Field(None, description="the indexed image's id, when one was given")
+    filename: str | None = Field(None, description="the upload's file name, when an upload was given")
+    caption: str | None
+    status: str = Field(description="new, cached or failed")
+    error: str | None = None
+
+
+class CaptionResponse(BaseModel):
+    captions: list[CaptionItem]
+    captioner: str
+    took_ms: float
+
+
+class AnswerItem(BaseModel):
+    id: int | None = None
+    filename: str | None = None
+    path: str | None = Field(None, description="the image's path, for hits of a query")
+    score: float | None = Field(None, description="the hit's score, for hits of a query")
+    answer: str | None
+    error: str | None = None
+
+
+class AnswerResponse(BaseModel):
+    question: str
+    answers: list[AnswerItem]
+    captioner: str
+    took_ms: float

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retrieval.captioner import DEFAULT_CAPTIONER
 from retrieval.images import DEFAULT_MAX_PIXELS
 from retrieval.index_plan import IndexConfig
 
@@ -30,6 +31,11 @@ class Settings(BaseSettings):
     # Re-ranking of text searches by a cross-encoder (ViLT or BLIP ITM), off when unset
     reranker: str | None = Field(None, description="transformers:ORG/NAME or a local dir of a ViLT/BLIP ITM model")
     rerank_depth: int = Field(30, ge=1, le=200, description="hits the re-ranker re-scores")
+
+    # Captions of search results and answers about them (loaded on first use)
+    captioner: str = Field(DEFAULT_CAPTIONER, description="transformers:ORG/NAME, coca:ARCH/TAG or a folder "
+                           "`clipdex train-captioner` wrote")
+    caption_budget_s: float = Field(10.0, ge=0, description="how long a search may spend captioning new hits")
 
     # Vector index (None: what the collection has, else chosen by size)
     index_type: Literal["auto", "flat", "ivf", "ivfpq"] | None = Field(

@@ -11,6 +11,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from api.captioning import caption_hits
 from api.dependencies import ServiceState, get_state, read_upload, ready_encoder
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import (
@@ -93,7 +94,9 @@ async def search_text(
         reranked = await run_in_threadpool(rerank_hits, reranker, body.query, shortlist[:depth],
                                            state.settings.max_image_pixels)
         hits = [image_hit(h) for h in (reranked + shortlist[depth:])[body.offset:body.offset + body.k]]
-    return SearchResponse(hits=hits, k=body.k, offset=body.offset, took_ms=(time.perf_counter() - started) * 1000)
+    captioner = await caption_hits(state, hits, body.caption_prompt) if body.caption and hits else None
+    return SearchResponse(hits=hits, k=body.k, offset=body.offset, took_ms=(time.perf_counter() - started) * 1000,
+                          captioner=captioner)
 
 
 async def _reranker(state: ServiceState):
@@ -130,6 +133,7 @@ async def search_by_upload(
     file_types: list[str] = Form(None),
     date_from: Annotated[IsoDateTime, Form()] = None,
     date_to: Annotated[IsoDateTime, Form()] = None,
+    caption: bool = Form(False, description="caption the returned hits"),
     state: ServiceState = Depends(get_state),
     encoder=Depends(ready_encoder),
 ) -> SearchResponse:
@@ -139,7 +143,9 @@ async def search_by_upload(
     timings = {"encode": time.perf_counter() - started}
     filters = _form_filters(folder, file_types, date_from, date_to)
     hits = await _search_images(state, vector[0], k, offset, min_score, filters, response, timings)
-    return SearchResponse(hits=hits, k=k, offset=offset, took_ms=(time.perf_counter() - started) * 1000)
+    captioner = await caption_hits(state, hits, None) if caption and hits else None
+    return SearchResponse(hits=hits, k=k, offset=offset, took_ms=(time.perf_counter() - started) * 1000,
+                          captioner=captioner)
 
 
 def _indexed_vector(state: ServiceState, image_id: int) -> np.ndarray:
@@ -160,13 +166,16 @@ async def similar_to_indexed(
     file_types: list[str] = Query(None),
     date_from: Annotated[IsoDateTime, Query()] = None,
     date_to: Annotated[IsoDateTime, Query()] = None,
+    caption: bool = Query(False, description="caption the returned hits"),
     state: ServiceState = Depends(get_state),
 ) -> SearchResponse:
     started = time.perf_counter()
     vector = await run_in_threadpool(_indexed_vector, state, image_id)
     filters = _form_filters(folder, file_types, date_from, date_to)
     hits = await _search_images(state, vector, k, offset, min_score, filters, response, {})
-    return SearchResponse(hits=hits, k=k, offset=offset, took_ms=(time.perf_counter() - started) * 1000)
+    captioner = await caption_hits(state, hits, None) if caption and hits else None
+    return SearchResponse(hits=hits, k=k, offset=offset, took_ms=(time.perf_counter() - started) * 1000,
+                          captioner=captioner)
 
 
 async def _search_texts(state: ServiceState, vector, k: int, offset: int, min_score, started) -> TextSearchResponse:
