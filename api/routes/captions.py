@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.captioning import get_captioner, run_captioner
 from api.dependencies import ServiceState, get_state, read_upload, ready_encoder
 from api.errors import ERROR_RESPONSES, ApiError
-from api.schemas import AnswerItem, AnswerResponse, CaptionItem, CaptionResponse, display_path
+from api.schemas import MAX_ID, AnswerItem, AnswerResponse, CaptionItem, CaptionResponse, display_path
 from indexer.captions import caption_rows, read_images
 from retrieval.captioner import MAX_PROMPT_CHARS
 
 router = APIRouter(prefix="/v1", tags=["captions"], responses=ERROR_RESPONSES)
 MAX_ITEMS = 32
+FormId = Annotated[int, Field(ge=1, le=MAX_ID)]  # form fields are text: "7" is an id here
 
 
 async def _uploads(files: list[UploadFile], state: ServiceState):
@@ -53,7 +56,7 @@ def _check_count(files, ids) -> None:
 @router.post("/caption", response_model=CaptionResponse, summary="Caption uploaded or indexed images")
 async def caption(
     files: list[UploadFile] = File(None, description="images to caption"),
-    ids: list[int] = Form(None, description="ids of indexed images to caption"),
+    ids: list[FormId] = Form(None, description="ids of indexed images to caption"),
     prompt: str = Form(None, max_length=MAX_PROMPT_CHARS, description="how captions should begin, or a task token"),
     state: ServiceState = Depends(get_state),
 ) -> CaptionResponse:
@@ -85,7 +88,7 @@ async def caption(
 async def answer(
     question: str = Form(min_length=1, max_length=MAX_PROMPT_CHARS, description="the question"),
     file: UploadFile = File(None, description="an image to ask about"),
-    ids: list[int] = Form(None, description="ids of indexed images to ask about"),
+    ids: list[FormId] = Form(None, description="ids of indexed images to ask about"),
     query: str = Form(None, min_length=1, max_length=2000, description="ask about the top hits of this text search"),
     k: int = Form(3, ge=1, le=10, description="how many top hits of the query"),
     state: ServiceState = Depends(get_state),

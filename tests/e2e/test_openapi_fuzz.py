@@ -4,7 +4,7 @@ no 5xx, and every response matches the spec."""
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from api.app import create_app
 from api.settings import Settings
@@ -15,9 +15,9 @@ schema = schemathesis.openapi.from_dict(create_app(Settings(), "/nonexistent").o
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def live(tmp_path_factory, tiny_captioner_dir):
     data = build_collection(str(tmp_path_factory.mktemp("fuzz")))
-    server = Server(data, CLIPDEX_API_KEY=API_KEY)
+    server = Server(data, CLIPDEX_API_KEY=API_KEY, CLIPDEX_CAPTIONER=tiny_captioner_dir)
     yield server
     server.stop()
 
@@ -27,6 +27,9 @@ def live(tmp_path_factory):
 def test_api_never_fails_and_keeps_its_contract(case, live):
     # Every check but one: "schema-valid data must be accepted" cannot hold for uploads,
     # since a spec cannot say that the bytes must be a decodable image (those get a 422).
-    case.call_and_validate(
-        base_url=live.url, headers={"X-API-Key": API_KEY}, excluded_checks=[positive_data_acceptance]
-    )
+    # And in a multipart form every field is text: "5" is a valid string, and a valid
+    # one-element list of ids, so "schema-violating data must be rejected" cannot hold there.
+    excluded = [positive_data_acceptance]
+    if case.media_type == "multipart/form-data":
+        excluded.append(negative_data_rejection)
+    case.call_and_validate(base_url=live.url, headers={"X-API-Key": API_KEY}, excluded_checks=excluded)
