@@ -56,6 +56,13 @@ function render(hits, append) {
     score.textContent = hit.score.toFixed(3);
     meta.append(score, " ", hit.path.split("/").pop());
     card.append(img, meta);
+    if (hit.caption_status) {
+      // Written by the server's captioner: set as text, never as HTML.
+      const caption = document.createElement("p");
+      caption.className = `caption ${hit.caption_status}`;
+      caption.textContent = hit.caption ?? (hit.caption_status === "pending" ? "(caption not ready yet)" : "(no caption)");
+      card.append(caption);
+    }
     card.addEventListener("click", () => searchSimilar(hit.id, hit.path));
     grid.append(card);
   }
@@ -80,7 +87,7 @@ function searchText(query) {
   return run((offset) => call("/v1/search/text", {
     method: "POST",
     headers: headers({ "Content-Type": "application/json" }),
-    body: JSON.stringify({ query, k: PAGE, offset }),
+    body: JSON.stringify({ query, k: PAGE, offset, caption: $("captions").checked }),
   }), `“${query}”`);
 }
 
@@ -90,12 +97,13 @@ function searchUpload(file) {
     form.append("file", file);
     form.append("k", PAGE);
     form.append("offset", offset);
+    form.append("caption", $("captions").checked);
     return call("/v1/search/image", { method: "POST", headers: headers(), body: form });
   }, file.name);
 }
 
 function searchSimilar(id, path) {
-  return run((offset) => call(`/v1/images/${id}/similar?k=${PAGE}&offset=${offset}`, { headers: headers() }),
+  return run((offset) => call(`/v1/images/${id}/similar?k=${PAGE}&offset=${offset}&caption=${$("captions").checked}`, { headers: headers() }),
     `images like ${path.split("/").pop()}`);
 }
 

@@ -16,9 +16,9 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, tiny_captioner_dir):
     root = tmp_path_factory.mktemp("web")
-    server = Server(build_collection(str(root)))
+    server = Server(build_collection(str(root)), CLIPDEX_CAPTIONER=tiny_captioner_dir)
     yield str(root), server.url
     server.stop()
 
@@ -55,6 +55,24 @@ def test_text_search_shows_a_grid_of_thumbnails_with_scores(page):
     scores = [float(t) for t in cards.locator(".score").all_inner_texts()]
     assert scores == sorted(scores, reverse=True)
     assert "results for" in page.inner_text("#status")
+
+
+def test_captions_show_under_results_when_asked_for(page, site):
+    import httpx
+
+    page.fill("#query", "a holiday photo")
+    page.click("#search-button")
+    assert _cards(page).locator(".caption").count() == 0  # off by default: no captioning cost
+    page.check("#captions")
+    page.click("#search-button")
+    page.wait_for_selector("#results .hit .caption")
+    cards = page.locator("#results .hit")
+    shown = dict(zip([int(i) for i in cards.evaluate_all("cs => cs.map(c => c.dataset.id)")],
+                     cards.locator(".caption").all_inner_texts()))
+    assert len(shown) == cards.count() == 12
+    ids = list(shown)[:5]
+    written = httpx.post(site[1] + "/v1/caption", data={"ids": [str(i) for i in ids]}, timeout=60).json()["captions"]
+    assert [shown[i] for i in ids] == [c["caption"] for c in written]  # the captioner's words, as text
 
 
 def test_clicking_a_result_searches_by_it(page):
