@@ -83,6 +83,9 @@ class TextSearchRequest(Paging):
     filters: Filters | None = None
     rerank: Bool = Field(False, description="re-order the top hits with the configured cross-encoder")
     caption: Bool = Field(False, description="caption the returned hits (cached captions first, within a time budget)")
+    hybrid: Bool = Field(False, description="rank by image and caption similarity together (captions indexed with "
+                         "`clipdex index-captions`)")
+    caption_weight: Float = Field(0.5, ge=0.0, le=1.0, description="hybrid: the captions' share of the score")
     caption_prompt: Str | None = Field(None, max_length=MAX_PROMPT_CHARS,
                                        description="how captions should begin (or a task token), if the captioner takes one")
 
@@ -98,6 +101,7 @@ class ImageHit(BaseModel):
     image_url: str
     thumbnail_url: str
     rerank_score: float | None = Field(None, description="the cross-encoder's score, when re-ranked")
+    hybrid_score: float | None = Field(None, description="the image and caption score together, when hybrid")
     caption: str | None = Field(None, description="what the captioner wrote, when captions were asked for")
     caption_status: str | None = Field(None, description="new, cached, pending (time budget ran out) or failed")
 

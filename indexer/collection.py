@@ -59,6 +59,7 @@ class Hit:
     height: int | None
     taken_at: datetime | None
     rerank_score: float | None = None  # set when a cross-encoder re-ordered the hits
+    hybrid_score: float | None = None  # set when captions took part in the ranking (indexer/hybrid.py)
 
 
 class Collection:
@@ -258,7 +259,7 @@ class Collection:
                 row = rows.get(int(vector_id))
                 if vector_id < 0 or row is None or (min_score is not None and score < min_score):
                     continue
-                hits.append(_hit(row, score))
+                hits.append(hit_of_row(row, score))
             results.append(hits)
         return results
 
@@ -274,7 +275,7 @@ class Collection:
         for group in groups:
             vectors = index.store.get(group)
             scores = vectors @ vectors[0]
-            out.append([_hit(rows[i], score) for i, score in zip(group, scores) if i in rows])
+            out.append([hit_of_row(rows[i], score) for i, score in zip(group, scores) if i in rows])
         return [group for group in out if len(group) > 1]
 
     def vector_of_file(self, file_id: int) -> np.ndarray | None:
@@ -301,7 +302,7 @@ class Collection:
         return self._vector_of_row(self.store.row_by_path(os.path.abspath(path)))
 
 
-def _hit(row: dict, score: float) -> Hit:
+def hit_of_row(row: dict, score: float) -> Hit:
     return Hit(score=float(score), file_id=row["id"], vector_id=int(row["vector_id"]), path=row["path"],
                width=row["width"], height=row["height"], taken_at=row["taken_at"])
 

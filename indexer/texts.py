@@ -95,7 +95,11 @@ class TextCollection:
         with self.store.engine.connect() as conn:
             return set(conn.execute(query).scalars())
 
-    def add(self, texts: list[str], encoder, source: str | None = None) -> list[int]:
+    def add(self, texts: list[str], encoder, source: str | list[str] | None = None) -> list[int]:
+        """Add texts with one source for all, or a list of sources, one per text."""
+        sources = source if isinstance(source, list) else [source] * len(texts)
+        if len(sources) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(sources)} sources")
         for text in texts:
             if not text.strip():
                 raise ValueError("texts must not be empty")
@@ -108,8 +112,8 @@ class TextCollection:
             now = datetime.now(timezone.utc).replace(tzinfo=None)
             with self.store.engine.begin() as conn:
                 ids = [
-                    int(conn.execute(texts_table.insert().values(text=t, source=source, added_at=now)).inserted_primary_key[0])
-                    for t in texts
+                    int(conn.execute(texts_table.insert().values(text=t, source=src, added_at=now)).inserted_primary_key[0])
+                    for t, src in zip(texts, sources)
                 ]
                 # Vectors are saved inside the transaction: if the commit fails the saved
                 # vectors are orphans, which the next load drops.
@@ -128,6 +132,35 @@ class TextCollection:
                 index.save(self.path)
                 self._stamp = os.stat(self.path).st_mtime_ns
         return removed
+
+    def best_by_source(self, vector: np.ndarray, depth: int, prefix: str) -> dict[str, float]:
+        """Among the ``depth`` texts nearest ``vector``, the best score of each source that
+        starts with ``prefix``."""
+        best: dict[str, float] = {}
+        for hit in self.search(vector, depth):
+            source = hit["source"] or ""
+            if source.startswith(prefix) and hit["score"] > best.get(source, -2.0):
+                best[source] = hit["score"]
+        return best
+
+    def scores_of_sources(self, vector: np.ndarray, sources: list[str]) -> dict[str, float]:
+        """The best score against ``vector`` of the texts of each of ``sources``, exactly
+        (from their stored vectors), whatever their rank."""
+        if not sources or not self.collection.embed_dim:
+            return {}
+        with self.store.engine.connect() as conn:
+            pairs = conn.execute(select(texts_table.c.id, texts_table.c.source)
+                                 .where(texts_table.c.source.in_(sorted(set(sources))))).all()
+        best: dict[str, float] = {}
+        with self._lock:
+            index = self._load(self.collection.embed_dim)
+            for text_id, source in pairs:
+                try:
+                    score = float(index.reconstruct(int(text_id)) @ vector)
+                except RuntimeError:  # a row whose vector was never saved
+                    continue
+                best[source] = max(score, best.get(source, -2.0))
+        return best
 
     def search(self, vector: np.ndarray, k: int, offset: int = 0) -> list[dict]:
         if not self.collection.embed_dim:

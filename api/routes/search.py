@@ -29,6 +29,7 @@ from api.schemas import (
     exif_date,
 )
 from indexer.collection import Hit, SearchFilters
+from indexer.hybrid import hybrid_search
 from indexer.rerank import rerank_hits
 
 router = APIRouter(prefix="/v1", tags=["search"], responses=ERROR_RESPONSES)
@@ -46,6 +47,7 @@ def image_hit(hit: Hit) -> ImageHit:
         image_url=f"/v1/images/{hit.file_id}",
         thumbnail_url=f"/v1/images/{hit.file_id}/thumbnail",
         rerank_score=hit.rerank_score,
+        hybrid_score=hit.hybrid_score,
     )
 
 
@@ -85,7 +87,13 @@ async def search_text(
     reranker = await _reranker(state) if body.rerank else None
     vector = await state.batcher.embed(body.query, encoder)
     timings = {"encode": time.perf_counter() - started}
-    if reranker is None:
+    if body.hybrid:
+        if reranker is not None:
+            raise ApiError(422, "choose one of rerank and hybrid")
+        found = await run_in_threadpool(hybrid_search, state.collection, state.texts, vector, body.k, body.offset,
+                                        body.caption_weight, _filters(body.filters), body.min_score)
+        hits = [image_hit(h) for h in found]
+    elif reranker is None:
         hits = await _search_images(state, vector, body.k, body.offset, body.min_score, body.filters, response, timings)
     else:  # re-score the first rerank_depth hits (the cost is bounded), then page through
         depth = state.settings.rerank_depth

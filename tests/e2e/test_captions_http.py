@@ -91,3 +91,13 @@ def test_a_captioner_that_is_not_there_is_a_clear_503(tmp_path):
     assert "captioner could not be loaded" in response.json()["error"]["message"]
     assert "huggingface-cli download" in response.json()["error"]["message"]
     assert plain.status_code == 200  # search without captions is unaffected
+
+
+def test_hybrid_search_through_the_api(served):
+    plain = served.post("/v1/search/text", json={"query": "a trip", "k": 5}).json()["hits"]
+    hybrid = served.post("/v1/search/text", json={"query": "a trip", "k": 5, "hybrid": True,
+                                                  "caption_weight": 0.7}).json()["hits"]
+    # No captions are indexed here: every image keeps its image score, in the same order.
+    assert [h["id"] for h in hybrid] == [h["id"] for h in plain]
+    assert all(abs(h["hybrid_score"] - h["score"]) < 1e-5 for h in hybrid)
+    assert served.post("/v1/search/text", json={"query": "x", "hybrid": True, "caption_weight": 2}).status_code == 422
