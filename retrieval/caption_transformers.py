@@ -37,6 +37,10 @@ class TransformersCaptioner(Captioner):
         from retrieval.hf_models import local_folder
         from retrieval.models import TRANSFORMERS_PREFIX
 
+        try:
+            import transformers  # noqa: F401
+        except ImportError:
+            raise CaptionerError("transformers captioners need transformers: pip install 'clipdex[transformers]'") from None
         folder = local_folder(TRANSFORMERS_PREFIX + source, None)
         try:
             with open(os.path.join(folder, "config.json"), encoding="utf-8") as handle:
