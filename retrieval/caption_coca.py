@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from retrieval.captioner import Captioner, CaptionerError
+from retrieval.captioner import Captioner, CaptionerError, half_precision
 
 _SPECIAL = re.compile(r"<(start|end)_of_text>")
 START, END = 49406, 49407  # open_clip's tokenizer: <start_of_text>, <end_of_text>
@@ -40,7 +40,7 @@ class CocaCaptioner(Captioner):
             ids = torch.cat([ids, prompt.expand(len(images), -1)], dim=1)
         limit = min(ids.shape[1] + self.max_new_tokens, self.model.context_length - 1)  # the text tower adds a CLS
         done = torch.zeros(len(images), dtype=torch.bool, device=self.device)
-        with torch.inference_mode():
+        with torch.inference_mode(), half_precision(self.device):
             latent, embs = self.model._encode_image(pixels)
             while ids.shape[1] < limit and not bool(done.all()):
                 logits = self.model(pixels, ids, image_latent=latent, image_embs=embs, output_labels=False)["logits"]

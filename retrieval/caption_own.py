@@ -9,7 +9,7 @@ import os
 
 from retrieval.caption_model import DecoderConfig, WordVocab, build_decoder, image_features, words_of
 from retrieval.caption_training import CONFIG_FILE, WEIGHTS_FILE
-from retrieval.captioner import Captioner, CaptionerError
+from retrieval.captioner import Captioner, CaptionerError, half_precision
 
 
 class OwnCaptioner(Captioner):
@@ -46,7 +46,7 @@ class OwnCaptioner(Captioner):
         import torch
 
         start = [self.vocab.ids.get(w, 3) for w in words_of(text)] if text else None
-        with torch.inference_mode():
+        with torch.inference_mode(), half_precision(self.device):
             pixels = torch.stack([self.loaded.preprocess(image) for image in images]).to(self.device)
             embedding, tokens = image_features(self.model, pixels)
             ids = self.decoder.generate(self.decoder.memory(embedding, tokens), start=start)

@@ -69,6 +69,18 @@ class Captioner:
         raise NotImplementedError
 
 
+def half_precision(device: str):
+    """Autocast to half precision on a GPU (bf16 where supported), a no-op elsewhere."""
+    import contextlib
+
+    import torch
+
+    if not str(device).startswith("cuda"):
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
 def check_prompt(text: str | None, what: str) -> None:
     if text is not None and len(text) > MAX_PROMPT_CHARS:
         raise PromptTooLong(f"the {what} is {len(text)} characters; at most {MAX_PROMPT_CHARS} are allowed")
