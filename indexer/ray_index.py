@@ -61,7 +61,9 @@ class RayOptions:
     shard_files: int = SHARD_FILES
     decode_batch: int = 32  # files per decode task
     task_retries: int = 3  # a task that raises is run again this many times
-    shards_per_wave: int = 64  # shards handed to Ray at once: bounds driver and object store memory
+    # Shards handed to Ray at once (about a million files): bounds the memory of the work
+    # list in the driver and the object store; each wave starts its actor pool anew.
+    shards_per_wave: int = 256
 
 
 @dataclass
