@@ -99,7 +99,14 @@ def cmd_index(args, settings: Settings) -> int:
         checkpoint_seconds=settings.checkpoint_seconds,
         progress=not args.quiet,
     )
-    report = index_folders(collection, args.folders, spec, _encoder_factory(spec, args, settings), options)
+    if args.ray:  # Ray is imported only on this path
+        from indexer.ray_index import RayOptions, index_folders_ray
+
+        ray_options = RayOptions(address=args.ray, workers=args.ray_workers)
+        report = index_folders_ray(collection, args.folders, spec, _encoder_factory(spec, args, settings), options,
+                                   ray_options)
+    else:
+        report = index_folders(collection, args.folders, spec, _encoder_factory(spec, args, settings), options)
     if report.up_to_date and collection.embed_dim and (args.index_type or args.shards or args.memory_mb):
         with collection.writer_lock():  # nothing to index, but the index settings changed: apply them now
             collection.load_index(repair=True)
@@ -462,6 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", parents=[common, index_flags], help="index folders (incremental)")
     index.add_argument("folders", nargs="*", help="folders or files (default: the collection's folders)")
     index.add_argument("--workers", type=int, help="decode worker processes")
+    index.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="decode and embed on a Ray cluster: alone, a local one; or auto, HOST:PORT, ray://HOST:PORT")
+    index.add_argument("--ray-workers", type=int, metavar="N", help="--ray: encoder actors (default: one per GPU)")
     index.set_defaults(func=cmd_index)
 
     search = sub.add_parser("search", parents=[common], help="text->image or image->image search")
