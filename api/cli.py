@@ -10,6 +10,7 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
+from api.cli_errors import UsageError
 from api.settings import Settings, get_settings, index_config
 from indexer.collection import Collection, CollectionError, ModelMismatch, default_data_dir, find_data_dir
 from indexer.store import StoreError
@@ -21,10 +22,6 @@ log = logging.getLogger("clipdex")
 _RECENT_FILE = os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "clipdex", "last_collection"
 )
-
-
-class UsageError(Exception):
-    pass
 
 
 def _remember(data_dir: str) -> None:
@@ -160,6 +157,8 @@ def cmd_search(args, settings: Settings) -> int:
         query = encoder.embed_images([decoded.image])
     else:
         query = encoder.embed_texts([args.query])
+    if args.hybrid and (args.image or args.rerank):
+        raise UsageError("--hybrid ranks text searches by image and caption similarity; not with --image or --rerank")
     if args.rerank and args.image:
         raise UsageError("--rerank re-orders text searches (a cross-encoder reads the query text)")
     if args.rerank:
@@ -174,14 +173,30 @@ def cmd_search(args, settings: Settings) -> int:
         reranker = Reranker(spec, device=args.device or settings.device, cache_dir=settings.model_cache_dir)
         hits = (rerank_hits(reranker, args.query, shortlist[:depth], settings.max_image_pixels)
                 + shortlist[depth:])[: args.k]
+    elif args.hybrid:
+        from indexer.hybrid import hybrid_search
+        from indexer.texts import TextCollection
+
+        hits = hybrid_search(collection, TextCollection(collection), query[0], args.k, weight=args.caption_weight)
     else:
         hits = collection.search(query, args.k)[0]
+    captions = {}
+    if args.caption and hits:
+        from api.cli_captions import caption_hits
+
+        captions = {i: r.caption or f"(no caption: {r.error})" for i, r in
+                    caption_hits(args, settings, collection, hits).items()}
     if args.json:
-        print(json.dumps([{**h.__dict__, "path": _show(h.path)} for h in hits], default=str))
+        print(json.dumps([{**h.__dict__, "path": _show(h.path), **({"caption": captions.get(h.file_id)}
+                                                                   if args.caption else {})} for h in hits],
+                         default=str))
         return 0
     for hit in hits:
         reranked = f"  (re-rank {hit.rerank_score:.4f})" if hit.rerank_score is not None else ""
+        reranked += f"  (hybrid {hit.hybrid_score:.4f})" if hit.hybrid_score is not None else ""
         print(f"{hit.score:.4f}  {_show(hit.path)}{reranked}")
+        if hit.file_id in captions:
+            print(f"        {captions[hit.file_id]}")
     if not hits:
         print("no results: the collection has no indexed images", file=sys.stderr)
     return 0
@@ -436,13 +451,15 @@ def cmd_demo(args, settings: Settings) -> int:
 
     work = os.path.abspath(args.work or default_work_dir())
     print(f"clipdex demo in {work} (offline: the model is trained here, on generated data)")
-    summary = run_demo(work, minutes=args.minutes, train_count=args.scenes)
+    summary = run_demo(work, minutes=args.minutes, train_count=args.scenes, caption_minutes=args.caption_minutes)
     print(f"\nexact caption ranked first for {summary['exact_top1']}/{summary['queries']} queries; "
-          f"zero-shot right for {summary['zero_shot_correct']}/{summary['zero_shot_total']} unseen pairs")
-    if args.serve:
+          f"zero-shot right for {summary['zero_shot_correct']}/{summary['zero_shot_total']} unseen pairs; "
+          f"captions named every object of {summary['captions_right']}/{summary['captions_shown']} hits")
+    if args.serve:  # the demo's own model and captioner, so that the page's captions work offline
         args.data_dir, args.model = summary["data_dir"], summary["model"]
-        return cmd_serve(args, settings)
-    print(f"try: clipdex search \"a large red circle\" --data-dir {summary['data_dir']}")
+        return cmd_serve(args, settings.model_copy(update={"captioner": summary["captioner"]}))
+    print(f"try: clipdex search \"a large red circle\" --caption --captioner {summary['captioner']} "
+          f"--data-dir {summary['data_dir']}")
     return 0
 
 
@@ -481,6 +498,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--nprobe", type=int, help="IVF lists to search (more: better recall, slower)")
     search.add_argument("--rerank", action="store_true", help="re-order the top hits with a cross-encoder")
     search.add_argument("--reranker", help="ViLT or BLIP ITM model for --rerank (or CLIPDEX_RERANKER)")
+    search.add_argument("--caption", action="store_true", help="caption the hits (cached in the collection)")
+    search.add_argument("--hybrid", action="store_true",
+                        help="rank by image and caption similarity together (after `clipdex index-captions`)")
+    search.add_argument("--caption-weight", type=float, default=0.5, help="--hybrid: the captions' share (0..1)")
+    search.add_argument("--captioner", help="captioner for --caption (or CLIPDEX_CAPTIONER)")
     search.set_defaults(func=cmd_search)
 
     status = sub.add_parser("status", parents=[common], help="counts, failures and model of a collection")
@@ -548,10 +570,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--eval", help="held-out data to evaluate on after each epoch")
     train.set_defaults(func=cmd_train)
 
+    from api.cli_captions import add_parsers as add_caption_parsers
+
+    add_caption_parsers(sub, common)
+
     demo = sub.add_parser("demo", help="offline demo: generate, train, index, search")
     demo.add_argument("--work", help="where to keep the demo (default ~/.cache/clipdex/demo)")
     demo.add_argument("--minutes", type=float, default=5.0, help="training time budget")
     demo.add_argument("--scenes", type=int, default=20000, help="generated training scenes")
+    demo.add_argument("--caption-minutes", type=float,
+                      help="captioner training time budget (default: half of --minutes, at most 2)")
     demo.add_argument("--serve", action="store_true", help="then serve the API and web page on it")
     demo.add_argument("--host")
     demo.add_argument("--port", type=int)

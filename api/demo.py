@@ -25,18 +25,18 @@ def default_work_dir() -> str:
     return os.path.join(cache, "clipdex", "demo")
 
 
-def write_scenes(folder: str, count: int, split: str, seed: int = 1) -> list[tuple[str, str]]:
-    """PNG files with sidecar .txt captions; returns (path, caption)."""
+def write_scenes(folder: str, count: int, split: str, seed: int = 1) -> list[tuple[str, str, list]]:
+    """PNG files with sidecar .txt captions; returns (path, caption, the scene's objects)."""
     os.makedirs(folder, exist_ok=True)
-    images, captions, _ = make_split(count, seed, split, distinct=True)
+    images, captions, things = make_split(count, seed, split, distinct=True)
     written = []
-    for number, (image, caption) in enumerate(zip(images, captions)):
+    for number, (image, caption, objects) in enumerate(zip(images, captions, things)):
         path = os.path.join(folder, f"scene_{number:04d}.png")
         if not os.path.exists(path):
             image.save(path)
             with open(path[:-4] + ".txt", "w", encoding="utf-8") as handle:
                 handle.write(caption + "\n")
-        written.append((path, caption))
+        written.append((path, caption, objects))
     return written
 
 
@@ -60,33 +60,63 @@ def ensure_model(model_dir: str, minutes: float, train_count: int, say) -> str:
     return model_dir
 
 
+def ensure_captioner(out_dir: str, model_dir: str, minutes: float, train_count: int, say) -> str:
+    """clipdex's own captioner on the demo model, trained once on the same scenes."""
+    from retrieval.caption_training import CaptionTrainConfig, train_captioner
+
+    done_marker = os.path.join(out_dir, "DONE")
+    if os.path.exists(done_marker):
+        say(f"reusing the captioner trained earlier: {out_dir}")
+        return out_dir
+    say(f"training a captioner on that model for up to {minutes:g} min (once)...")
+    images, captions, _ = make_split(train_count, 0, "train")
+    result = train_captioner(images, captions, model_dir, out_dir, CaptionTrainConfig(epochs=100,
+                                                                                        max_seconds=minutes * 60))
+    say(f"trained {result.steps} steps in {result.seconds / 60:.1f} min -> {out_dir}")
+    open(done_marker, "w").close()
+    return out_dir
+
+
 def run_demo(work_dir: str, minutes: float = 5.0, train_count: int = 20000, collection_size: int = 300,
-             say=print) -> dict:
+             say=print, caption_minutes: float | None = None) -> dict:
+    from indexer.captions import caption_rows
     from indexer.collection import Collection
     from indexer.pipeline import IndexOptions, index_folders
     from retrieval.encoder import Encoder
     from retrieval.models import load_model
     from retrieval.zero_shot import classify, label_vectors, logit_scale
 
+    from retrieval.caption_own import OwnCaptioner
+    from retrieval.shapes import names_every_object
+
     model_dir = ensure_model(os.path.join(work_dir, "model"), minutes, train_count, say)
+    caption_minutes = min(2.0, minutes / 2) if caption_minutes is None else caption_minutes
+    captioner = OwnCaptioner(ensure_captioner(os.path.join(work_dir, "captioner"), model_dir, caption_minutes,
+                                              train_count, say))
     photos = os.path.join(work_dir, "photos")
     scenes = write_scenes(photos, collection_size, "test")
-    captions = {path: caption for path, caption in scenes}
+    captions = {path: caption for path, caption, _ in scenes}
+    scene_of = {path: objects for path, _, objects in scenes}
     encoder = Encoder(load_model(model_dir), batch_size=128)
     data_dir = os.path.join(photos, ".clipdex")
     collection = Collection(data_dir)
     report = index_folders(collection, [photos], encoder.spec, lambda: encoder, IndexOptions(progress=False))
     say(f"\nindexed {report.embedded} new images ({report.unchanged} unchanged) of {photos} -> {data_dir}")
 
-    found = 0
+    found = named = shown = 0
     queries = [QUERIES[0], QUERIES[1], scenes[7][1], scenes[42][1]]
     for query in queries:
         hits = collection.search(encoder.embed_texts([query]), 3)[0]
+        written = caption_rows(collection.store, captioner, [collection.store.get_row(h.file_id) for h in hits])
         say(f'\nsearch "{query}"')
         for rank, hit in enumerate(hits, 1):
             right = captions.get(hit.path) == query
             found += int(right and rank == 1)
             say(f"  {rank}. {hit.score:.3f}  {os.path.basename(hit.path)}  \"{captions.get(hit.path)}\"{'  <- exact' if right else ''}")
+            caption = written[hit.file_id].caption
+            shown += 1
+            named += int(caption is not None and names_every_object(caption, scene_of[hit.path]))
+            say(f"     captioned: \"{caption}\"")
 
     labels = colour_shape_labels()
     singles, _, single_scenes = make_split(4, 3, "heldout")  # single objects, pairs never trained on
@@ -102,4 +132,5 @@ def run_demo(work_dir: str, minutes: float = 5.0, train_count: int = 20000, coll
         say(f"  a {thing.size} {truth:18s} -> {best} ({row.max():.2f}){'' if best == truth else '  (wrong)'}")
     collection.close()
     return {"data_dir": data_dir, "model": model_dir, "exact_top1": found, "queries": len(queries),
-            "zero_shot_correct": correct, "zero_shot_total": len(picked)}
+            "zero_shot_correct": correct, "zero_shot_total": len(picked), "captioner": os.path.join(work_dir, "captioner"),
+            "captions_right": named, "captions_shown": shown}

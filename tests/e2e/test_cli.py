@@ -176,8 +176,10 @@ def test_generate_train_index_search_and_the_demo(tmp_path):
     demo = clipdex("demo", "--work", str(tmp_path / "demo"), "--minutes", "0.3", "--scenes", "1024").stdout
     assert "indexed 300 new images" in demo and 'search "a large red circle"' in demo
     assert "zero-shot" in demo and "exact caption ranked first for" in demo
+    assert demo.count("captioned: \"") == 12 and "captions named every object of" in demo
     again = clipdex("demo", "--work", str(tmp_path / "demo"), "--minutes", "0.3", "--scenes", "1024").stdout
     assert "reusing the model" in again and "indexed 0 new images (300 unchanged)" in again
+    assert "reusing the captioner" in again
 
 
 def test_index_types_rebuild_and_duplicates_from_the_command_line(tmp_path):
