@@ -12,14 +12,20 @@ from __future__ import annotations
 import io
 import json
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 from retrieval.atomic_io import atomic_write_bytes
-from retrieval.caption_model import DecoderConfig, WordVocab, build_decoder, image_features, shape_of_features
+from retrieval.caption_model import (
+    DecoderConfig,
+    WordVocab,
+    build_decoder,
+    image_features,
+    shape_of_features,
+)
+from retrieval.lr_schedule import WarmupCosine
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +103,10 @@ def train_captioner(
     from retrieval.devices import pick_device
     from retrieval.models import load_model
 
+    from retrieval.training import check_pairs
+
     config = config or CaptionTrainConfig()
-    if not images:
-        raise CaptionTrainingError("no training pairs: the data has no images")
-    if len(images) != len(captions):
-        raise CaptionTrainingError(f"{len(images)} images but {len(captions)} captions")
-    if any(not c or not c.strip() for c in captions):
-        raise CaptionTrainingError("every image needs a non-empty caption")
+    check_pairs(images, captions, CaptionTrainingError)
     encoder_spec = os.path.abspath(encoder_spec) if os.path.isdir(encoder_spec) else encoder_spec
     loaded = load_model(encoder_spec)
     if loaded.family != "open_clip":
@@ -127,13 +130,7 @@ def train_captioner(
     decoder = build_decoder(decoder_config).to(device)
     optimizer = torch.optim.AdamW(decoder.parameters(), lr=config.lr, weight_decay=0.01)
     steps_per_epoch = max(1, len(images) // config.batch_size)
-    schedule = {"total": steps_per_epoch * config.epochs}
-
-    def lr_at(i: int) -> float:
-        if i < config.warmup_steps:
-            return config.lr * (i + 1) / config.warmup_steps
-        progress = (i - config.warmup_steps) / max(1, schedule["total"] - config.warmup_steps)
-        return 0.5 * config.lr * (1 + math.cos(math.pi * min(1.0, progress)))
+    lr_at = WarmupCosine(config.lr, config.warmup_steps, steps_per_epoch * config.epochs)
 
     generator = torch.Generator().manual_seed(config.seed)
     step, history, train_started = 0, [], time.monotonic()
@@ -158,10 +155,8 @@ def train_captioner(
             losses.append(float(loss.detach()))
             step += 1
             if config.max_seconds and step == 50:
-                # With a time budget, the cosine decay ends when the time does.
-                per_step = (time.monotonic() - train_started) / step
-                affordable = int((config.max_seconds - (time.monotonic() - started)) / per_step) + step
-                schedule["total"] = max(step + 1, min(schedule["total"], affordable))
+                lr_at.fit_to_time(step, (time.monotonic() - train_started) / step,
+                                  config.max_seconds - (time.monotonic() - started))
             if config.max_seconds and time.monotonic() - started > config.max_seconds:
                 out_of_time = True
                 break
@@ -174,6 +169,6 @@ def train_captioner(
                  record["seconds"])
         if on_epoch:
             on_epoch(record)
-        if out_of_time or step >= schedule["total"]:
+        if out_of_time or step >= lr_at.total:
             break
     return CaptionTrainResult(out_dir, step, time.monotonic() - started, history)

@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from retrieval.atomic_io import atomic_write_bytes
+from retrieval.lr_schedule import WarmupCosine
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,16 @@ class TrainResult:
     steps: int
     epochs: int
     history: list[dict] = field(default_factory=list)
+
+
+def check_pairs(images: list, captions: list[str], error: type[Exception]) -> None:
+    """Raise ``error`` unless every image has one non-empty caption."""
+    if not images:
+        raise error("no training pairs: the data has no images")
+    if len(images) != len(captions):
+        raise error(f"{len(images)} images but {len(captions)} captions")
+    if any(not c or not c.strip() for c in captions):
+        raise error("every image needs a non-empty caption")
 
 
 def _freeze_for(model, mode: str) -> None:
@@ -154,12 +165,7 @@ def train(
     from retrieval.models import LoadedModel, _register_clipdex_configs, load_model
 
     config = config or TrainConfig()
-    if not images:
-        raise TrainingError("no training pairs: the data has no images")
-    if len(images) != len(captions):
-        raise TrainingError(f"{len(images)} images but {len(captions)} captions")
-    if any(not c or not c.strip() for c in captions):
-        raise TrainingError("every image needs a non-empty caption")
+    check_pairs(images, captions, TrainingError)
     if (arch is None) == (base is None):
         raise TrainingError("give either an architecture to train from scratch or a model to fine-tune")
     _register_clipdex_configs()
@@ -204,21 +210,11 @@ def train(
             optimizer.load_state_dict(state["optimizer"])
         step, first_epoch, history = state["step"], state["epoch"], state.get("history", [])
 
-    schedule = {"total": total_steps}
-
-    def lr_at(i: int) -> float:
-        if i < config.warmup_steps:
-            return config.lr * (i + 1) / config.warmup_steps
-        progress = (i - config.warmup_steps) / max(1, schedule["total"] - config.warmup_steps)
-        return 0.5 * config.lr * (1 + math.cos(math.pi * min(1.0, progress)))
+    lr_at = WarmupCosine(config.lr, config.warmup_steps, total_steps)
 
     def fit_schedule_to_time(steps_done: int) -> None:
-        # With a time budget, the cosine decay ends when the time does, not at an epoch
-        # count the budget would never reach.
         elapsed = time.monotonic() - started
-        per_step = elapsed / max(1, steps_done)
-        affordable = step + int((config.max_seconds - elapsed) / per_step)
-        schedule["total"] = max(step + 1, min(total_steps, affordable))
+        lr_at.fit_to_time(step, elapsed / max(1, steps_done), config.max_seconds - elapsed)
 
     pixels = torch.stack([loaded.preprocess(image) for image in images]).to(torch.float16)
     tokens = loaded.tokenizer(captions)

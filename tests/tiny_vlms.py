@@ -12,8 +12,8 @@ SMALL_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, n
                     image_size=32, patch_size=8)
 
 
-def save_tiny_blip(folder: str) -> str:
-    from transformers import BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
+def _save_tiny_blip_of(model_class, folder: str) -> str:
+    from transformers import BlipConfig, BlipImageProcessor, BlipProcessor
 
     tokenizer = _bert_tokenizer(folder)
     config = BlipConfig(
@@ -23,21 +23,19 @@ def save_tiny_blip(folder: str) -> str:
         vision_config=SMALL_VISION, projection_dim=16, image_text_hidden_size=16,
     )
     processor = BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer)
-    return _save(BlipForConditionalGeneration(config), processor, folder)
+    return _save(model_class(config), processor, folder)
+
+
+def save_tiny_blip(folder: str) -> str:
+    from transformers import BlipForConditionalGeneration
+
+    return _save_tiny_blip_of(BlipForConditionalGeneration, folder)
 
 
 def save_tiny_blip_vqa(folder: str) -> str:
-    from transformers import BlipConfig, BlipForQuestionAnswering, BlipImageProcessor, BlipProcessor
+    from transformers import BlipForQuestionAnswering
 
-    tokenizer = _bert_tokenizer(folder)
-    config = BlipConfig(
-        text_config=dict(vocab_size=len(tokenizer), max_position_embeddings=40, encoder_hidden_size=32,
-                         bos_token_id=tokenizer.cls_token_id, sep_token_id=tokenizer.sep_token_id,
-                         pad_token_id=tokenizer.pad_token_id, **SMALL_TEXT),
-        vision_config=SMALL_VISION, projection_dim=16, image_text_hidden_size=16,
-    )
-    processor = BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer)
-    return _save(BlipForQuestionAnswering(config), processor, folder)
+    return _save_tiny_blip_of(BlipForQuestionAnswering, folder)
 
 
 def save_tiny_git(folder: str) -> str:
