@@ -48,8 +48,9 @@ async def run_captioner(function, *args, **kwargs):
 async def caption_hits(state, hits: list, prompt: str | None) -> str:
     """Fill ``caption`` and ``caption_status`` of API hits; returns the captioner's name."""
     captioner = await get_captioner(state)
-    rows = [row for row in (state.collection.store.get_row(hit.id) for hit in hits) if row is not None]
-    results = await run_captioner(caption_rows, state.collection.store, captioner, rows, prompt,
+    store = state.collection.store
+    rows = await run_in_threadpool(lambda: [r for r in (store.get_row(hit.id) for hit in hits) if r is not None])
+    results = await run_captioner(caption_rows, store, captioner, rows, prompt,
                                   state.settings.caption_budget_s, state.settings.max_image_pixels)
     for hit in hits:
         result = results.get(hit.id)
