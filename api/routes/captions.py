@@ -114,6 +114,8 @@ async def answer(
             vector = await state.batcher.embed(query, encoder)
             hits = (await run_in_threadpool(state.collection.search, vector, k))[0]
             ids, scores = [h.file_id for h in hits], {h.file_id: h.score for h in hits}
+            if not ids:
+                raise ApiError(404, "the query found no indexed images to ask about")
         _check_count(None, ids)
         rows, missing = await run_in_threadpool(_rows, state, ids)
         images, readable, errors = await run_in_threadpool(read_images, rows, state.settings.max_image_pixels)
