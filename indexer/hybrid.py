@@ -17,6 +17,13 @@ from indexer.collection import Collection, Hit, SearchFilters, hit_of_row
 from indexer.texts import TextCollection
 
 CAPTION_SOURCE = "caption:"
+MAX_DEPTH = 2000  # candidates per list: deep pages of a hybrid search are not worth their cost
+
+
+def file_id_of(source: str) -> int | None:
+    """The file id of a caption text's source; None for any other source."""
+    rest = source[len(CAPTION_SOURCE):] if source.startswith(CAPTION_SOURCE) else ""
+    return int(rest) if rest.isdigit() else None
 
 
 def caption_source(file_id: int) -> str:
@@ -36,10 +43,11 @@ def hybrid_search(
     if not 0.0 <= weight <= 1.0:
         raise ValueError("the caption weight must be between 0 and 1")
     query = np.asarray(query, dtype=np.float32).ravel()
-    depth = max(100, 4 * (k + offset))
+    if k + offset > MAX_DEPTH:
+        raise ValueError(f"hybrid search pages reach {MAX_DEPTH} results at the most (k + offset)")
+    depth = min(MAX_DEPTH, max(100, 4 * (k + offset)))
     hits = {h.file_id: h for h in collection.search(query, depth, filters=filters)[0]}
-    captions = {int(source[len(CAPTION_SOURCE):]): score
-                for source, score in texts.best_by_source(query, depth, CAPTION_SOURCE).items()}
+    captions = _by_file(texts.best_by_source(query, depth, CAPTION_SOURCE))
     allowed = collection.store.vector_ids_matching(filters) if filters and filters.active() else None
     for file_id in captions.keys() - hits.keys():  # found by its caption only: its image score, exactly
         row = collection.store.get_row(file_id)
@@ -47,10 +55,16 @@ def hybrid_search(
         if vector is not None and (allowed is None or row["vector_id"] in allowed):
             hits[file_id] = hit_of_row(row, float(vector @ query))
     exact = texts.scores_of_sources(query, [caption_source(i) for i in hits.keys() - captions.keys()])
-    captions.update({int(source[len(CAPTION_SOURCE):]): score for source, score in exact.items()})
+    captions.update(_by_file(exact))
     for file_id, hit in hits.items():
         hit.hybrid_score = (1 - weight) * hit.score + weight * captions.get(file_id, hit.score)
     ranked = sorted(hits.values(), key=lambda h: h.hybrid_score, reverse=True)
     if min_score is not None:
         ranked = [h for h in ranked if h.hybrid_score >= min_score]
     return ranked[offset:offset + k]
+
+
+def _by_file(scores: dict[str, float]) -> dict[int, float]:
+    by_file = {file_id_of(source): score for source, score in scores.items()}
+    by_file.pop(None, None)  # a text someone gave a "caption:..." source of their own
+    return by_file

@@ -148,9 +148,11 @@ class TextCollection:
         (from their stored vectors), whatever their rank."""
         if not sources or not self.collection.embed_dim:
             return {}
+        wanted, pairs = sorted(set(sources)), []
         with self.store.engine.connect() as conn:
-            pairs = conn.execute(select(texts_table.c.id, texts_table.c.source)
-                                 .where(texts_table.c.source.in_(sorted(set(sources))))).all()
+            for start in range(0, len(wanted), 1000):  # databases bound the parameters of one query
+                pairs += conn.execute(select(texts_table.c.id, texts_table.c.source)
+                                      .where(texts_table.c.source.in_(wanted[start:start + 1000]))).all()
         best: dict[str, float] = {}
         with self._lock:
             index = self._load(self.collection.embed_dim)

@@ -90,8 +90,11 @@ async def search_text(
     if body.hybrid:
         if reranker is not None:
             raise ApiError(422, "choose one of rerank and hybrid")
-        found = await run_in_threadpool(hybrid_search, state.collection, state.texts, vector, body.k, body.offset,
-                                        body.caption_weight, _filters(body.filters), body.min_score)
+        try:
+            found = await run_in_threadpool(hybrid_search, state.collection, state.texts, vector, body.k,
+                                            body.offset, body.caption_weight, _filters(body.filters), body.min_score)
+        except ValueError as exc:
+            raise ApiError(422, str(exc)) from None
         hits = [image_hit(h) for h in found]
     elif reranker is None:
         hits = await _search_images(state, vector, body.k, body.offset, body.min_score, body.filters, response, timings)

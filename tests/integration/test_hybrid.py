@@ -67,3 +67,23 @@ def test_filters_hold_even_for_an_image_found_by_its_caption(captioned, tiny_enc
     assert hits and all(os.path.dirname(h.path) == folder_a for h in hits)
     with pytest.raises(ValueError, match="between 0 and 1"):
         hybrid_search(collection, texts, query, 3, weight=1.5)
+
+
+def test_captions_beyond_the_nearest_texts_are_scored_exactly(captioned, tiny_encoder, monkeypatch):
+    collection, texts, rows = captioned
+    query = tiny_encoder.embed_texts(["a dog on the sand"])[0]
+    expected = {h.file_id: h.hybrid_score for h in hybrid_search(collection, texts, query, 7)}
+    # As if no caption were among the nearest texts: every caption score comes from the stored vectors.
+    monkeypatch.setattr(texts, "best_by_source", lambda *args: {})
+    exact = {h.file_id: h.hybrid_score for h in hybrid_search(collection, texts, query, 7)}
+    assert exact.keys() == expected.keys()
+    assert all(exact[i] == pytest.approx(expected[i], abs=1e-5) for i in expected)
+
+
+def test_a_text_whose_source_only_looks_like_a_caption_is_ignored(captioned, tiny_encoder):
+    collection, texts, _ = captioned
+    texts.add(["a green apple on a table"], tiny_encoder, source="caption:not-a-file")
+    query = tiny_encoder.embed_texts(["a green apple on a table"])[0]
+    assert len(hybrid_search(collection, texts, query, 7, weight=1.0)) == 7
+    with pytest.raises(ValueError, match="2000 results at the most"):
+        hybrid_search(collection, texts, query, 1000, offset=1500)
