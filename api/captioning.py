@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError
@@ -33,10 +34,16 @@ async def get_captioner(state):
         raise ApiError(503, f"the captioner could not be loaded: {exc}", code="unavailable") from None
 
 
+# One generation at a time: several on one model only compete for the same GPU memory
+# and cores (and may run out of the first).
+_generating = anyio.Semaphore(1)
+
+
 async def run_captioner(function, *args, **kwargs):
-    """A captioner call off the event loop, its failures as API errors."""
+    """A captioner call off the event loop, one at a time, its failures as API errors."""
     try:
-        return await run_in_threadpool(function, *args, **kwargs)
+        async with _generating:
+            return await run_in_threadpool(function, *args, **kwargs)
     except (PromptTooLong, AnswerNotSupported) as exc:
         raise ApiError(422 if isinstance(exc, PromptTooLong) else 400, str(exc)) from None
     except ValueError as exc:

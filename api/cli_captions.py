@@ -34,7 +34,10 @@ def caption_hits(args, settings: Settings, collection, hits) -> dict:
 
     captioner = load(args, settings)
     rows = [row for row in (collection.store.get_row(h.file_id) for h in hits) if row is not None]
-    return caption_rows(collection.store, captioner, rows, max_pixels=settings.max_image_pixels)
+    try:
+        return caption_rows(collection.store, captioner, rows, max_pixels=settings.max_image_pixels)
+    except CaptionerError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _files(paths: list[str]) -> list[str]:

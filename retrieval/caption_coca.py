@@ -40,12 +40,16 @@ class CocaCaptioner(Captioner):
             ids = torch.cat([ids, prompt.expand(len(images), -1)], dim=1)
         limit = min(ids.shape[1] + self.max_new_tokens, self.model.context_length - 1)  # the text tower adds a CLS
         done = torch.zeros(len(images), dtype=torch.bool, device=self.device)
-        with torch.inference_mode(), half_precision(self.device):
-            latent, embs = self.model._encode_image(pixels)
-            while ids.shape[1] < limit and not bool(done.all()):
-                logits = self.model(pixels, ids, image_latent=latent, image_embs=embs, output_labels=False)["logits"]
-                step = logits[:, -1].argmax(dim=-1)
-                step = torch.where(done, torch.full_like(step, END), step)
-                ids = torch.cat([ids, step[:, None]], dim=1)
-                done |= step == END
+        try:
+            with torch.inference_mode(), half_precision(self.device):
+                latent, embs = self.model._encode_image(pixels)
+                while ids.shape[1] < limit and not bool(done.all()):
+                    logits = self.model(pixels, ids, image_latent=latent, image_embs=embs,
+                                        output_labels=False)["logits"]
+                    step = logits[:, -1].argmax(dim=-1)
+                    step = torch.where(done, torch.full_like(step, END), step)
+                    ids = torch.cat([ids, step[:, None]], dim=1)
+                    done |= step == END
+        except RuntimeError as exc:  # out of memory, a device gone
+            raise CaptionerError(f"{self.name}: generation failed: {exc}") from None
         return [_SPECIAL.sub("", open_clip.decode(row)).strip(" .") for row in ids]

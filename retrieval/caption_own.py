@@ -4,10 +4,18 @@ the trained word decoder (greedy). A prompt, if given, is the start of every cap
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import pickle
 
-from retrieval.caption_model import DecoderConfig, WordVocab, build_decoder, image_features, words_of
+from retrieval.caption_model import (
+    DecoderConfig,
+    WordVocab,
+    build_decoder,
+    image_features,
+    words_of,
+)
 from retrieval.caption_training import CONFIG_FILE, WEIGHTS_FILE
 from retrieval.captioner import Captioner, CaptionerError, half_precision
 
@@ -34,11 +42,12 @@ class OwnCaptioner(Captioner):
         self.device = pick_device(device)
         self.loaded = load_model(meta["encoder"])
         self.model = self.loaded.model.to(self.device).eval()
-        self.vocab = WordVocab(meta["vocab"])
-        self.decoder = build_decoder(DecoderConfig(**meta["decoder"]))
-        import io
-
-        self.decoder.load_state_dict(torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True))
+        try:
+            self.vocab = WordVocab(meta["vocab"])
+            self.decoder = build_decoder(DecoderConfig(**meta["decoder"]))
+            self.decoder.load_state_dict(torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True))
+        except (KeyError, TypeError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
+            raise CaptionerError(f"{folder}: a damaged or mismatched clipdex captioner ({exc})") from None
         self.decoder.to(self.device).eval()
         self.name = f"clipdex:{folder}@{hashlib.sha256(weights).hexdigest()[:12]}"
 
@@ -46,8 +55,11 @@ class OwnCaptioner(Captioner):
         import torch
 
         start = [self.vocab.ids.get(w, 3) for w in words_of(text)] if text else None
-        with torch.inference_mode(), half_precision(self.device):
-            pixels = torch.stack([self.loaded.preprocess(image) for image in images]).to(self.device)
-            embedding, tokens = image_features(self.model, pixels)
-            ids = self.decoder.generate(self.decoder.memory(embedding, tokens), start=start)
+        try:
+            with torch.inference_mode(), half_precision(self.device):
+                pixels = torch.stack([self.loaded.preprocess(image) for image in images]).to(self.device)
+                embedding, tokens = image_features(self.model, pixels)
+                ids = self.decoder.generate(self.decoder.memory(embedding, tokens), start=start)
+        except RuntimeError as exc:  # out of memory, a device gone
+            raise CaptionerError(f"{self.name}: generation failed: {exc}") from None
         return [self.vocab.decode(row) for row in ids.tolist()]

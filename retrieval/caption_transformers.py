@@ -50,7 +50,9 @@ class TransformersCaptioner(Captioner):
         self.family = config.get("model_type", "")
         architectures = config.get("architectures") or []
         self.device = pick_device(device)
-        dtype = torch.float16 if self.device == "cuda" else torch.float32
+        on_gpu = str(self.device).startswith("cuda")
+        # bf16 where the GPU has it: Gemma 2 (PaliGemma 2) and Qwen2-VL overflow in fp16.
+        dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if on_gpu else torch.float32
         try:
             from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -79,7 +81,9 @@ class TransformersCaptioner(Captioner):
             messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": instruction}]}]
             return [self.processor.apply_chat_template(messages, add_generation_prompt=True)] * count
         if family == "florence2":
-            return [text if text in FLORENCE_TASKS else FLORENCE_TASKS[0]] * count
+            if text and text not in FLORENCE_TASKS:
+                raise ValueError(f"Florence-2 captions with one of the task tokens {', '.join(FLORENCE_TASKS)}")
+            return [text or FLORENCE_TASKS[0]] * count
         if family == "paligemma":
             return [f"<image>answer en {text}" if question else "<image>caption en"] * count
         if self.vqa_only:
@@ -113,7 +117,9 @@ class TransformersCaptioner(Captioner):
         try:
             inputs = self._inputs(images, prompts)
             with torch.inference_mode():
-                output = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+                detailed = self.family == "florence2" and text in FLORENCE_TASKS[1:]
+                output = self.model.generate(**inputs, max_new_tokens=128 if detailed else self.max_new_tokens,
+                                             do_sample=False)
         except (ValueError, RuntimeError, TypeError) as exc:
             raise CaptionerError(f"{self.name}: generation failed: {exc}") from None
         prompt_ids = inputs.get("input_ids")
@@ -126,7 +132,8 @@ class TransformersCaptioner(Captioner):
 
 
 def _fingerprint(folder: str) -> str:
-    """Changes when the weights do: names and sizes of the weight files."""
-    entries = sorted((name, os.path.getsize(os.path.join(folder, name))) for name in os.listdir(folder)
-                     if name.endswith((".safetensors", ".bin")))
+    """Changes when the weights do: names, sizes and modification times of the weight files
+    (hub snapshots are links into the cache: the files they point at)."""
+    entries = sorted((name, os.stat(os.path.join(folder, name)).st_size, os.stat(os.path.join(folder, name)).st_mtime_ns)
+                     for name in os.listdir(folder) if name.endswith((".safetensors", ".bin")))
     return hashlib.sha256(repr(entries).encode()).hexdigest()[:12]

@@ -91,3 +91,11 @@ def test_coca_generates_with_its_own_decoder_and_takes_a_prompt(tmp_path):
     assert all(c.startswith("a photo of") for c in captioner.caption(_images(), prompt="a photo of"))
     with pytest.raises(CaptionerError, match="not a CoCa model"):
         load_captioner("coca:random:clipdex-tiny")
+
+
+def test_florence_takes_caption_tasks_only(tmp_path):
+    CAPTIONERS["florence2"](str(tmp_path))
+    captioner = load_captioner(str(tmp_path), device="cpu")
+    assert len(captioner.caption(_images()[:1], prompt="<DETAILED_CAPTION>")) == 1
+    with pytest.raises(ValueError, match="task tokens"):
+        captioner.caption(_images()[:1], prompt="<OD>")  # boxes, not a caption
