@@ -9,7 +9,7 @@ import anyio
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError
-from indexer.captions import caption_rows
+from indexer.captions import caption_files
 from retrieval.captioner import AnswerNotSupported, CaptionerError, PromptTooLong
 
 _load_lock = threading.Lock()
@@ -55,9 +55,7 @@ async def run_captioner(function, *args, **kwargs):
 async def caption_hits(state, hits: list, prompt: str | None) -> str:
     """Fill ``caption`` and ``caption_status`` of API hits; returns the captioner's name."""
     captioner = await get_captioner(state)
-    store = state.collection.store
-    rows = await run_in_threadpool(lambda: [r for r in (store.get_row(hit.id) for hit in hits) if r is not None])
-    results = await run_captioner(caption_rows, store, captioner, rows, prompt,
+    results = await run_captioner(caption_files, state.collection.store, captioner, [hit.id for hit in hits], prompt,
                                   state.settings.caption_budget_s, state.settings.max_image_pixels)
     for hit in hits:
         result = results.get(hit.id)

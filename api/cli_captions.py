@@ -30,12 +30,12 @@ def load(args, settings: Settings):
 
 def caption_hits(args, settings: Settings, collection, hits) -> dict:
     """{file id: caption result} for search hits, cached in the collection."""
-    from indexer.captions import caption_rows
+    from indexer.captions import caption_files
 
     captioner = load(args, settings)
-    rows = [row for row in (collection.store.get_row(h.file_id) for h in hits) if row is not None]
     try:
-        return caption_rows(collection.store, captioner, rows, max_pixels=settings.max_image_pixels)
+        return caption_files(collection.store, captioner, [h.file_id for h in hits],
+                             max_pixels=settings.max_image_pixels)
     except CaptionerError as exc:
         raise UsageError(str(exc)) from None
 

@@ -79,15 +79,14 @@ def ensure_captioner(out_dir: str, model_dir: str, minutes: float, train_count: 
 
 def run_demo(work_dir: str, minutes: float = 5.0, train_count: int = 20000, collection_size: int = 300,
              say=print, caption_minutes: float | None = None) -> dict:
-    from indexer.captions import caption_rows
+    from indexer.captions import caption_files
     from indexer.collection import Collection
     from indexer.pipeline import IndexOptions, index_folders
+    from retrieval.caption_own import OwnCaptioner
     from retrieval.encoder import Encoder
     from retrieval.models import load_model
-    from retrieval.zero_shot import classify, label_vectors, logit_scale
-
-    from retrieval.caption_own import OwnCaptioner
     from retrieval.shapes import names_every_object
+    from retrieval.zero_shot import classify, label_vectors, logit_scale
 
     model_dir = ensure_model(os.path.join(work_dir, "model"), minutes, train_count, say)
     caption_minutes = min(2.0, minutes / 2) if caption_minutes is None else caption_minutes
@@ -107,7 +106,7 @@ def run_demo(work_dir: str, minutes: float = 5.0, train_count: int = 20000, coll
     queries = [QUERIES[0], QUERIES[1], scenes[7][1], scenes[42][1]]
     for query in queries:
         hits = collection.search(encoder.embed_texts([query]), 3)[0]
-        written = caption_rows(collection.store, captioner, [collection.store.get_row(h.file_id) for h in hits])
+        written = caption_files(collection.store, captioner, [h.file_id for h in hits])
         say(f'\nsearch "{query}"')
         for rank, hit in enumerate(hits, 1):
             right = captions.get(hit.path) == query

@@ -108,3 +108,17 @@ def caption_rows(
         if cache is not None:
             cache.put(fresh, captioner.name, prompt)
     return results
+
+
+def caption_files(
+    store: Store,
+    captioner,
+    file_ids: list[int],
+    prompt: str | None = None,
+    budget_s: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> dict[int, CaptionResult]:
+    """``caption_rows`` for files of the collection given by id (search hits); ids with no
+    row are left out."""
+    rows = [row for row in (store.get_row(i) for i in file_ids) if row is not None]
+    return caption_rows(store, captioner, rows, prompt, budget_s, max_pixels)
