@@ -126,35 +126,25 @@ def cmd_train_captioner(args, settings: Settings) -> int:
 
 
 def cmd_index_captions(args, settings: Settings) -> int:
-    """Caption every indexed image and add the captions to the collection's texts, so that
-    image->text search finds them; images whose caption is there already are skipped."""
-    from indexer.captions import caption_rows
-    from indexer.hybrid import CAPTION_SOURCE, caption_source
-    from indexer.texts import TextCollection
+    """Give every indexed image one caption text (image->text and hybrid search find them):
+    new images get one, images whose caption is another captioner's, or of content that
+    changed, get a new one, captions of files no longer indexed go."""
+    from indexer.caption_texts import sync_caption_texts
 
     cli = _cli()
     collection = cli._open(args, settings)
     spec = cli._model_spec(args, settings, collection)
     collection.check_model(spec)
-    texts = TextCollection(collection)
-    done = texts.sources(prefix=CAPTION_SOURCE)
-    rows = [row for row in collection.store.iter_ok() if caption_source(row["id"]) not in done]
     captioner = load(args, settings)
-    encoder = cli._encoder_factory(spec, args, settings)()
-    added = failed = 0
-    for start in range(0, len(rows), 256):  # in steps, so an interrupted run keeps what it did
-        try:
-            results = caption_rows(collection.store, captioner, rows[start:start + 256], args.prompt,
-                                   max_pixels=settings.max_image_pixels)
-        except CaptionerError as exc:
-            raise UsageError(str(exc)) from None
-        written = {i: r.caption for i, r in sorted(results.items()) if r.caption and not r.error}
-        failed += len(results) - len(written)
-        if written:
-            texts.add(list(written.values()), encoder, source=[caption_source(i) for i in written])
-            added += len(written)
-    print(f"indexed {added} captions ({len(done)} there already, {failed} images could not be captioned)")
-    return 1 if failed else 0
+    try:
+        report = sync_caption_texts(collection, captioner, cli._encoder_factory(spec, args, settings), args.prompt,
+                                    max_pixels=settings.max_image_pixels)
+    except CaptionerError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"indexed {report.added + report.replaced} captions ({report.added} new, {report.replaced} replaced, "
+          f"{report.kept} unchanged, {report.removed} of files no longer indexed removed, "
+          f"{report.failed} images could not be captioned)")
+    return 1 if report.failed else 0
 
 
 def add_parsers(sub, common) -> None:

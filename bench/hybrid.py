@@ -27,9 +27,10 @@ WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0)
 
 
 def run(split: str, count: int, encoder, captioner, work: str) -> dict:
+    from indexer.caption_texts import caption_source
     from indexer.captions import caption_rows
     from indexer.collection import Collection
-    from indexer.hybrid import caption_source, hybrid_search
+    from indexer.hybrid import hybrid_search
     from indexer.pipeline import IndexOptions, index_folders
     from indexer.texts import TextCollection
     from retrieval.shapes import make_split

@@ -13,21 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from indexer.caption_texts import CAPTION_SOURCE, caption_source, file_id_of
 from indexer.collection import Collection, Hit, SearchFilters, hit_of_row
 from indexer.texts import TextCollection
 
-CAPTION_SOURCE = "caption:"
 MAX_DEPTH = 2000  # candidates per list: deep pages of a hybrid search are not worth their cost
-
-
-def file_id_of(source: str) -> int | None:
-    """The file id of a caption text's source; None for any other source."""
-    rest = source[len(CAPTION_SOURCE):] if source.startswith(CAPTION_SOURCE) else ""
-    return int(rest) if rest.isdigit() else None
-
-
-def caption_source(file_id: int) -> str:
-    return f"{CAPTION_SOURCE}{file_id}"
 
 
 def hybrid_search(

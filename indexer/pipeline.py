@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from indexer.caption_texts import drop_caption_texts
 from indexer.collection import Collection
 from indexer.decode_worker import DecodeDataset, collate, read_blobs
 from indexer.scan import scan_folders
@@ -173,6 +174,9 @@ def _index_folders(collection, roots, model_spec, encoder_factory, options, embe
 
     collection.store.insert_pending(new)
     collection.store.mark_changed(changed)
+    # A caption describes content: a changed file's no longer fits, and a file that went
+    # (moved or deleted) loses its id. `clipdex index-captions` captions them again.
+    drop_caption_texts(collection, [file_id for file_id, _, _ in changed] + [s.id for s in gone])
 
     encoder = None
     if collection.embed_dim is None:  # first run: the model decides the dimension

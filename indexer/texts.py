@@ -89,11 +89,28 @@ class TextCollection:
         with self.store.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(texts_table)).scalar())
 
-    def sources(self, prefix: str = "") -> set[str]:
-        """The distinct sources of the texts, those starting with ``prefix``."""
-        query = select(texts_table.c.source).where(texts_table.c.source.startswith(prefix, autoescape=True)).distinct()
+    def texts_by_source(self, prefix: str) -> dict[str, list[tuple[int, str]]]:
+        """{source: [(text id, text), ...]} of the texts whose source starts with ``prefix``."""
+        query = (select(texts_table.c.id, texts_table.c.text, texts_table.c.source)
+                 .where(texts_table.c.source.startswith(prefix, autoescape=True)).order_by(texts_table.c.id))
+        by_source: dict[str, list[tuple[int, str]]] = {}
         with self.store.engine.connect() as conn:
-            return set(conn.execute(query).scalars())
+            for text_id, text, source in conn.execute(query):
+                by_source.setdefault(source, []).append((int(text_id), text))
+        return by_source
+
+    def ids_of_sources(self, sources: list[str]) -> list[int]:
+        """The ids of the texts of any of ``sources``."""
+        return [text_id for text_id, _ in self._ids_and_sources(sources)]
+
+    def _ids_and_sources(self, sources: list[str]) -> list[tuple[int, str]]:
+        wanted, pairs = sorted(set(sources)), []
+        with self.store.engine.connect() as conn:
+            for start in range(0, len(wanted), 1000):  # databases bound the parameters of one query
+                pairs += [(int(i), s) for i, s in conn.execute(
+                    select(texts_table.c.id, texts_table.c.source)
+                    .where(texts_table.c.source.in_(wanted[start:start + 1000])))]
+        return pairs
 
     def add(self, texts: list[str], encoder, source: str | list[str] | None = None) -> list[int]:
         """Add texts with one source for all, or a list of sources, one per text."""
@@ -124,8 +141,11 @@ class TextCollection:
 
     def remove(self, ids: list[int]) -> int:
         with self._lock, self.collection.writer_lock("texts"):
+            removed = 0
             with self.store.engine.begin() as conn:
-                removed = conn.execute(delete(texts_table).where(texts_table.c.id.in_(ids))).rowcount
+                for start in range(0, len(ids), 1000):  # databases bound the parameters of one query
+                    chunk = ids[start:start + 1000]
+                    removed += conn.execute(delete(texts_table).where(texts_table.c.id.in_(chunk))).rowcount
             if self.collection.embed_dim:
                 index = self._load(self.collection.embed_dim)
                 index.remove(ids)
@@ -148,11 +168,7 @@ class TextCollection:
         (from their stored vectors), whatever their rank."""
         if not sources or not self.collection.embed_dim:
             return {}
-        wanted, pairs = sorted(set(sources)), []
-        with self.store.engine.connect() as conn:
-            for start in range(0, len(wanted), 1000):  # databases bound the parameters of one query
-                pairs += conn.execute(select(texts_table.c.id, texts_table.c.source)
-                                      .where(texts_table.c.source.in_(wanted[start:start + 1000]))).all()
+        pairs = self._ids_and_sources(sources)
         best: dict[str, float] = {}
         with self._lock:
             index = self._load(self.collection.embed_dim)

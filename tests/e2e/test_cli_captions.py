@@ -47,8 +47,8 @@ def test_search_with_captions_and_captions_indexed_as_texts(tmp_path, tiny_capti
     hits = json.loads(clipdex("search", "a photo", "-k", "3", "--caption", "--json", *data).stdout)
     assert [h["caption"] for h in hits] == [line.strip() for line in first[1::2]]  # cached, the same
 
-    assert "indexed 5 captions (0 there already" in clipdex("index-captions", *data).stdout
-    assert "indexed 0 captions (5 there already" in clipdex("index-captions", *data).stdout
+    assert "indexed 5 captions (5 new, 0 replaced, 0 unchanged" in clipdex("index-captions", *data).stdout
+    assert "indexed 0 captions (0 new, 0 replaced, 5 unchanged" in clipdex("index-captions", *data).stdout
     with sqlite3.connect(os.path.join(photos, ".clipdex", "clipdex.sqlite3")) as db:
         texts = db.execute("select text, source from texts").fetchall()
         cached = db.execute("select count(*) from captions").fetchone()[0]

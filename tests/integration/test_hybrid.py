@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from imagefiles import write_photos
+from indexer.caption_texts import caption_source
 from indexer.collection import Collection, SearchFilters
-from indexer.hybrid import caption_source, hybrid_search
+from indexer.hybrid import hybrid_search
 from indexer.pipeline import IndexOptions, index_folders
 from indexer.texts import TextCollection
 

@@ -1,0 +1,113 @@
+"""Caption texts follow the files: `clipdex index` drops the captions of files that changed,
+moved or went, and a sync gives every indexed image exactly one caption, the asked-for
+captioner's, generating only what the caption cache lacks."""
+
+import os
+
+import pytest
+
+from imagefiles import write_photos
+from indexer.caption_texts import caption_source, sync_caption_texts
+from indexer.collection import Collection
+from indexer.pipeline import IndexOptions, index_folders
+from indexer.texts import TextCollection
+from retrieval.captioner import load_captioner
+
+pytest.importorskip("transformers")
+
+
+class Counting:
+    """A real captioner that counts the images it was asked to caption."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.batch_size, self.images = inner, inner.name, 4, 0
+
+    def caption(self, images, prompt=None):
+        self.images += len(images)
+        return self.inner.caption(images, prompt=prompt)
+
+
+def _index(collection, folder, encoder):
+    return index_folders(collection, [str(folder)], encoder.spec, lambda: encoder,
+                         IndexOptions(batch_size=4, num_workers=0, progress=False))
+
+
+def _captions(collection) -> dict[str, list[str]]:
+    """{path: [caption texts]} of the collection, and the texts of sources no file has."""
+    by_source = TextCollection(collection).texts_by_source("caption:")
+    out = {row["path"]: [text for _, text in by_source.pop(caption_source(row["id"]), [])]
+           for row in collection.store.iter_ok()}
+    if by_source:
+        out["(no file)"] = [text for items in by_source.values() for _, text in items]
+    return out
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    write_photos(str(folder), 6)
+    return folder
+
+
+def test_captions_follow_changed_moved_and_deleted_files(tmp_path, photos, tiny_encoder, tiny_captioner_dir):
+    captioner = Counting(load_captioner(tiny_captioner_dir, device="cpu"))
+    collection = Collection(str(tmp_path / "data"))
+    _index(collection, photos, tiny_encoder)
+    first = sync_caption_texts(collection, captioner, lambda: tiny_encoder)
+    assert (first.added, first.kept, first.failed) == (6, 0, 0) and captioner.images == 6
+    captions = _captions(collection)
+    assert len(captions) == 6 and all(len(texts) == 1 and texts[0] for texts in captions.values())
+
+    again = sync_caption_texts(collection, captioner, lambda: pytest.fail("nothing to embed"))
+    assert (again.added, again.replaced, again.kept, again.removed) == (0, 0, 6, 0) and captioner.images == 6
+
+    names = sorted(os.listdir(photos))
+    write_photos(str(tmp_path / "other"), 1, start=99)  # new content under an old name
+    os.replace(tmp_path / "other" / os.listdir(tmp_path / "other")[0], photos / names[0])
+    os.replace(photos / names[1], photos / ("renamed-" + names[1]))
+    os.remove(photos / names[2])
+    report = _index(collection, photos, tiny_encoder)
+    assert (report.changed, report.moved, report.removed) == (1, 1, 1)
+    after_index = _captions(collection)
+    assert after_index[str(photos / names[0])] == []  # its caption described the old picture
+    assert after_index[str(photos / ("renamed-" + names[1]))] == []  # a new id: captioned again by the sync
+    assert "(no file)" not in after_index  # the deleted file's caption went with it
+    assert sum(len(texts) for texts in after_index.values()) == 3
+
+    synced = sync_caption_texts(collection, captioner, lambda: tiny_encoder)
+    assert (synced.added, synced.replaced, synced.kept, synced.removed) == (2, 0, 3, 0)
+    assert captioner.images == 7  # the renamed file's caption came from the cache
+    final = _captions(collection)
+    assert len(final) == 5 and all(len(texts) == 1 for texts in final.values())
+    assert final[str(photos / ("renamed-" + names[1]))] == captions[str(photos / names[1])]
+    collection.close()
+
+
+def test_another_captioner_replaces_the_captions_and_stale_ones_are_repaired(
+        tmp_path, photos, tiny_encoder, tiny_captioner_dir):
+    from tiny_vlms import save_tiny_git
+
+    collection = Collection(str(tmp_path / "data"))
+    _index(collection, photos, tiny_encoder)
+    first = load_captioner(tiny_captioner_dir, device="cpu")
+    sync_caption_texts(collection, first, lambda: tiny_encoder)
+    rows = list(collection.store.iter_ok())
+    texts = TextCollection(collection)
+    # What a crash or a concurrent writer can leave: a second caption of one file, and the
+    # caption of a file id that no longer exists.
+    texts.add(["a second caption", "a caption of nothing"], tiny_encoder,
+              source=[caption_source(rows[0]["id"]), caption_source(10_000)])
+    second = load_captioner(save_tiny_git(str(tmp_path / "second-git")), device="cpu")
+    assert second.name != first.name
+    report = sync_caption_texts(collection, second, lambda: tiny_encoder)
+    assert report.removed == 1 and report.replaced >= 1 and report.replaced + report.kept == 6
+    expected = second.caption([_open(row["path"]) for row in rows])
+    assert _captions(collection) == {row["path"]: [text] for row, text in zip(rows, expected)}
+    collection.close()
+
+
+def _open(path):
+    from retrieval.images import decode_image
+
+    with open(path, "rb") as handle:
+        return decode_image(handle.read()).image
