@@ -54,7 +54,12 @@ class OwnCaptioner(Captioner):
     def _generate(self, images: list, text: str | None, question: bool) -> list[str]:
         import torch
 
-        start = [self.vocab.ids.get(w, 3) for w in words_of(text)] if text else None
+        words = words_of(text) if text else []
+        unknown = sorted({w for w in words if w not in self.vocab.ids})
+        if unknown:  # as <unk> they would only start every caption with "<unk>"
+            raise ValueError(f"the prompt has words this captioner never saw in training: {', '.join(unknown[:10])}; "
+                             f"start it with words of its training captions")
+        start = [self.vocab.ids[w] for w in words] if words else None
         try:
             with torch.inference_mode(), half_precision(self.device):
                 pixels = torch.stack([self.loaded.preprocess(image) for image in images]).to(self.device)

@@ -48,6 +48,8 @@ def test_a_prompt_is_the_start_of_every_caption(trained):
     images, _, _ = _single_objects(4, seed=2)
     assert all(c.startswith("a large") for c in captioner.caption(images, prompt="a large"))
     assert not captioner.supports_answer
+    with pytest.raises(ValueError, match="never saw in training: zebra"):  # not a caption starting "<unk>"
+        captioner.caption(images, prompt="a large zebra")
 
 
 def test_the_name_changes_when_the_weights_do(trained, tmp_path):
