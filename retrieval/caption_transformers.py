@@ -20,13 +20,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 
 from retrieval.captioner import Captioner, CaptionerError
 
 CAPTION_INSTRUCTION = "Describe this image in one sentence."
 FLORENCE_TASKS = ("<CAPTION>", "<DETAILED_CAPTION>", "<MORE_DETAILED_CAPTION>")
-# Families that answer questions whatever their checkpoint (the rest: chat models, BLIP VQA).
-_ANSWERING = {"git", "paligemma"}
+# Families that answer questions whatever their checkpoint (the rest: chat models, BLIP VQA,
+# GIT's question-answering checkpoints).
+_ANSWERING = {"paligemma"}
+# GIT's checkpoints share one architecture; only those trained on question answering
+# (microsoft/git-base-vqav2, git-large-textvqa, ...) answer rather than caption on.
+_GIT_QA_NAME = re.compile(r"vqa|[-_]qa\b", re.IGNORECASE)
 
 
 class TransformersCaptioner(Captioner):
@@ -67,7 +72,11 @@ class TransformersCaptioner(Captioner):
         self.dtype = dtype
         self.chat = getattr(self.processor, "chat_template", None) is not None
         self.vqa_only = "BlipForQuestionAnswering" in architectures
-        self.supports_answer = self.chat or self.vqa_only or self.family in _ANSWERING
+        git_qa = self.family == "git" and bool(_GIT_QA_NAME.search(os.path.basename(source.rstrip("/"))))
+        if self.family == "git" and not git_qa:
+            self.answer_hint = ("GIT answers with its question-answering checkpoints only (microsoft/git-base-vqav2, "
+                                "...-textvqa); a local folder of one needs 'vqa' in its name")
+        self.supports_answer = self.chat or self.vqa_only or git_qa or self.family in _ANSWERING
         self.encoder_decoder = bool(getattr(self.model.config, "is_encoder_decoder", False))
         tokenizer = getattr(self.processor, "tokenizer", None)
         if tokenizer is not None and not self.encoder_decoder:

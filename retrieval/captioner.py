@@ -41,6 +41,7 @@ class Captioner:
 
     name: str = "captioner"
     supports_answer: bool = False
+    answer_hint: str = "use a VQA or instruction-tuned model"
     batch_size: int = 8
     max_new_tokens: int = 30
 
@@ -52,7 +53,7 @@ class Captioner:
     def answer(self, images: Sequence, question: str) -> list[str]:
         """One answer per image to ``question``."""
         if not self.supports_answer:
-            raise AnswerNotSupported(f"{self.name} does not answer questions; use a VQA or instruction-tuned model")
+            raise AnswerNotSupported(f"{self.name} does not answer questions; {self.answer_hint}")
         if not question or not question.strip():
             raise ValueError("the question is empty")
         check_prompt(question, "question")

@@ -34,8 +34,9 @@ def database_url(request, tmp_path):
 
 @pytest.fixture(scope="session")
 def tiny_captioner_dir(tmp_path_factory):
-    """A tiny random GIT model (it captions and answers) saved as transformers saves one."""
+    """A tiny random GIT model saved as transformers saves one; it captions, and answers
+    because its folder is named as GIT's question-answering checkpoints are."""
     pytest.importorskip("transformers")
     from tiny_vlms import save_tiny_git
 
-    return save_tiny_git(str(tmp_path_factory.mktemp("tiny-git")))
+    return save_tiny_git(str(tmp_path_factory.mktemp("tiny-git-vqa")))

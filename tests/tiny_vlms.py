@@ -192,7 +192,8 @@ def save_tiny_mllama(folder: str) -> str:
 # Every family the transformers captioner prompts its own way; Qwen2.5-VL takes the
 # Qwen2-VL path (same processor and chat template).
 CAPTIONERS = {
-    "blip": save_tiny_blip, "blip-vqa": save_tiny_blip_vqa, "git": save_tiny_git, "florence2": save_tiny_florence2,
+    "blip": save_tiny_blip, "blip-vqa": save_tiny_blip_vqa, "git": save_tiny_git, "git-vqa": save_tiny_git,
+    "florence2": save_tiny_florence2,
     "paligemma": save_tiny_paligemma, "qwen2-vl": save_tiny_qwen2_vl, "smolvlm": save_tiny_smolvlm,
     "mllama": save_tiny_mllama,
 }

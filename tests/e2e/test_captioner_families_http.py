@@ -10,7 +10,7 @@ pytest.importorskip("transformers")
 from live_server import Server, build_collection, jpeg_bytes  # noqa: E402
 from tiny_vlms import CAPTIONERS  # noqa: E402
 
-ANSWERING = {"blip-vqa", "git", "paligemma", "qwen2-vl", "smolvlm", "mllama"}
+ANSWERING = {"blip-vqa", "git-vqa", "paligemma", "qwen2-vl", "smolvlm", "mllama"}
 
 
 @pytest.fixture(scope="module")
