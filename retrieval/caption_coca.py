@@ -8,6 +8,7 @@ Decoding is greedy and done here: open_clip's ``CoCa.generate`` needs transforme
 from __future__ import annotations
 
 import re
+import uuid
 
 from retrieval.captioner import Captioner, CaptionerError, half_precision
 
@@ -18,7 +19,7 @@ START, END = 49406, 49407  # open_clip's tokenizer: <start_of_text>, <end_of_tex
 class CocaCaptioner(Captioner):
     def __init__(self, spec: str, device: str | None = None):
         from retrieval.devices import pick_device
-        from retrieval.models import load_model
+        from retrieval.models import RANDOM_PREFIX, load_model, weights_fingerprint
 
         loaded = load_model(spec)
         if not hasattr(loaded.model, "generate") or not hasattr(loaded.model, "text_decoder"):
@@ -26,7 +27,10 @@ class CocaCaptioner(Captioner):
         self.loaded = loaded
         self.device = pick_device(device)
         self.model = loaded.model.to(self.device).eval()
-        self.name = f"coca:{loaded.spec}"
+        # Captions are cached under the name: it changes with the weights, and random weights
+        # (tests) are new at every load.
+        fingerprint = uuid.uuid4().hex if spec.startswith(RANDOM_PREFIX) else weights_fingerprint(loaded.spec)
+        self.name = f"coca:{loaded.spec}@{fingerprint[:12]}"
 
     def _generate(self, images: list, text: str | None, question: bool) -> list[str]:
         import open_clip

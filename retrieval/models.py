@@ -19,6 +19,7 @@ instead of letting the hub client retry for a minute.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from dataclasses import dataclass
@@ -101,6 +102,24 @@ def _hub_file(repo_id: str, filenames: list[str], cache_dir: str | None, spec: s
         except Exception as exc:  # try the next file name (safetensors, then .bin)
             last_error = exc
     raise ModelNotAvailable(f"Could not download {spec!r} from {repo_id}: {last_error}. {how}")
+
+
+def weights_fingerprint(spec: str) -> str:
+    """What changes when the weights behind a spec change (a retrained model dir, a new
+    checkpoint file), so that nothing made from the old weights (an ONNX export, cached
+    captions) is taken for the new ones' work."""
+    try:
+        parsed = parse_spec(spec)
+    except ValueError:
+        return spec
+    files = []
+    if parsed["kind"] == "local-dir":
+        files = [os.path.join(parsed["path"], name) for name in sorted(os.listdir(parsed["path"]))
+                 if os.path.isfile(os.path.join(parsed["path"], name))]
+    elif parsed["kind"] == "checkpoint":
+        files = [parsed["path"]]
+    stats = [(os.path.basename(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files if os.path.exists(f)]
+    return hashlib.sha256(repr((spec, stats)).encode()).hexdigest()
 
 
 def _weight_names(filename: str) -> list[str]:

@@ -17,7 +17,7 @@ import tempfile
 import warnings
 
 from retrieval.atomic_io import atomic_write_bytes
-from retrieval.models import LoadedModel, canonical_spec
+from retrieval.models import LoadedModel, canonical_spec, weights_fingerprint
 
 EXPORT_FORMAT = 1
 OPSET = 17
@@ -66,34 +66,15 @@ def _complete(folder: str, paths: dict[str, str]) -> bool:
             meta = json.load(handle)
     except (OSError, ValueError):
         return False
-    return (meta.get("format") == EXPORT_FORMAT and meta.get("weights") == _weights_fingerprint(meta.get("spec", ""))
+    return (meta.get("format") == EXPORT_FORMAT and meta.get("weights") == weights_fingerprint(meta.get("spec", ""))
             and all(os.path.exists(p) for p in paths.values()))
-
-
-def _weights_fingerprint(spec: str) -> str:
-    """What changes when the weights behind a spec change (a retrained model dir, a new
-    checkpoint file), so that a stale export is never used."""
-    from retrieval.models import parse_spec
-
-    try:
-        parsed = parse_spec(spec)
-    except ValueError:
-        return spec
-    files = []
-    if parsed["kind"] == "local-dir":
-        files = [os.path.join(parsed["path"], name) for name in sorted(os.listdir(parsed["path"]))
-                 if os.path.isfile(os.path.join(parsed["path"], name))]
-    elif parsed["kind"] == "checkpoint":
-        files = [parsed["path"]]
-    stats = [(os.path.basename(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files if os.path.exists(f)]
-    return hashlib.sha256(repr((spec, stats)).encode()).hexdigest()
 
 
 def _write_meta(folder: str, loaded: LoadedModel) -> None:
     import torch
 
     spec = canonical_spec(loaded.spec)
-    meta = {"format": EXPORT_FORMAT, "spec": spec, "weights": _weights_fingerprint(spec), "opset": OPSET,
+    meta = {"format": EXPORT_FORMAT, "spec": spec, "weights": weights_fingerprint(spec), "opset": OPSET,
             "embed_dim": loaded.embed_dim, "image_size": loaded.image_size, "torch": torch.__version__}
     # A temp file of its own: two processes may export the same model at once.
     atomic_write_bytes(os.path.join(folder, "meta.json"), json.dumps(meta, indent=1).encode())

@@ -91,6 +91,15 @@ def test_coca_generates_with_its_own_decoder_and_takes_a_prompt(tmp_path):
     assert all(c.startswith("a photo of") for c in captioner.caption(_images(), prompt="a photo of"))
     with pytest.raises(CaptionerError, match="not a CoCa model"):
         load_captioner("coca:random:clipdex-tiny")
+    # Captions are cached under the captioner's name: it must change with the weights.
+    other = load_captioner("coca:random:test-coca-tiny", device="cpu")
+    assert other.name != captioner.name  # random weights are new at every load
+    checkpoint = tmp_path / "coca.pt"
+    torch.save(captioner.model.state_dict(), checkpoint)
+    first = load_captioner(f"coca:test-coca-tiny/{checkpoint}", device="cpu").name
+    assert first == load_captioner(f"coca:test-coca-tiny/{checkpoint}", device="cpu").name
+    torch.save(other.model.state_dict(), checkpoint)  # retrained, saved over the old file
+    assert load_captioner(f"coca:test-coca-tiny/{checkpoint}", device="cpu").name != first
 
 
 def test_florence_takes_caption_tasks_only(tmp_path):
