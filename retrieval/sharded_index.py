@@ -99,11 +99,21 @@ class ShardedIndex:
         _remove_unlisted(folder, set(names))
 
     @classmethod
-    def load(cls, folder: str) -> "ShardedIndex":
-        manifest = _read_manifest(folder)
+    def load(cls, folder: str, attempts: int = 5) -> "ShardedIndex":
+        # A writer may switch to a new generation between our reading the manifest and
+        # the files it lists (and delete those): the manifest has changed then, and the
+        # files it lists now are complete.
+        for attempt in range(attempts):
+            manifest = _read_manifest(folder)
+            names = manifest["shards"] if manifest else [LEGACY_FILE]
+            try:
+                shards = [VectorIndex.load(os.path.join(folder, name)) for name in names]
+                break
+            except IndexFileError:
+                if attempt + 1 == attempts or _read_manifest(folder) == manifest:
+                    raise
         if manifest is None:
-            return cls([VectorIndex.load(os.path.join(folder, LEGACY_FILE))])
-        shards = [VectorIndex.load(os.path.join(folder, name)) for name in manifest["shards"]]
+            return cls(shards)
         if len({s.dim for s in shards}) != 1:
             raise IndexFileError(f"the shards listed in {folder}/{MANIFEST} differ in dimension")
         return cls(shards, generation=int(manifest.get("generation", 0)))

@@ -133,3 +133,26 @@ def test_rebuild_while_searching_keeps_answering(tmp_path):
     assert (index.kind, index.shard_count) == ("ivf", 2)
     names = set(os.listdir(tmp_path))
     assert not any(n.startswith("vectors-g1") for n in names)  # the replaced generation's files are gone
+
+
+def test_a_load_that_meets_a_generation_switch_reads_the_new_generation(tmp_path, monkeypatch):
+    """A reader (a server reloading, `clipdex search`) reads the manifest just before a
+    rebuild switches generations and deletes the files that manifest lists."""
+    from retrieval import sharded_index
+    from retrieval.vector_index import VectorIndex
+
+    writer, ids, vectors = _built(tmp_path, "flat")
+    real_load = VectorIndex.load.__func__
+    switched = []
+
+    def load_after_a_switch(cls, path):
+        if not switched:  # the manifest was read; now the writer switches before the files are
+            switched.append(path)
+            writer.rebuild(_plan("ivf"), ids, shard_count=2)
+        return real_load(cls, path)
+
+    monkeypatch.setattr(sharded_index.VectorIndex, "load", classmethod(load_after_a_switch))
+    reader = SearchIndex.load(str(tmp_path))
+    assert switched and not os.path.exists(switched[0])  # the file it first went for is gone
+    assert (reader.kind, reader.shard_count) == ("ivf", 2)
+    assert reader.search(vectors[:5], 1)[1][:, 0].tolist() == ids[:5].tolist()
