@@ -20,7 +20,9 @@ class OnnxEncoder(Encoder):
 
         paths = exported(loaded, precision)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or 0  # 0: one per physical core
+        # Unless told, as many threads as torch's (one per physical core by default): a
+        # process that shares the machine (a Ray actor) sets torch's count for both.
+        options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Idle worker threads sleep instead of spinning: a spinning pool took the cores

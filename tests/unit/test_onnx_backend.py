@@ -29,6 +29,20 @@ def _min_cosine(a, b):
     return float(np.min(np.sum(a * b, axis=1)))
 
 
+def test_onnx_threads_follow_torch_so_that_processes_sharing_a_machine_do_not_oversubscribe(tiny_model, onnx_cache):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # what a Ray encoder actor does with its share of the cores
+        one = make_encoder(tiny_model, "onnx", device="cpu")
+        assert one._image.get_session_options().intra_op_num_threads == 1
+    finally:
+        torch.set_num_threads(before)
+    told = make_encoder(tiny_model, "onnx", device="cpu", threads=3)
+    assert told._image.get_session_options().intra_op_num_threads == 3
+
+
 def test_fp32_export_loads_and_agrees_with_pytorch(tiny_model, tiny_encoder, onnx_cache):
     encoder = make_encoder(tiny_model, "onnx", device="cpu", batch_size=2)
     assert encoder.backend == "onnx-fp32" and encoder.dim == tiny_encoder.dim
