@@ -2,12 +2,14 @@
 a 100-million-image job would take on N GPU nodes.
 
     python bench/cluster.py [--images 2000] [--model random:ViT-B-32] [--batch-size 64] [--ray-workers 2]
+                            [--backend torch|onnx|onnx-int8]
 
-Rows, in one run, the same model (torch, random weights) and images (64-256 px, 3/4 JPEG,
+Rows, in one run, the same model (--backend, random weights) and images (64-256 px, 3/4 JPEG,
 1/4 PNG) for both:
   single process     index_folders: decode worker processes + the model in this process
   ray, N workers     index_folders_ray on a local Ray instance with all cores: decode tasks,
                      N encoder actors, shards written and committed by the driver
+  ray, N, all cores  (ONNX only) the same with every actor's ONNX Runtime on all the cores
   ray, fixed cost    the Ray run of 32 images: actor start and model load, paid once per wave
 
 The estimate of a 100M-image job (printed and in the JSON) takes the per-GPU model rate
@@ -37,17 +39,24 @@ SIZES = ((256, 192), (128, 96), (64, 64), (192, 256), (200, 150), (96, 128))
 FILES_PER_WAVE = 256 * 4096  # RayOptions: shards_per_wave x shard_files
 
 
-class TorchEncoders:
-    """The encoder factory both modes use; pickled (by value: this is __main__) to the actors."""
+class Encoders:
+    """The encoder factory both modes use; pickled (by value: this is __main__) to the actors.
 
-    def __init__(self, spec: str, batch_size: int, device: str):
+    ``threads``: ONNX Runtime threads per encoder; None follows torch's count, which a Ray
+    actor sets to its share of the cores (0: every physical core, what each actor took
+    before that, kept as a baseline row)."""
+
+    def __init__(self, spec: str, batch_size: int, device: str, backend: str, threads: int | None = None):
         self.spec, self.batch_size, self.device = spec, batch_size, device
+        self.backend, self.threads = backend, threads
 
     def __call__(self):
-        from retrieval.encoder import Encoder
+        from retrieval.backend import make_encoder
         from retrieval.models import load_model
 
-        return Encoder(load_model(self.spec), device=self.device, batch_size=self.batch_size)
+        threads = (os.cpu_count() or 1) if self.threads == 0 else self.threads
+        return make_encoder(load_model(self.spec), self.backend, device=self.device, batch_size=self.batch_size,
+                            threads=threads)
 
 
 def make_images(folder: str, count: int) -> int:
@@ -196,6 +205,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--ray-workers", type=int, nargs="*", default=[2])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"])
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-bench-cluster"))
     parser.add_argument("--cores-per-node", type=int, default=192)
     args = parser.parse_args()
@@ -208,7 +218,7 @@ def main() -> None:
     total_bytes = make_images(folder, args.images)
     tiny = os.path.join(args.work, "images_32")
     make_images(tiny, 32)
-    factory = TorchEncoders(args.model, args.batch_size, args.device)
+    factory = Encoders(args.model, args.batch_size, args.device, args.backend)
     clock = CommitClock()
 
     rows = [{"mode": "single process", **run("single", folder, factory, args.batch_size, 0, clock)}]
@@ -218,15 +228,19 @@ def main() -> None:
     for workers in args.ray_workers:
         rows.append({"mode": f"ray, {workers} workers", "workers": workers,
                      **run("ray", folder, factory, args.batch_size, workers, clock)})
+        if args.backend != "torch":  # baseline: every actor's ONNX Runtime on all the cores
+            every_core = Encoders(args.model, args.batch_size, args.device, args.backend, threads=0)
+            rows.append({"mode": f"ray, {workers}, all cores", "workers": workers,
+                         **run("ray", folder, every_core, args.batch_size, workers, clock)})
     fixed = run("ray", tiny, factory, args.batch_size, args.ray_workers[-1], clock)
     ray.shutdown()
     single = rows[0]["images_per_s"]
     for row in rows:
         row["ratio"] = row["images_per_s"] / single
-    commit_s_per_1k = 1000 * rows[-1]["commit_seconds"] / rows[-1]["embedded"]
+    commit_s_per_1k = 1000 * rows[1]["commit_seconds"] / rows[1]["embedded"]
 
     print(f"\nclipdex index, one process vs Ray: {args.images} images 64-256 px ({total_bytes / args.images / 1e3:.1f} kB"
-          f" avg), {args.model}, batch {args.batch_size}, device {args.device}, cpus {os.cpu_count()}, "
+          f" avg), {args.model} ({args.backend}), batch {args.batch_size}, device {args.device}, cpus {os.cpu_count()}, "
           f"torch threads {torch.get_num_threads()}")
     print(f"{'mode':18s} {'images':>7s} {'seconds':>8s} {'images/s':>9s} {'ratio':>6s}")
     for row in rows:
@@ -238,13 +252,13 @@ def main() -> None:
     est = estimate(os.path.join(HERE, "measured", "gpu_ingest.h100.json"), commit_s_per_1k, fixed["seconds"],
                    cores_per_node=args.cores_per_node)
     print_estimate(est)
-    result = {"model": args.model, "images": args.images, "image_bytes_avg": total_bytes / args.images,
+    result = {"model": args.model, "backend": args.backend, "images": args.images, "image_bytes_avg": total_bytes / args.images,
               "batch_size": args.batch_size, "device": args.device, "cpus": os.cpu_count(),
               "torch_threads": torch.get_num_threads(), "ray_version": ray.__version__, "ray_init_seconds": ray_init,
               "rows": rows, "ray_fixed_cost_32_images": fixed, "driver_commit_s_per_1k": commit_s_per_1k,
               "estimate_100m": est}
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    out = os.path.join(HERE, "results", "cluster.json")
+    out = os.path.join(HERE, "results", "cluster.json" if args.backend == "torch" else f"cluster.{args.backend}.json")
     with open(out, "w") as handle:
         json.dump(result, handle, indent=2)
     print(f"wrote {out}")
