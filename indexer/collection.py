@@ -34,6 +34,10 @@ class CollectionError(RuntimeError):
     pass
 
 
+_PROCESS_LOCKS: dict[str, threading.Lock] = {}  # writer lock files held by a thread of this process
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
 class CollectionBusy(CollectionError):
     """Another process (or job) is writing this collection."""
 
@@ -83,21 +87,31 @@ class Collection:
         is a whole file, so two writers would each overwrite what the other added."""
         import fcntl
 
-        # A POSIX record lock belongs to this process alone: decode workers forked while
-        # it is held do not inherit it, so a killed indexer frees it at once.
-        with open(os.path.join(self.data_dir, f"{name}.lock"), "w") as handle:
-            try:
-                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                raise CollectionBusy(
-                    f"another clipdex process is indexing {self.data_dir}; wait for it to finish"
-                ) from None
-            try:
-                yield
-            finally:
-                fcntl.lockf(handle, fcntl.LOCK_UN)
+        path = os.path.realpath(os.path.join(self.data_dir, f"{name}.lock"))
+        busy = CollectionBusy(f"another clipdex process or task is writing {self.data_dir}; wait for it to finish")
+        # A POSIX record lock never stops another thread of this process (a server's
+        # re-index job beside a request), and closing any handle of the file frees it:
+        # threads first take a lock of the process, before the file is even opened.
+        with _PROCESS_LOCKS_GUARD:
+            in_process = _PROCESS_LOCKS.setdefault(path, threading.Lock())
+        if not in_process.acquire(blocking=False):
+            raise busy
+        try:
+            # A POSIX record lock belongs to this process alone: decode workers forked while
+            # it is held do not inherit it, so a killed indexer frees it at once.
+            with open(path, "w") as handle:
+                try:
+                    fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    raise busy from None
+                try:
+                    yield
+                finally:
+                    fcntl.lockf(handle, fcntl.LOCK_UN)
+        finally:
+            in_process.release()
 
     # -- model ------------------------------------------------------------------------
 

@@ -426,3 +426,37 @@ def test_a_second_writer_is_refused_while_one_indexes(tmp_path, photos, tiny_enc
         holder.kill()
         holder.wait()
     assert _index(data, [str(photos)], CountingFactory(tiny_encoder)).up_to_date  # freed when its holder died
+
+
+def test_a_second_writer_thread_of_the_same_process_is_refused_too(tmp_path, photos, tiny_encoder):
+    """A server's re-index job and a request writing texts are two threads of one process:
+    a POSIX record lock alone would let both write (and the last save would drop the other's
+    vectors)."""
+    import threading
+
+    from indexer.collection import Collection, CollectionBusy
+    from indexer.texts import TextCollection
+
+    data = str(tmp_path / "data")
+    _index(data, [str(photos)], CountingFactory(tiny_encoder))
+    collection = Collection(data)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with collection.writer_lock("texts"):
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        with pytest.raises(CollectionBusy, match="another clipdex process or task"):
+            TextCollection(collection).add(["a dog"], tiny_encoder)
+    finally:
+        release.set()
+        holder.join()
+    texts = TextCollection(collection)
+    texts.add(["a cat"], tiny_encoder)  # free again once the holder let go
+    assert [hit["text"] for hit in texts.search(tiny_encoder.embed_texts(["a cat"])[0], 5)] == ["a cat"]
+    collection.close()
