@@ -124,6 +124,9 @@ def cmd_index(args, settings: Settings) -> int:
         print(f"warning: {_show(path)}: {reason}", file=sys.stderr)
     if report.failed:
         print(f"{report.failed} files could not be indexed: see `clipdex status`", file=sys.stderr)
+    if report.captions_dropped:
+        print(f"{report.captions_dropped} captions of changed or removed files were dropped: "
+              f"`clipdex index-captions` captions what changed", file=sys.stderr)
     return 0
 
 

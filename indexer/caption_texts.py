@@ -2,8 +2,9 @@
 find them. A caption text has the source ``caption:FILE_ID``.
 
 They follow the files: `clipdex index` drops the caption of a file that changed or left
-the collection, and `sync_caption_texts` (`clipdex index-captions`) makes the texts
-hold exactly one caption, by the captioner asked for, of every indexed image.
+the collection and hands a moved file's caption to its new id, and `sync_caption_texts`
+(`clipdex index-captions`) makes the texts hold exactly one caption, by the captioner
+asked for, of every indexed image.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from indexer.captions import caption_rows
 from indexer.collection import Collection, CollectionBusy
 from indexer.texts import TextCollection
 from retrieval.images import DEFAULT_MAX_PIXELS
+from retrieval.vector_index import IndexFileError
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +37,9 @@ def file_id_of(source: str) -> int | None:
 def drop_caption_texts(collection: Collection, file_ids: list[int]) -> int:
     """Remove the caption texts of these files; returns how many went.
 
-    Best effort: while another process writes texts, they stay, and the next
-    `sync_caption_texts` removes them (it drops captions of files no longer indexed and
-    re-captions files whose content changed).
+    Best effort: while another writer holds the texts, or when their index cannot be
+    read, they stay (with a warning), and the next `sync_caption_texts` removes them (it
+    drops captions of files no longer indexed and re-captions files whose content changed).
     """
     if not file_ids:
         return 0
@@ -47,9 +49,14 @@ def drop_caption_texts(collection: Collection, file_ids: list[int]) -> int:
         return 0
     try:
         return texts.remove(ids)
-    except CollectionBusy:
-        log.warning("%d captions of changed or removed files stay until `clipdex index-captions`", len(ids))
+    except (CollectionBusy, IndexFileError, OSError) as exc:
+        log.warning("%d captions of changed or removed files stay until `clipdex index-captions` (%s)", len(ids), exc)
         return 0
+
+
+def move_caption_texts(collection: Collection, moves: dict[int, int]) -> None:
+    """A file that moved (same content, new id) keeps its caption: {old id: new id}."""
+    TextCollection(collection).rename_sources({caption_source(old): caption_source(new) for old, new in moves.items()})
 
 
 @dataclass

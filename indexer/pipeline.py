@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from indexer.caption_texts import drop_caption_texts
+from indexer.caption_texts import drop_caption_texts, move_caption_texts
 from indexer.collection import Collection
 from indexer.decode_worker import DecodeDataset, collate, read_blobs
 from indexer.scan import scan_folders
@@ -41,6 +41,7 @@ class IndexReport:
     failed: int = 0
     removed: int = 0
     repaired: int = 0
+    captions_dropped: int = 0  # caption texts of changed or removed files (`clipdex index-captions` redoes them)
     scan_errors: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -174,9 +175,9 @@ def _index_folders(collection, roots, model_spec, encoder_factory, options, embe
 
     collection.store.insert_pending(new)
     collection.store.mark_changed(changed)
-    # A caption describes content: a changed file's no longer fits, and a file that went
-    # (moved or deleted) loses its id. `clipdex index-captions` captions them again.
-    drop_caption_texts(collection, [file_id for file_id, _, _ in changed] + [s.id for s in gone])
+    # A caption describes content: a changed file's no longer fits (`clipdex index-captions`
+    # captions it again).
+    report.captions_dropped = drop_caption_texts(collection, [file_id for file_id, _, _ in changed])
 
     encoder = None
     if collection.embed_dim is None:  # first run: the model decides the dimension
@@ -208,6 +209,7 @@ def _index_folders(collection, roots, model_spec, encoder_factory, options, embe
     # rows first, then their vectors (a crash in between leaves only orphan vectors).
     left = [s for states in moved_by_hash.values() for s in states]
     left += [s for s in gone if s.status != OK or s.vector_id not in held or not s.content_hash]
+    _captions_follow(collection, gone, left, report)
     if left:
         updates = RowUpdates.empty()
         updates.deletes.update(s.id for s in left)
@@ -219,6 +221,20 @@ def _index_folders(collection, roots, model_spec, encoder_factory, options, embe
         collection.save_index()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _captions_follow(collection: Collection, gone: list[FileState], left: list[FileState],
+                     report: IndexReport) -> None:
+    """Captions of moved files go to their new ids (the row that took the old vector);
+    those of files that left the collection go with them."""
+    leaving = {s.id for s in left}
+    moved_from = [s for s in gone if s.id not in leaving]
+    rows = collection.store.rows_by_vector_ids([s.vector_id for s in moved_from])
+    moves = {s.id: rows[s.vector_id]["id"] for s in moved_from
+             if s.vector_id in rows and rows[s.vector_id]["id"] != s.id}
+    move_caption_texts(collection, moves)
+    unmatched = {s.id for s in moved_from} - moves.keys()
+    report.captions_dropped += drop_caption_texts(collection, sorted(leaving | unmatched))
 
 
 def _reconcile(collection: Collection, index) -> int:

@@ -12,7 +12,7 @@ import threading
 from datetime import datetime, timezone
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 
 from indexer.collection import Collection
 from indexer.jsonl import records
@@ -99,6 +99,16 @@ class TextCollection:
                 by_source.setdefault(source, []).append((int(text_id), text))
         return by_source
 
+    def rename_sources(self, renames: dict[str, str]) -> None:
+        """Give the texts of each old source the new one (their vectors stay as they are)."""
+        if not renames:
+            return
+        pairs = [{"old": old, "new": new} for old, new in renames.items()]
+        statement = (update(texts_table).where(texts_table.c.source == bindparam("old"))
+                     .values(source=bindparam("new")))
+        with self.store.engine.begin() as conn:
+            conn.execute(statement, pairs)
+
     def ids_of_sources(self, sources: list[str]) -> list[int]:
         """The ids of the texts of any of ``sources``."""
         return [text_id for text_id, _ in self._ids_and_sources(sources)]
@@ -106,10 +116,10 @@ class TextCollection:
     def _ids_and_sources(self, sources: list[str]) -> list[tuple[int, str]]:
         wanted, pairs = sorted(set(sources)), []
         with self.store.engine.connect() as conn:
-            for start in range(0, len(wanted), 1000):  # databases bound the parameters of one query
+            for start in range(0, len(wanted), 500):  # databases bound the parameters of one query
                 pairs += [(int(i), s) for i, s in conn.execute(
                     select(texts_table.c.id, texts_table.c.source)
-                    .where(texts_table.c.source.in_(wanted[start:start + 1000])))]
+                    .where(texts_table.c.source.in_(wanted[start:start + 500])))]
         return pairs
 
     def add(self, texts: list[str], encoder, source: str | list[str] | None = None) -> list[int]:
@@ -143,8 +153,8 @@ class TextCollection:
         with self._lock, self.collection.writer_lock("texts"):
             removed = 0
             with self.store.engine.begin() as conn:
-                for start in range(0, len(ids), 1000):  # databases bound the parameters of one query
-                    chunk = ids[start:start + 1000]
+                for start in range(0, len(ids), 500):  # databases bound the parameters of one query
+                    chunk = ids[start:start + 500]
                     removed += conn.execute(delete(texts_table).where(texts_table.c.id.in_(chunk))).rowcount
             if self.collection.embed_dim:
                 index = self._load(self.collection.embed_dim)

@@ -1,6 +1,7 @@
-"""Caption texts follow the files: `clipdex index` drops the captions of files that changed,
-moved or went, and a sync gives every indexed image exactly one caption, the asked-for
-captioner's, generating only what the caption cache lacks."""
+"""Caption texts follow the files: `clipdex index` drops the captions of files that changed
+or went and hands a moved file's caption to its new id, and a sync gives every indexed
+image exactly one caption, the asked-for captioner's, generating only what the caption
+cache lacks."""
 
 import os
 
@@ -67,19 +68,20 @@ def test_captions_follow_changed_moved_and_deleted_files(tmp_path, photos, tiny_
     os.replace(photos / names[1], photos / ("renamed-" + names[1]))
     os.remove(photos / names[2])
     report = _index(collection, photos, tiny_encoder)
-    assert (report.changed, report.moved, report.removed) == (1, 1, 1)
+    assert (report.changed, report.moved, report.removed, report.captions_dropped) == (1, 1, 1, 2)
     after_index = _captions(collection)
     assert after_index[str(photos / names[0])] == []  # its caption described the old picture
-    assert after_index[str(photos / ("renamed-" + names[1]))] == []  # a new id: captioned again by the sync
+    renamed = str(photos / ("renamed-" + names[1]))
+    assert after_index[renamed] == captions[str(photos / names[1])]  # a new id, the same picture and caption
     assert "(no file)" not in after_index  # the deleted file's caption went with it
-    assert sum(len(texts) for texts in after_index.values()) == 3
+    assert sum(len(texts) for texts in after_index.values()) == 4
 
     synced = sync_caption_texts(collection, captioner, lambda: tiny_encoder)
-    assert (synced.added, synced.replaced, synced.kept, synced.removed) == (2, 0, 3, 0)
-    assert captioner.images == 7  # the renamed file's caption came from the cache
+    assert (synced.added, synced.replaced, synced.kept, synced.removed) == (1, 0, 4, 0)
+    assert captioner.images == 7  # only the changed picture was captioned again
     final = _captions(collection)
     assert len(final) == 5 and all(len(texts) == 1 for texts in final.values())
-    assert final[str(photos / ("renamed-" + names[1]))] == captions[str(photos / names[1])]
+    assert final[renamed] == captions[str(photos / names[1])]
     collection.close()
 
 
@@ -111,3 +113,40 @@ def _open(path):
 
     with open(path, "rb") as handle:
         return decode_image(handle.read()).image
+
+
+def test_a_damaged_text_index_does_not_stop_image_indexing(tmp_path, photos, tiny_encoder, tiny_captioner_dir):
+    collection = Collection(str(tmp_path / "data"))
+    _index(collection, photos, tiny_encoder)
+    sync_caption_texts(collection, load_captioner(tiny_captioner_dir, device="cpu"), lambda: tiny_encoder)
+    texts_file = tmp_path / "data" / "texts.faiss"
+    texts_file.write_bytes(texts_file.read_bytes()[:100])  # truncated
+    os.remove(photos / sorted(os.listdir(photos))[0])
+    report = _index(collection, photos, tiny_encoder)
+    assert report.removed == 1 and report.captions_dropped == 0  # the caption stays; the images are indexed
+    assert collection.store.counts()["ok"] == 5
+    collection.close()
+
+
+def test_reindex_with_another_model_keeps_each_caption_with_its_picture(
+        tmp_path, photos, tiny_encoder, tiny_captioner_dir):
+    from indexer.reindex import reindex_with_model
+    from retrieval.encoder import Encoder
+    from retrieval.models import load_model
+
+    captioner = Counting(load_captioner(tiny_captioner_dir, device="cpu"))
+    collection = Collection(str(tmp_path / "data"))
+    _index(collection, photos, tiny_encoder)
+    os.remove(photos / sorted(os.listdir(photos))[0])  # the first id goes: the new collection's ids all differ
+    _index(collection, photos, tiny_encoder)
+    sync_caption_texts(collection, captioner, lambda: tiny_encoder)
+    before = _captions(collection)
+    small = Encoder(load_model("random:clipdex-small"), device="cpu", batch_size=8)
+    reindex_with_model(collection, small.spec, lambda: small, IndexOptions(batch_size=4, num_workers=0, progress=False))
+    collection.close()
+    switched = Collection(str(tmp_path / "data"))
+    assert switched.model_spec == small.spec
+    assert _captions(switched) == before  # each caption with its own picture, under its new id
+    again = sync_caption_texts(switched, captioner, lambda: pytest.fail("nothing to embed"))
+    assert (again.kept, captioner.images) == (5, 5)  # the caption cache came along: nothing captioned again
+    switched.close()
