@@ -60,6 +60,21 @@ class CaptionCache:
             pass  # another process cached the same captions meanwhile: theirs are as good
 
 
+def copy_caption_cache(source: Store, target: Store) -> None:
+    """Every cached caption of ``source`` that ``target`` lacks (reindexing with another model)."""
+    table = captions_table
+    groups: dict[tuple[str, str], dict[str, str]] = {}
+    with source.engine.connect() as conn:
+        for content_hash, captioner, prompt, text in conn.execute(
+                select(table.c.content_hash, table.c.captioner, table.c.prompt, table.c.text)):
+            groups.setdefault((captioner, prompt), {})[content_hash] = text
+    cache = CaptionCache(target)
+    for (captioner, prompt), captions in groups.items():
+        hashes = list(captions)
+        for start in range(0, len(hashes), 300):  # 3 parameters a key; databases bound them per query
+            cache.put({h: captions[h] for h in hashes[start:start + 300]}, captioner, prompt)
+
+
 def read_images(rows: list[dict], max_pixels: int = DEFAULT_MAX_PIXELS):
     """(images, the rows they are of, {row id: error}) for file rows; a file that cannot be
     read or decoded is an error of its own and costs the others nothing."""

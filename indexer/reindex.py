@@ -17,6 +17,8 @@ from typing import Callable
 
 from sqlalchemy import select
 
+from indexer.caption_texts import caption_source, file_id_of
+from indexer.captions import copy_caption_cache
 from indexer.collection import Collection, CollectionError
 from indexer.pipeline import IndexOptions, IndexReport, index_folders
 from indexer.store import sqlite_url, texts_table
@@ -68,7 +70,8 @@ def reindex_with_model(collection: Collection, new_spec: str, encoder_factory: C
                 return encoder
 
             report = index_folders(fresh, roots, new_spec, shared_encoder, options)
-            texts = _texts_of(collection)
+            copy_caption_cache(collection.store, fresh.store)  # captions are of pictures, whatever the model
+            texts = _texts_of(collection, fresh)
             if texts:
                 from indexer.texts import TextCollection
 
@@ -85,10 +88,19 @@ def reindex_with_model(collection: Collection, new_spec: str, encoder_factory: C
     return report
 
 
-def _texts_of(collection: Collection) -> dict[str | None, list[str]]:
-    """The collection's texts (image->text search), by source, to embed with the new model."""
+def _texts_of(collection: Collection, fresh: Collection) -> dict[str | None, list[str]]:
+    """The collection's texts (image->text search), by source, to embed with the new model.
+    A caption text goes to its file's id in the new collection (ids are given anew)."""
+    old_paths = {row["id"]: row["path"] for row in collection.store.iter_ok()}
+    new_ids = {row["path"]: row["id"] for row in fresh.store.iter_ok()}
     out: dict[str | None, list[str]] = {}
     with collection.store.engine.connect() as conn:
         for text, source in conn.execute(select(texts_table.c.text, texts_table.c.source).order_by(texts_table.c.id)):
+            file_id = file_id_of(source or "")
+            if file_id is not None:
+                new_id = new_ids.get(old_paths.get(file_id))
+                if new_id is None:  # its file is no longer indexed
+                    continue
+                source = caption_source(new_id)
             out.setdefault(source, []).append(text)
     return out
