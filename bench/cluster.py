@@ -203,7 +203,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--model", default="random:ViT-B-32")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--ray-workers", type=int, nargs="*", default=[2])
+    parser.add_argument("--ray-workers", type=int, nargs="+", default=[2])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"])
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-bench-cluster"))

@@ -98,8 +98,8 @@ async def answer(
         raise ApiError(422, "ask about exactly one of: an uploaded file, ids of indexed images, or a query")
     captioner = await get_captioner(state)
     if not captioner.supports_answer:
-        raise ApiError(400, f"{captioner.name} does not answer questions: configure a VQA or instruction-tuned "
-                       "captioner (CLIPDEX_CAPTIONER)")
+        raise ApiError(400, f"{captioner.name} does not answer questions; {captioner.answer_hint} "
+                       "(CLIPDEX_CAPTIONER)")
     answers: list[AnswerItem] = []
     if file is not None:
         images, items = await _uploads([file], state)
