@@ -397,18 +397,26 @@ def cmd_classify(args, settings: Settings) -> int:
 def cmd_index_texts(args, settings: Settings) -> int:
     from indexer.texts import TextCollection, TextFileError, read_text_file
 
+    if not args.file and not args.rebuild:
+        raise UsageError("give a file of texts to add, or --rebuild")
     collection = _open(args, settings)
     spec = _model_spec(args, settings, collection)
     collection.check_model(spec)
-    try:
-        texts = read_text_file(args.file)
-    except TextFileError as exc:
-        raise UsageError(str(exc)) from None
-    if not texts:
-        raise UsageError(f"{args.file} holds no texts")
+    texts = []
+    if args.file:
+        try:
+            texts = read_text_file(args.file)
+        except TextFileError as exc:
+            raise UsageError(str(exc)) from None
+        if not texts:
+            raise UsageError(f"{args.file} holds no texts")
     encoder = _encoder_factory(spec, args, settings)()
-    ids = TextCollection(collection).add(texts, encoder, source=os.path.abspath(args.file))
-    print(f"added {len(ids)} texts from {args.file}")
+    collection_texts = TextCollection(collection)
+    if args.rebuild:
+        print(f"embedded {collection_texts.rebuild(encoder)} texts again into a new text index")
+    if texts:
+        ids = collection_texts.add(texts, encoder, source=os.path.abspath(args.file))
+        print(f"added {len(ids)} texts from {args.file}")
     return 0
 
 
@@ -546,7 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     classify.set_defaults(func=cmd_classify)
 
     index_texts = sub.add_parser("index-texts", parents=[common], help="add texts for image->text search")
-    index_texts.add_argument("file", help=".txt (a text per line), .csv (a 'text' column) or .jsonl")
+    index_texts.add_argument("file", nargs="?", help=".txt (a text per line), .csv (a 'text' column) or .jsonl")
+    index_texts.add_argument("--rebuild", action="store_true",
+                             help="embed every text again into a new text index (when it was damaged or lost)")
     index_texts.set_defaults(func=cmd_index_texts)
 
     datasets = sub.add_parser("datasets", help="generate data sets")

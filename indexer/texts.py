@@ -7,6 +7,7 @@ Texts come from the API or from files (`clipdex index-texts`): .txt (one per lin
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import threading
 from datetime import datetime, timezone
@@ -17,7 +18,9 @@ from sqlalchemy import bindparam, delete, func, select, update
 from indexer.collection import Collection
 from indexer.jsonl import records
 from indexer.store import texts_table
-from retrieval.vector_index import VectorIndex
+from retrieval.vector_index import IndexFileError, VectorIndex
+
+log = logging.getLogger(__name__)
 
 TEXT_INDEX_FILE = "texts.faiss"
 MAX_TEXT_CHARS = 10_000
@@ -64,18 +67,47 @@ class TextCollection:
         self._stamp: int | None = None
         self._lock = threading.Lock()
 
-    def _load(self, dim: int) -> VectorIndex:
+    def _load(self, dim: int, encoder=None) -> VectorIndex:
+        """The text index as saved. When the file is damaged or lost, the texts are still
+        in the database: with an ``encoder`` they are embedded again (under the writer
+        lock: only writers pass one), else the error says how to do that."""
         # Another process (`clipdex index-texts` beside a server) may have saved the file
         # since: read it again when it changed, so that no one writes back a stale copy.
         stamp = os.stat(self.path).st_mtime_ns if os.path.exists(self.path) else None
         if self._index is None or stamp != self._stamp:
-            if stamp is not None:
-                self._index = VectorIndex.load(self.path)
+            try:
+                if stamp is None and self.count():
+                    raise IndexFileError(f"{self.path} is missing")
+                self._index = VectorIndex.load(self.path) if stamp is not None else VectorIndex(dim)
                 self._repair()
-            else:
-                self._index = VectorIndex(dim)
-            self._stamp = stamp
+            except IndexFileError as exc:
+                if encoder is None:
+                    raise IndexFileError(f"the text index cannot be read ({exc}); its {self.count()} texts are "
+                                         f"kept in the database: `clipdex index-texts --rebuild` embeds them "
+                                         f"again") from None
+                log.warning("the text index cannot be read (%s); embedding its texts again", exc)
+                self._rebuild(encoder)
+            self._stamp = os.stat(self.path).st_mtime_ns if os.path.exists(self.path) else None
         return self._index
+
+    def rebuild(self, encoder) -> int:
+        """Embed every text again into a new text index (a damaged or lost one); returns
+        how many."""
+        self.collection.bind_model(encoder.spec, encoder.dim)
+        with self._lock, self.collection.writer_lock("texts"):
+            self._rebuild(encoder)
+            self._stamp = os.stat(self.path).st_mtime_ns
+            return len(self._index)
+
+    def _rebuild(self, encoder, batch: int = 1024) -> None:
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(texts_table.c.id, texts_table.c.text).order_by(texts_table.c.id)).all()
+        index = VectorIndex(encoder.dim)
+        for start in range(0, len(rows), batch):
+            part = rows[start:start + batch]
+            index.add([int(i) for i, _ in part], encoder.embed_texts([text for _, text in part]))
+        index.save(self.path)
+        self._index = index
 
     def _repair(self) -> None:
         """Vectors saved for rows whose transaction never committed are dropped."""
@@ -135,7 +167,7 @@ class TextCollection:
         self.collection.bind_model(encoder.spec, encoder.dim)
         vectors = encoder.embed_texts(texts)
         with self._lock, self.collection.writer_lock("texts"):
-            index = self._load(encoder.dim)
+            index = self._load(encoder.dim, encoder)
             now = datetime.now(timezone.utc).replace(tzinfo=None)
             with self.store.engine.begin() as conn:
                 ids = [

@@ -156,6 +156,11 @@ def test_classify_and_index_texts_from_the_command_line(folder, tmp_path):
     broken.write_text("nope\n")
     failed = clipdex("index-texts", str(broken), "--data-dir", data, check=False)
     assert failed.returncode == 2 and "broken.jsonl:1" in failed.stderr
+    with open(os.path.join(data, "texts.faiss"), "r+b") as handle:
+        handle.truncate(100)  # damaged: the texts are still in the database
+    assert "embedded 2 texts again" in clipdex("index-texts", "--rebuild", "--data-dir", data).stdout
+    neither = clipdex("index-texts", "--data-dir", data, check=False)
+    assert neither.returncode == 2 and "--rebuild" in neither.stderr
 
 
 @pytest.mark.slow
