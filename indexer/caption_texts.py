@@ -15,6 +15,7 @@ from typing import Callable
 
 from indexer.captions import caption_rows
 from indexer.collection import Collection, CollectionBusy
+from indexer.store import OK
 from indexer.texts import TextCollection
 from retrieval.images import DEFAULT_MAX_PIXELS
 from retrieval.vector_index import IndexFileError
@@ -92,7 +93,9 @@ def sync_caption_texts(
         report.removed = texts.remove(stale)
     encoder = None
     for start in range(0, len(rows), step):
-        results = caption_rows(collection.store, captioner, rows[start:start + step], prompt, max_pixels=max_pixels)
+        chunk = rows[start:start + step]
+        results = caption_rows(collection.store, captioner, chunk, prompt, max_pixels=max_pixels)
+        hashes = {row["id"]: row["content_hash"] for row in chunk}
         new_texts, new_sources, old_ids = [], [], []
         for file_id, result in sorted(results.items()):
             if not result.caption or result.error:
@@ -103,6 +106,8 @@ def sync_caption_texts(
             if [text for _, text in old] == [result.caption]:
                 report.kept += 1
                 continue
+            if changed_meanwhile(collection, file_id, hashes[file_id]):
+                continue  # `clipdex index` changed or removed it during this sync: the next one sees it as it is
             new_texts.append(result.caption)
             new_sources.append(source)
             old_ids.extend(text_id for text_id, _ in old)
@@ -118,3 +123,9 @@ def sync_caption_texts(
         if old_ids:
             texts.remove(old_ids)
     return report
+
+
+def changed_meanwhile(collection: Collection, file_id: int, content_hash: str | None) -> bool:
+    """Whether the file is no longer indexed with this content (a long sync beside `clipdex index`)."""
+    row = collection.store.get_row(file_id)
+    return row is None or row["status"] != OK or row["content_hash"] != content_hash

@@ -150,3 +150,24 @@ def test_reindex_with_another_model_keeps_each_caption_with_its_picture(
     again = sync_caption_texts(switched, captioner, lambda: pytest.fail("nothing to embed"))
     assert (again.kept, captioner.images) == (5, 5)  # the caption cache came along: nothing captioned again
     switched.close()
+
+
+def test_a_file_removed_by_an_index_run_during_a_sync_gets_no_caption(tmp_path, photos, tiny_encoder,
+                                                                       tiny_captioner_dir):
+    collection = Collection(str(tmp_path / "data"))
+    _index(collection, photos, tiny_encoder)
+    victim = photos / sorted(os.listdir(photos))[0]  # in the first batch: read before it goes
+
+    class IndexingMeanwhile(Counting):
+        def caption(self, images, prompt=None):
+            if victim.exists():  # `clipdex index` runs while the first batch is captioned
+                os.remove(victim)
+                assert _index(collection, photos, tiny_encoder).removed == 1
+            return super().caption(images, prompt)
+
+    report = sync_caption_texts(collection, IndexingMeanwhile(load_captioner(tiny_captioner_dir, device="cpu")),
+                                lambda: tiny_encoder)
+    assert (report.added, report.failed) == (5, 0)
+    captions = _captions(collection)
+    assert "(no file)" not in captions and len(captions) == 5 and all(len(t) == 1 for t in captions.values())
+    collection.close()
