@@ -85,13 +85,20 @@ def sync_caption_texts(
     """
     texts = TextCollection(collection)
     report = CaptionTextsReport()
+    made: list = []
+
+    def encoder():  # made once, and only when something must be embedded
+        if not made:
+            made.append(encoder_factory())
+        return made[0]
+
+    texts.ensure_readable(encoder)  # captions in a text index that cannot be read would find nothing
     have = texts.texts_by_source(CAPTION_SOURCE)
     rows = list(collection.store.iter_ok())
     indexed = {caption_source(row["id"]) for row in rows}
     stale = [text_id for source, items in have.items() if source not in indexed for text_id, _ in items]
     if stale:
         report.removed = texts.remove(stale)
-    encoder = None
     for start in range(0, len(rows), step):
         chunk = rows[start:start + step]
         results = caption_rows(collection.store, captioner, chunk, prompt, max_pixels=max_pixels)
@@ -116,10 +123,9 @@ def sync_caption_texts(
             else:
                 report.added += 1
         if new_texts:
-            encoder = encoder or encoder_factory()
             # The new caption goes in before the old one goes out: a crash in between
             # leaves two, which the next sync replaces; a search never sees none.
-            texts.add(new_texts, encoder, source=new_sources)
+            texts.add(new_texts, encoder(), source=new_sources)
         if old_ids:
             texts.remove(old_ids)
     return report

@@ -90,6 +90,19 @@ class TextCollection:
             self._stamp = os.stat(self.path).st_mtime_ns if os.path.exists(self.path) else None
         return self._index
 
+    def ensure_readable(self, encoder_factory) -> bool:
+        """Embed the texts again if their index is damaged or lost (the model is made only
+        then); returns whether it was."""
+        if not self.collection.embed_dim:
+            return False
+        try:
+            with self._lock:
+                self._load(self.collection.embed_dim)
+            return False
+        except IndexFileError:
+            self.rebuild(encoder_factory())
+            return True
+
     def rebuild(self, encoder) -> int:
         """Embed every text again into a new text index (a damaged or lost one); returns
         how many."""

@@ -51,3 +51,19 @@ def test_a_lost_text_index_is_an_error_until_rebuilt(collection, tiny_encoder, t
         texts.search(tiny_encoder.embed_texts(["a red square"])[0], 3)
     assert texts.rebuild(tiny_encoder) == 3
     _finds_each_text_by_itself(texts, tiny_encoder, TEXTS)
+
+
+def test_index_captions_repairs_a_lost_text_index(collection, tiny_encoder, tiny_captioner_dir):
+    import os
+
+    from indexer.caption_texts import sync_caption_texts
+    from retrieval.captioner import load_captioner
+
+    captioner = load_captioner(tiny_captioner_dir, device="cpu")
+    sync_caption_texts(collection, captioner, lambda: tiny_encoder)
+    os.remove(TextCollection(collection).path)
+    again = sync_caption_texts(collection, captioner, lambda: tiny_encoder)
+    assert again.kept == 3  # nothing to caption, but the captions are searchable again
+    texts = TextCollection(collection)
+    _finds_each_text_by_itself(texts, tiny_encoder, TEXTS)
+    assert len(texts.search(tiny_encoder.embed_texts(["a photo"])[0], 10)) == 6
