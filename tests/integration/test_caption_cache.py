@@ -16,8 +16,8 @@ from retrieval.captioner import load_captioner
 class Counting:
     """A real captioner that counts the images it was asked to caption."""
 
-    def __init__(self, inner):
-        self.inner, self.name, self.batch_size, self.images = inner, inner.name, 2, 0
+    def __init__(self, inner, batch_size=2):
+        self.inner, self.name, self.batch_size, self.images = inner, inner.name, batch_size, 0
 
     def caption(self, images, prompt=None):
         self.images += len(images)

@@ -9,23 +9,14 @@ import pytest
 
 from imagefiles import write_photos
 from indexer.caption_texts import caption_source, sync_caption_texts
+from indexer.captions import read_images
 from indexer.collection import Collection
 from indexer.pipeline import IndexOptions, index_folders
 from indexer.texts import TextCollection
 from retrieval.captioner import load_captioner
+from test_caption_cache import Counting
 
 pytest.importorskip("transformers")
-
-
-class Counting:
-    """A real captioner that counts the images it was asked to caption."""
-
-    def __init__(self, inner):
-        self.inner, self.name, self.batch_size, self.images = inner, inner.name, 4, 0
-
-    def caption(self, images, prompt=None):
-        self.images += len(images)
-        return self.inner.caption(images, prompt=prompt)
 
 
 def _index(collection, folder, encoder):
@@ -51,7 +42,7 @@ def photos(tmp_path):
 
 
 def test_captions_follow_changed_moved_and_deleted_files(tmp_path, photos, tiny_encoder, tiny_captioner_dir):
-    captioner = Counting(load_captioner(tiny_captioner_dir, device="cpu"))
+    captioner = Counting(load_captioner(tiny_captioner_dir, device="cpu"), batch_size=4)
     collection = Collection(str(tmp_path / "data"))
     _index(collection, photos, tiny_encoder)
     first = sync_caption_texts(collection, captioner, lambda: tiny_encoder)
@@ -103,16 +94,9 @@ def test_another_captioner_replaces_the_captions_and_stale_ones_are_repaired(
     assert second.name != first.name
     report = sync_caption_texts(collection, second, lambda: tiny_encoder)
     assert report.removed == 1 and report.replaced >= 1 and report.replaced + report.kept == 6
-    expected = second.caption([_open(row["path"]) for row in rows])
+    expected = second.caption(read_images(rows)[0])
     assert _captions(collection) == {row["path"]: [text] for row, text in zip(rows, expected)}
     collection.close()
-
-
-def _open(path):
-    from retrieval.images import decode_image
-
-    with open(path, "rb") as handle:
-        return decode_image(handle.read()).image
 
 
 def test_a_damaged_text_index_does_not_stop_image_indexing(tmp_path, photos, tiny_encoder, tiny_captioner_dir):
@@ -134,7 +118,7 @@ def test_reindex_with_another_model_keeps_each_caption_with_its_picture(
     from retrieval.encoder import Encoder
     from retrieval.models import load_model
 
-    captioner = Counting(load_captioner(tiny_captioner_dir, device="cpu"))
+    captioner = Counting(load_captioner(tiny_captioner_dir, device="cpu"), batch_size=4)
     collection = Collection(str(tmp_path / "data"))
     _index(collection, photos, tiny_encoder)
     os.remove(photos / sorted(os.listdir(photos))[0])  # the first id goes: the new collection's ids all differ
@@ -165,7 +149,7 @@ def test_a_file_removed_by_an_index_run_during_a_sync_gets_no_caption(tmp_path, 
                 assert _index(collection, photos, tiny_encoder).removed == 1
             return super().caption(images, prompt)
 
-    report = sync_caption_texts(collection, IndexingMeanwhile(load_captioner(tiny_captioner_dir, device="cpu")),
+    report = sync_caption_texts(collection, IndexingMeanwhile(load_captioner(tiny_captioner_dir, device="cpu"), batch_size=4),
                                 lambda: tiny_encoder)
     assert (report.added, report.failed) == (5, 0)
     captions = _captions(collection)
