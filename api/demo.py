@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from retrieval.shapes import colour_shape_labels, make_split
+from retrieval.datasets.shapes import colour_shape_labels, make_split
 
 QUERIES = (
     "a large red circle",
@@ -41,7 +41,7 @@ def write_scenes(folder: str, count: int, split: str, seed: int = 1) -> list[tup
 
 
 def ensure_model(model_dir: str, minutes: float, train_count: int, say) -> str:
-    from retrieval.training import CONFIG_FILE, STATE_FILE, TrainConfig, train
+    from retrieval.training.contrastive import CONFIG_FILE, STATE_FILE, TrainConfig, train
 
     done_marker = os.path.join(model_dir, "DONE")
     if os.path.exists(done_marker) and os.path.exists(os.path.join(model_dir, CONFIG_FILE)):
@@ -62,7 +62,7 @@ def ensure_model(model_dir: str, minutes: float, train_count: int, say) -> str:
 
 def ensure_captioner(out_dir: str, model_dir: str, minutes: float, train_count: int, say) -> str:
     """clipdex's own captioner on the demo model, trained once on the same scenes."""
-    from retrieval.caption_training import CaptionTrainConfig, train_captioner
+    from retrieval.training.captioner import CaptionTrainConfig, train_captioner
 
     done_marker = os.path.join(out_dir, "DONE")
     if os.path.exists(done_marker):
@@ -79,13 +79,13 @@ def ensure_captioner(out_dir: str, model_dir: str, minutes: float, train_count: 
 
 def run_demo(work_dir: str, minutes: float = 5.0, train_count: int = 20000, collection_size: int = 300,
              say=print, caption_minutes: float | None = None) -> dict:
-    from indexer.captions import caption_files
-    from indexer.collection import Collection
-    from indexer.pipeline import IndexOptions, index_folders
-    from retrieval.caption_own import OwnCaptioner
-    from retrieval.encoder import Encoder
-    from retrieval.models import load_model
-    from retrieval.shapes import names_every_object
+    from indexer.captions.cache import caption_files
+    from indexer.collection.collection import Collection
+    from indexer.ingest.run import IndexOptions, index_folders
+    from retrieval.captioning.own import OwnCaptioner
+    from retrieval.encoders.base import Encoder
+    from retrieval.models.loading import load_model
+    from retrieval.datasets.shapes import names_every_object
     from retrieval.zero_shot import classify, label_vectors, logit_scale
 
     model_dir = ensure_model(os.path.join(work_dir, "model"), minutes, train_count, say)

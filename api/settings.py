@@ -8,9 +8,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from retrieval.captioner import DEFAULT_CAPTIONER
-from retrieval.images import DEFAULT_MAX_PIXELS
-from retrieval.index_plan import IndexConfig
+from retrieval.captioning.base import DEFAULT_CAPTIONER
+from retrieval.images.decode import DEFAULT_MAX_PIXELS
+from retrieval.index.plan import IndexConfig
 
 
 class Settings(BaseSettings):

@@ -34,9 +34,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from synthetic_vectors import VectorMixture  # noqa: E402
 
-from retrieval.index_plan import default_nprobe, plan_for, rerank_depth  # noqa: E402
-from retrieval.search_index import SearchIndex  # noqa: E402
-from retrieval.sharded_index import merge_top_k  # noqa: E402
+from retrieval.index.plan import default_nprobe, plan_for, rerank_depth  # noqa: E402
+from retrieval.index.search_index import SearchIndex  # noqa: E402
+from retrieval.index.sharded_index import merge_top_k  # noqa: E402
 
 CHUNK = 1_000_000
 

@@ -28,8 +28,8 @@ GOAL = 0.90
 
 
 def ensure_encoder(path: str | None, minutes: float) -> tuple[str, float]:
-    from retrieval.shapes import make_split
-    from retrieval.training import CONFIG_FILE, TrainConfig, train
+    from retrieval.datasets.shapes import make_split
+    from retrieval.training.contrastive import CONFIG_FILE, TrainConfig, train
 
     out = path or os.path.join(tempfile.gettempdir(), "clipdex-quality-model")
     if os.path.exists(os.path.join(out, CONFIG_FILE)) and os.path.exists(os.path.join(out, "open_clip_pytorch_model.bin")):
@@ -42,8 +42,8 @@ def ensure_encoder(path: str | None, minutes: float) -> tuple[str, float]:
 
 
 def score(captioner, images, captions, scenes) -> dict:
-    from retrieval.caption_metrics import bleu4, cider_d
-    from retrieval.shapes import names_every_object
+    from retrieval.captioning.metrics import bleu4, cider_d
+    from retrieval.datasets.shapes import names_every_object
 
     started = time.perf_counter()
     written = captioner.caption(images)
@@ -70,9 +70,9 @@ def main() -> None:
 
     import torch
 
-    from retrieval.caption_own import OwnCaptioner
-    from retrieval.caption_training import CaptionTrainConfig, train_captioner
-    from retrieval.shapes import make_split
+    from retrieval.captioning.own import OwnCaptioner
+    from retrieval.training.captioner import CaptionTrainConfig, train_captioner
+    from retrieval.datasets.shapes import make_split
 
     encoder, encoder_seconds = ensure_encoder(args.encoder, args.encoder_minutes)
     images, captions, _ = make_split(args.train, 0, "train")

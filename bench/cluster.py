@@ -51,8 +51,8 @@ class Encoders:
         self.backend, self.threads = backend, threads
 
     def __call__(self):
-        from retrieval.backend import make_encoder
-        from retrieval.models import load_model
+        from retrieval.encoders.backend import make_encoder
+        from retrieval.models.loading import load_model
 
         threads = (os.cpu_count() or 1) if self.threads == 0 else self.threads
         return make_encoder(load_model(self.spec), self.backend, device=self.device, batch_size=self.batch_size,
@@ -80,7 +80,7 @@ class CommitClock:
     """Seconds the driver spends recording results and checkpointing (index + SQL rows)."""
 
     def __init__(self):
-        from indexer.pipeline import ResultWriter
+        from indexer.ingest.run import ResultWriter
 
         self.seconds = 0.0
         for name in ("record", "checkpoint"):
@@ -97,9 +97,9 @@ class CommitClock:
 
 
 def run(mode: str, folder: str, factory, batch_size: int, workers: int, clock: CommitClock) -> dict:
-    from indexer.collection import Collection
-    from indexer.pipeline import IndexOptions, index_folders
-    from indexer.ray_index import RayOptions, index_folders_ray
+    from indexer.collection.collection import Collection
+    from indexer.ingest.run import IndexOptions, index_folders
+    from indexer.ingest.ray_pass import RayOptions, index_folders_ray
 
     data = tempfile.mkdtemp(prefix="clipdex-cluster-")
     collection = Collection(data)

@@ -30,10 +30,10 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from retrieval.encoder import Encoder
-    from retrieval.fashion_mnist import CAPTION_TEMPLATES, CLASSES, load_split
-    from retrieval.models import load_model
-    from retrieval.training import EvalData, TrainConfig, evaluate, train
+    from retrieval.encoders.base import Encoder
+    from retrieval.datasets.fashion_mnist import CAPTION_TEMPLATES, CLASSES, load_split
+    from retrieval.models.loading import load_model
+    from retrieval.training.contrastive import EvalData, TrainConfig, evaluate, train
 
     images, captions, classes = load_split("train", limit=args.train)
     test_images, _, test_targets = load_split("test")

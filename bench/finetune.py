@@ -37,10 +37,10 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from retrieval.encoder import Encoder
-    from retrieval.models import load_model
-    from retrieval.shapes import make_split
-    from retrieval.training import EvalData, TrainConfig, evaluate, train
+    from retrieval.encoders.base import Encoder
+    from retrieval.models.loading import load_model
+    from retrieval.datasets.shapes import make_split
+    from retrieval.training.contrastive import EvalData, TrainConfig, evaluate, train
 
     def held_out(colours, seed):
         images, captions, _ = make_split(500, seed, "test", distinct=True, colours=colours)

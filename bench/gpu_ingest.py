@@ -46,8 +46,8 @@ def model_only(encoder, batch_size: int, batches: int = 30) -> float:
 
 
 def pipeline(encoder, folder: str, decode: str, jpeg: str, args) -> dict:
-    from indexer.collection import Collection
-    from indexer.pipeline import IndexOptions, default_workers, index_folders
+    from indexer.collection.collection import Collection
+    from indexer.ingest.run import IndexOptions, default_workers, index_folders
 
     workers = args.workers
     if workers is None and decode == "cpu":
@@ -107,10 +107,10 @@ def main() -> None:
 
     import torch
 
-    from indexer.pipeline import IndexOptions, default_workers
-    from retrieval.encoder import Encoder
-    from retrieval.models import load_model
-    from retrieval.tensor_preprocess import choose_jpeg_decoder
+    from indexer.ingest.run import IndexOptions, default_workers
+    from retrieval.encoders.base import Encoder
+    from retrieval.models.loading import load_model
+    from retrieval.images.gpu_preprocess import choose_jpeg_decoder
 
     if not torch.cuda.is_available():
         sys.exit("no CUDA device: this benchmark measures the GPU path")

@@ -34,10 +34,10 @@ def main() -> None:
     import torch
     from torch.utils.data import DataLoader
 
-    from indexer.decode_worker import DecodeDataset, collate, content_hash
-    from retrieval.encoder import Encoder
-    from retrieval.models import load_model
-    from retrieval.tensor_preprocess import TensorPreprocessor
+    from indexer.ingest.decode import DecodeDataset, collate, content_hash
+    from retrieval.encoders.base import Encoder
+    from retrieval.models.loading import load_model
+    from retrieval.images.gpu_preprocess import TensorPreprocessor
 
     paths = sorted(os.path.join(args.folder, n) for n in os.listdir(args.folder) if n.endswith(".jpg"))
     paths = paths[: args.images]
@@ -56,7 +56,7 @@ def main() -> None:
         blobs.append(data)
     record("read+hash (1 process)", len(paths), time.perf_counter() - started)
 
-    from retrieval.images import probe_image
+    from retrieval.images.decode import probe_image
 
     subset = paths[:2000]
     started = time.perf_counter()
@@ -113,7 +113,7 @@ def main() -> None:
         record(f"nvjpeg decode, batch {chunk}", len(blobs), time.perf_counter() - started)
 
     # The pipeline's own overlap: a thread decodes on a side stream while the model runs.
-    from indexer.pipeline import _prepared
+    from indexer.ingest.run import _prepared
 
     fake_loader = []
     for start in range(0, len(paths), args.batch_size):

@@ -27,13 +27,13 @@ WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0)
 
 
 def run(split: str, count: int, encoder, captioner, work: str) -> dict:
-    from indexer.caption_texts import caption_source
-    from indexer.captions import caption_rows
-    from indexer.collection import Collection
-    from indexer.hybrid import hybrid_search
-    from indexer.pipeline import IndexOptions, index_folders
-    from indexer.texts import TextCollection
-    from retrieval.shapes import make_split
+    from indexer.captions.sync import caption_source
+    from indexer.captions.cache import caption_rows
+    from indexer.collection.collection import Collection
+    from indexer.search.hybrid import hybrid_search
+    from indexer.ingest.run import IndexOptions, index_folders
+    from indexer.texts.collection import TextCollection
+    from retrieval.datasets.shapes import make_split
 
     folder = os.path.join(work, split)
     os.makedirs(folder)
@@ -70,9 +70,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from retrieval.caption_own import OwnCaptioner
-    from retrieval.encoder import Encoder
-    from retrieval.models import load_model
+    from retrieval.captioning.own import OwnCaptioner
+    from retrieval.encoders.base import Encoder
+    from retrieval.models.loading import load_model
 
     encoder = Encoder(load_model(args.encoder), device="cpu", batch_size=256)
     captioner = OwnCaptioner(args.captioner, device="cpu")

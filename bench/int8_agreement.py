@@ -39,10 +39,10 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("CLIPDEX_ONNX_CACHE", tempfile.mkdtemp(prefix="clipdex-int8-onnx-"))
 
-    from retrieval.backend import make_encoder
-    from retrieval.models import load_model
-    from retrieval.shapes import make_split
-    from retrieval.training import TrainConfig, train
+    from retrieval.encoders.backend import make_encoder
+    from retrieval.models.loading import load_model
+    from retrieval.datasets.shapes import make_split
+    from retrieval.training.contrastive import TrainConfig, train
 
     model_dir = args.model
     if not model_dir:

@@ -37,10 +37,10 @@ def main() -> None:
 
     import torch
 
-    from retrieval.encoder import Encoder
-    from retrieval.models import load_model
-    from retrieval.shapes import colour_shape_labels, make_split
-    from retrieval.training import EvalData, TrainConfig, evaluate, train
+    from retrieval.encoders.base import Encoder
+    from retrieval.models.loading import load_model
+    from retrieval.datasets.shapes import colour_shape_labels, make_split
+    from retrieval.training.contrastive import EvalData, TrainConfig, evaluate, train
 
     images, captions, _ = make_split(args.train, 0, "train")
     test_images, test_captions, _ = make_split(args.test, 0, "test", distinct=True)

@@ -17,12 +17,12 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from indexer.caption_texts import caption_source, file_id_of
-from indexer.captions import copy_caption_cache
-from indexer.collection import Collection, CollectionError
-from indexer.pipeline import IndexOptions, IndexReport, index_folders
-from indexer.store import sqlite_url, texts_table
-from retrieval.models import canonical_spec
+from indexer.captions.sync import caption_source, file_id_of
+from indexer.captions.cache import copy_caption_cache
+from indexer.collection.collection import Collection, CollectionError
+from indexer.ingest.run import IndexOptions, IndexReport, index_folders
+from indexer.store.files import sqlite_url, texts_table
+from retrieval.models.loading import canonical_spec
 
 COMPLETE_MARKER = "REINDEX_COMPLETE"
 
@@ -73,7 +73,7 @@ def reindex_with_model(collection: Collection, new_spec: str, encoder_factory: C
             copy_caption_cache(collection.store, fresh.store)  # captions are of pictures, whatever the model
             texts = _texts_of(collection, fresh)
             if texts:
-                from indexer.texts import TextCollection
+                from indexer.texts.collection import TextCollection
 
                 for source, group in texts.items():
                     TextCollection(fresh).add(group, shared_encoder(), source=source)

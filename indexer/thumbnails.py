@@ -6,7 +6,7 @@ import io
 import os
 
 from retrieval.atomic_io import atomic_write_bytes
-from retrieval.images import decode_image
+from retrieval.images.decode import decode_image
 
 THUMBNAIL_SIDE = 256
 

@@ -17,8 +17,8 @@ import os
 from dataclasses import dataclass
 
 from indexer.jsonl import records
-from indexer.scan import scan_folders
-from retrieval.images import ImageError, decode_image
+from indexer.ingest.scan import scan_folders
+from retrieval.images.decode import ImageError, decode_image
 
 CLASS_TEMPLATES = ("a photo of a {}.", "a picture of a {}.", "an image of a {}.")
 
@@ -106,7 +106,7 @@ def _table_pairs(path: str, max_pixels: int) -> Pairs:
 
 def load_pairs(source: str, max_pixels: int = 100_000_000) -> Pairs:
     if source.startswith("shapes:"):
-        from retrieval.shapes import make_split
+        from retrieval.datasets.shapes import make_split
 
         parts = source.split(":")
         try:

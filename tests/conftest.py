@@ -11,14 +11,14 @@ TINY = "random:clipdex-tiny"
 
 @pytest.fixture(scope="session")
 def tiny_model():
-    from retrieval.models import load_model
+    from retrieval.models.loading import load_model
 
     return load_model(TINY)
 
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tiny_model):
-    from retrieval.encoder import Encoder
+    from retrieval.encoders.base import Encoder
 
     return Encoder(tiny_model, device="cpu", batch_size=8)
 

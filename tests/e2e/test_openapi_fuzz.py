@@ -6,7 +6,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 from live_server import API_KEY, Server, build_collection
 

@@ -7,10 +7,10 @@ import os
 import pytest
 
 from imagefiles import write_photos
-from indexer.captions import CaptionCache, caption_rows
-from indexer.decode_worker import content_hash
-from indexer.store import Store
-from retrieval.captioner import load_captioner
+from indexer.captions.cache import CaptionCache, caption_rows
+from indexer.ingest.decode import content_hash
+from indexer.store.files import Store
+from retrieval.captioning.base import load_captioner
 
 
 class Counting:

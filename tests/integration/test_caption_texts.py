@@ -8,12 +8,12 @@ import os
 import pytest
 
 from imagefiles import write_photos
-from indexer.caption_texts import caption_source, sync_caption_texts
-from indexer.captions import read_images
-from indexer.collection import Collection
-from indexer.pipeline import IndexOptions, index_folders
-from indexer.texts import TextCollection
-from retrieval.captioner import load_captioner
+from indexer.captions.sync import caption_source, sync_caption_texts
+from indexer.captions.cache import read_images
+from indexer.collection.collection import Collection
+from indexer.ingest.run import IndexOptions, index_folders
+from indexer.texts.collection import TextCollection
+from retrieval.captioning.base import load_captioner
 from test_caption_cache import Counting
 
 pytest.importorskip("transformers")
@@ -115,8 +115,8 @@ def test_a_damaged_text_index_does_not_stop_image_indexing(tmp_path, photos, tin
 def test_reindex_with_another_model_keeps_each_caption_with_its_picture(
         tmp_path, photos, tiny_encoder, tiny_captioner_dir):
     from indexer.reindex import reindex_with_model
-    from retrieval.encoder import Encoder
-    from retrieval.models import load_model
+    from retrieval.encoders.base import Encoder
+    from retrieval.models.loading import load_model
 
     captioner = Counting(load_captioner(tiny_captioner_dir, device="cpu"), batch_size=4)
     collection = Collection(str(tmp_path / "data"))

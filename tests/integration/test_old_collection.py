@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from indexer.captions import CaptionCache
-from indexer.collection import Collection
-from indexer.texts import TextCollection
-from retrieval.backend import make_encoder
+from indexer.captions.cache import CaptionCache
+from indexer.collection.collection import Collection
+from indexer.texts.collection import TextCollection
+from retrieval.encoders.backend import make_encoder
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE = os.path.join(HERE, "data", "collection_v0")

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from retrieval import shapes
-from retrieval.caption_training import CaptionTrainConfig, CaptionTrainingError, train_captioner
-from retrieval.captioner import load_captioner
+from retrieval.datasets import shapes
+from retrieval.training.captioner import CaptionTrainConfig, CaptionTrainingError, train_captioner
+from retrieval.captioning.base import load_captioner
 
 ENCODER = "random:clipdex-tiny"
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from imagefiles import noise_image, rotated_pair, write_bad_files, write_odd_but_valid, write_photos
-from indexer.collection import Collection, ModelMismatch
-from indexer.pipeline import IndexOptions, index_folders
-from indexer.store import FAILED, OK
+from indexer.collection.collection import Collection, ModelMismatch
+from indexer.ingest.run import IndexOptions, index_folders
+from indexer.store.files import FAILED, OK
 
 TINY = "random:clipdex-tiny"
 OPTIONS = IndexOptions(batch_size=8, num_workers=2, checkpoint_seconds=0.0, progress=False)
@@ -81,7 +81,7 @@ def _consistent(data_dir) -> tuple[int, int]:
 
 
 def _file_vector(encoder, path):
-    from retrieval.images import decode_image
+    from retrieval.images.decode import decode_image
 
     with open(path, "rb") as handle:
         return encoder.embed_images([decode_image(handle.read()).image])[0]
@@ -137,21 +137,21 @@ def test_unreadable_file_is_recorded(tmp_path, photos, tiny_encoder):
     os.chmod(locked, 0)
     data = str(tmp_path / "data")
     if os.geteuid() == 0:  # root reads anything: make the file vanish between scan and read instead
-        real_scan = __import__("indexer.scan", fromlist=["scan_folders"]).scan_folders
+        real_scan = __import__("indexer.ingest.scan", fromlist=["scan_folders"]).scan_folders
 
         def scan_then_lose(roots):
             result = real_scan(roots)
             os.unlink(locked)
             return result
 
-        import indexer.pipeline
+        import indexer.ingest.run
 
-        original = indexer.pipeline.scan_folders
-        indexer.pipeline.scan_folders = scan_then_lose
+        original = indexer.ingest.run.scan_folders
+        indexer.ingest.run.scan_folders = scan_then_lose
         try:
             _index(data, [str(photos)], CountingFactory(tiny_encoder))
         finally:
-            indexer.pipeline.scan_folders = original
+            indexer.ingest.run.scan_folders = original
     else:
         _index(data, [str(photos)], CountingFactory(tiny_encoder))
     failures = dict(_collection(data).store.failures())
@@ -303,7 +303,7 @@ def test_orphan_vectors_and_lost_index_are_repaired(tmp_path, photos, tiny_encod
 
 
 def test_corrupt_index_file_is_rebuilt_from_the_stored_vectors(tmp_path, photos, tiny_encoder):
-    from retrieval.vector_index import IndexFileError
+    from retrieval.index.vector_index import IndexFileError
 
     data = str(tmp_path / "data")
     _index(data, [str(photos)], CountingFactory(tiny_encoder))
@@ -324,7 +324,7 @@ def test_corrupt_index_file_is_rebuilt_from_the_stored_vectors(tmp_path, photos,
 
 
 def test_damaged_manifest_is_rebuilt_from_the_stored_vectors(tmp_path, photos, tiny_encoder):
-    from retrieval.vector_index import IndexFileError
+    from retrieval.index.vector_index import IndexFileError
 
     data = str(tmp_path / "data")
     _index(data, [str(photos)], CountingFactory(tiny_encoder))
@@ -367,7 +367,7 @@ def test_device_decode_path_matches_the_cpu_path(tmp_path, tiny_encoder, monkeyp
     """The GPU ingest path (JPEG bytes decoded and resized by torch), run here on the CPU."""
     from PIL import Image
 
-    from retrieval.tensor_preprocess import TensorPreprocessor
+    from retrieval.images.gpu_preprocess import TensorPreprocessor
 
     decoded_on_device = []
     real_decode = TensorPreprocessor.decode
@@ -408,7 +408,7 @@ def test_a_second_writer_is_refused_while_one_indexes(tmp_path, photos, tiny_enc
     import subprocess
     import sys
 
-    from indexer.collection import CollectionBusy
+    from indexer.collection.collection import CollectionBusy
 
     data = str(tmp_path / "data")
     _index(data, [str(photos)], CountingFactory(tiny_encoder))
@@ -434,8 +434,8 @@ def test_a_second_writer_thread_of_the_same_process_is_refused_too(tmp_path, pho
     vectors)."""
     import threading
 
-    from indexer.collection import Collection, CollectionBusy
-    from indexer.texts import TextCollection
+    from indexer.collection.collection import Collection, CollectionBusy
+    from indexer.texts.collection import TextCollection
 
     data = str(tmp_path / "data")
     _index(data, [str(photos)], CountingFactory(tiny_encoder))

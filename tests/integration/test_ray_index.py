@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from imagefiles import write_bad_files, write_odd_but_valid, write_photos
 
-from indexer.collection import Collection
-from indexer.pipeline import IndexOptions, index_folders
-from indexer.store import OK
+from indexer.collection.collection import Collection
+from indexer.ingest.run import IndexOptions, index_folders
+from indexer.store.files import OK
 
 ray = pytest.importorskip("ray")
 
-from indexer import ray_index
-from indexer.ray_index import SHARD_DIR, RayIndexError, RayOptions, index_folders_ray
+from indexer.ingest import ray_pass as ray_index
+from indexer.ingest.ray_pass import SHARD_DIR, RayIndexError, RayOptions, index_folders_ray
 
 TINY = "random:clipdex-tiny"
 OPTIONS = IndexOptions(batch_size=8, num_workers=1, checkpoint_seconds=0.0, progress=False)
@@ -55,8 +55,8 @@ class Encoders:
         self.count_file, self.fail_once_marker = count_file, fail_once_marker
 
     def __call__(self):
-        from retrieval.encoder import Encoder
-        from retrieval.models import load_model
+        from retrieval.encoders.base import Encoder
+        from retrieval.models.loading import load_model
 
         encoder = Encoder(load_model(TINY), device="cpu", batch_size=8)
         real = encoder.embed_pixels
@@ -119,7 +119,7 @@ def _assert_same(reference: dict, got: dict) -> None:
 
 
 def _embedded(encoder, path):
-    from retrieval.images import decode_image
+    from retrieval.images.decode import decode_image
 
     with open(path, "rb") as handle:
         return encoder.embed_images([decode_image(handle.read()).image])[0]
@@ -187,7 +187,7 @@ def test_a_rerun_after_a_crash_computes_only_the_missing_shards(cluster, folder,
 
 
 def test_cli_index_ray_reuses_moved_files_vectors_and_embeds_new_ones(cluster, tmp_path, tiny_encoder, capsys):
-    from api.cli import main
+    from api.cli.main import main
 
     folder = tmp_path / "photos"
     write_photos(str(folder), 10)
@@ -214,7 +214,7 @@ def test_cli_index_ray_reuses_moved_files_vectors_and_embeds_new_ones(cluster, t
 
 
 def test_bad_address_and_bad_worker_count_are_clear_errors(folder, tmp_path, capsys):
-    from api.cli import main
+    from api.cli.main import main
 
     flags = ["index", folder, "--model", TINY, "--data-dir", str(tmp_path / "d"), "-q"]
     for extra, words in ((["--ray", "127.0.0.1:1"], "cannot reach the Ray cluster at '127.0.0.1:1'"),
@@ -233,7 +233,7 @@ def test_missing_ray_names_the_extra_to_install(monkeypatch):
 def test_without_ray_flag_nothing_of_ray_is_imported(folder, tmp_path):
     script = textwrap.dedent(f"""
         import sys
-        from api.cli import main
+        from api.cli.main import main
         assert main(["index", {folder!r}, "--model", {TINY!r}, "--data-dir", {str(tmp_path / "d")!r}, "-q"]) == 0
         loaded = sorted(name for name in sys.modules if name == "ray" or name.startswith("ray."))
         assert not loaded, loaded

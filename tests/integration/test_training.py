@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from retrieval.encoder import Encoder
-from retrieval.models import load_model
-from retrieval.shapes import make_split
-from retrieval.training import EvalData, TrainConfig, TrainingError, evaluate, train
+from retrieval.encoders.base import Encoder
+from retrieval.models.loading import load_model
+from retrieval.datasets.shapes import make_split
+from retrieval.training.contrastive import EvalData, TrainConfig, TrainingError, evaluate, train
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_the_loss_is_clips_when_groups_are_distinct_and_multi_positive_otherwise
     import open_clip
     import torch
 
-    from retrieval.training import contrastive_loss
+    from retrieval.training.contrastive import contrastive_loss
 
     torch.manual_seed(0)
     images = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
@@ -114,7 +114,7 @@ def test_lora_fine_tuning_changes_the_model_and_saves_a_plain_one(tmp_path, shap
 def test_lora_adapters_start_as_the_identity():
     import torch
 
-    from retrieval.lora import LoRALinear, plain_state_dict
+    from retrieval.training.lora import LoRALinear, plain_state_dict
 
     layer = torch.nn.Linear(6, 4)
     wrapped = LoRALinear(layer, rank=2)

@@ -9,10 +9,10 @@ import pytest
 pytest.importorskip("transformers")
 
 from imagefiles import noise_image, write_photos  # noqa: E402
-from indexer.collection import Collection, ModelMismatch  # noqa: E402
-from indexer.pipeline import IndexOptions, index_folders  # noqa: E402
-from retrieval.encoder import Encoder  # noqa: E402
-from retrieval.models import BadModelSpec, ModelNotAvailable, load_model  # noqa: E402
+from indexer.collection.collection import Collection, ModelMismatch  # noqa: E402
+from indexer.ingest.run import IndexOptions, index_folders  # noqa: E402
+from retrieval.encoders.base import Encoder  # noqa: E402
+from retrieval.models.loading import BadModelSpec, ModelNotAvailable, load_model  # noqa: E402
 from tiny_transformers import BUILDERS  # noqa: E402
 
 TEXTS = ["a red circle", "two dogs on the beach at night", "hello world", "a"]

@@ -2,9 +2,9 @@
 
 import pytest
 
-from retrieval.caption_metrics import bleu4, cider_d
-from retrieval.caption_model import WordVocab
-from retrieval.shapes import Thing, names_every_object
+from retrieval.captioning.metrics import bleu4, cider_d
+from retrieval.captioning.own_model import WordVocab
+from retrieval.datasets.shapes import Thing, names_every_object
 
 
 def test_vocabulary_round_trips_words_and_punctuation():

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from retrieval.duplicates import near_duplicate_groups
-from retrieval.index_plan import IndexPlan
-from retrieval.search_index import SearchIndex
+from retrieval.index.duplicates import near_duplicate_groups
+from retrieval.index.plan import IndexPlan
+from retrieval.index.search_index import SearchIndex
 
 
 def _with_planted_copies(tmp_path, kind):

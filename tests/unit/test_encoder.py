@@ -12,7 +12,7 @@ def test_text_and_image_vectors_are_unit_float32_of_the_model_size(tiny_encoder)
 
 
 def test_batching_does_not_change_the_result(tiny_model):
-    from retrieval.encoder import Encoder
+    from retrieval.encoders.base import Encoder
 
     images = [noise_image(i) for i in range(10)]
     one = Encoder(tiny_model, device="cpu", batch_size=1).embed_images(images)

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from retrieval.fashion_mnist import CLASSES, DEFAULT_DIR, DatasetMissing, load_split
+from retrieval.datasets.fashion_mnist import CLASSES, DEFAULT_DIR, DatasetMissing, load_split
 
 needs_data = pytest.mark.skipif(
     not os.path.isdir(DEFAULT_DIR) and not os.environ.get("CI"), reason="dataset-fashion-mnist not installed here"

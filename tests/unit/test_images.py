@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from imagefiles import BAD_FILES, noise_image, rotated_pair
-from retrieval.images import ImageError, decode_image
+from retrieval.images.decode import ImageError, decode_image
 
 
 def _bytes(img: Image.Image, fmt: str, **kw) -> bytes:

@@ -1,6 +1,6 @@
 import pytest
 
-from retrieval.index_plan import IndexConfig, lists_for, outgrown, plan_for
+from retrieval.index.plan import IndexConfig, lists_for, outgrown, plan_for
 
 
 def test_type_is_chosen_by_collection_size_and_memory_budget():

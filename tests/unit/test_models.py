@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from retrieval.models import (
+from retrieval.models.loading import (
     DEFAULT_MODEL,
     BadModelSpec,
     ModelNotAvailable,

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from imagefiles import noise_image
-from retrieval.backend import make_encoder
-from retrieval.encoder import Encoder
+from retrieval.encoders.backend import make_encoder
+from retrieval.encoders.base import Encoder
 
 pytest.importorskip("onnxruntime")
 
@@ -67,14 +67,14 @@ def test_int8_changes_vectors_only_a_little(tiny_model, tiny_encoder, onnx_cache
 
 def test_missing_onnxruntime_falls_back_to_pytorch_with_a_warning(tiny_model, onnx_cache, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
-    with caplog.at_level(logging.WARNING, logger="retrieval.backend"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.encoders.backend"):
         encoder = make_encoder(tiny_model, "onnx", device="cpu")
     assert type(encoder) is Encoder and encoder.backend == "torch"
     assert "using PyTorch" in caplog.text
 
 
 def test_failed_export_falls_back_and_leaves_no_partial_files(tiny_model, onnx_cache, monkeypatch, caplog):
-    import retrieval.onnx_export as onnx_export
+    import retrieval.encoders.onnx_export as onnx_export
 
     def broken(loaded, paths):
         with open(paths["image"], "wb") as handle:
@@ -82,15 +82,15 @@ def test_failed_export_falls_back_and_leaves_no_partial_files(tiny_model, onnx_c
         raise RuntimeError("unsupported operator\nlong detail")
 
     monkeypatch.setattr(onnx_export, "_export", broken)
-    with caplog.at_level(logging.WARNING, logger="retrieval.backend"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.encoders.backend"):
         encoder = make_encoder(tiny_model, "onnx", device="cpu")
     assert encoder.backend == "torch" and "unsupported operator" in caplog.text and "long detail" not in caplog.text
     assert not [f for f in onnx_cache.rglob("*.onnx")]
 
 
 def test_auto_uses_onnx_on_a_cpu_and_a_retrained_model_is_exported_again(tiny_model, onnx_cache, tmp_path):
-    from retrieval.models import load_model
-    from retrieval.training import save_model_dir
+    from retrieval.models.loading import load_model
+    from retrieval.training.contrastive import save_model_dir
 
     model_dir = str(tmp_path / "model")
     save_model_dir(tiny_model.model, _tiny_cfg(), model_dir)
@@ -109,6 +109,6 @@ def test_auto_uses_onnx_on_a_cpu_and_a_retrained_model_is_exported_again(tiny_mo
 
 
 def _tiny_cfg():
-    from retrieval.models import _CONFIG_DIR
+    from retrieval.models.loading import _CONFIG_DIR
 
     return json.loads((_CONFIG_DIR / "clipdex-tiny.json").read_text())

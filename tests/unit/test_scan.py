@@ -1,6 +1,6 @@
 import os
 
-from indexer.scan import scan_folders
+from indexer.ingest.scan import scan_folders
 
 
 def _touch(path, data=b"x"):

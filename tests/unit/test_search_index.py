@@ -5,9 +5,9 @@ import threading
 import numpy as np
 import pytest
 
-from retrieval.index_plan import IndexPlan, plan_for
-from retrieval.search_index import SearchIndex
-from retrieval.vector_index import IndexFileError
+from retrieval.index.plan import IndexPlan, plan_for
+from retrieval.index.search_index import SearchIndex
+from retrieval.index.vector_index import IndexFileError
 
 DIM = 32
 
@@ -138,8 +138,8 @@ def test_rebuild_while_searching_keeps_answering(tmp_path):
 def test_a_load_that_meets_a_generation_switch_reads_the_new_generation(tmp_path, monkeypatch):
     """A reader (a server reloading, `clipdex search`) reads the manifest just before a
     rebuild switches generations and deletes the files that manifest lists."""
-    from retrieval import sharded_index
-    from retrieval.vector_index import VectorIndex
+    from retrieval.index import sharded_index
+    from retrieval.index.vector_index import VectorIndex
 
     writer, ids, vectors = _built(tmp_path, "flat")
     real_load = VectorIndex.load.__func__

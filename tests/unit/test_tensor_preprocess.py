@@ -10,9 +10,9 @@ import torch
 from PIL import Image, ImageOps
 
 from imagefiles import noise_image
-from retrieval.images import decode_image
-from retrieval import gpu_jpeg
-from retrieval.tensor_preprocess import TensorPreprocessor, choose_jpeg_decoder, orient
+from retrieval.images.decode import decode_image
+from retrieval.images import gpu_jpeg
+from retrieval.images.gpu_preprocess import TensorPreprocessor, choose_jpeg_decoder, orient
 
 
 def _jpeg(img, **kw):
@@ -98,14 +98,14 @@ class _FakeNvimgcodec:
 
 def test_the_cpu_gets_torchvisions_decoder(caplog):
     assert choose_jpeg_decoder("cpu").name == "torchvision"
-    with caplog.at_level(logging.WARNING, logger="retrieval.tensor_preprocess"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.images.gpu_preprocess"):
         assert choose_jpeg_decoder("cpu", "nvimgcodec").name == "torchvision"
     assert "CUDA device" in caplog.text
 
 
 def test_without_nvimgcodec_asking_for_it_falls_back_to_torchvision_and_says_why(monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "nvidia.nvimgcodec", None)  # makes the import fail
-    with caplog.at_level(logging.INFO, logger="retrieval.tensor_preprocess"):
+    with caplog.at_level(logging.INFO, logger="retrieval.images.gpu_preprocess"):
         assert choose_jpeg_decoder("cuda", "nvimgcodec").name == "torchvision"
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert "nvImageCodec is not installed" in caplog.text
@@ -113,7 +113,7 @@ def test_without_nvimgcodec_asking_for_it_falls_back_to_torchvision_and_says_why
 
 def test_a_gpu_without_jpeg_engines_falls_back_to_torchvision(monkeypatch, caplog):
     monkeypatch.setattr(gpu_jpeg, "load_nvimgcodec", lambda: _FakeNvimgcodec(decoded=None))
-    with caplog.at_level(logging.INFO, logger="retrieval.tensor_preprocess"):
+    with caplog.at_level(logging.INFO, logger="retrieval.images.gpu_preprocess"):
         assert choose_jpeg_decoder("cuda:0", "nvimgcodec").name == "torchvision"
     assert "no hardware JPEG decoder" in caplog.text
 

@@ -2,7 +2,7 @@ import asyncio
 
 import numpy as np
 
-from api.text_batcher import TextBatcher
+from api.http.text_batcher import TextBatcher
 
 
 class RecordingEncoder:

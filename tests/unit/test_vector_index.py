@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from retrieval.vector_index import IndexFileError, VectorIndex
+from retrieval.index.vector_index import IndexFileError, VectorIndex
 
 
 def _unit(n, dim, seed=0):

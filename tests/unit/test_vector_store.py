@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from retrieval.vector_store import VectorStore, VectorStoreError
+from retrieval.index.vector_rows import VectorStore, VectorStoreError
 
 
 def test_rows_come_back_by_id_in_float16_precision(tmp_path):

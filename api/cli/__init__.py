@@ -1,0 +1,5 @@
+"""The `clipdex` command."""
+
+from api.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,100 @@
+"""What the routes share: the service state (collection, encoder, batcher, jobs), access checks
+and upload reading."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass, field
+
+from fastapi import Depends, Request, UploadFile
+from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
+
+from api.http.errors import ApiError
+from api.http.jobs import Jobs
+from api.settings import Settings
+from api.http.text_batcher import TextBatcher
+from indexer.collection.collection import Collection
+from indexer.texts.collection import TextCollection
+from retrieval.images.decode import DecodedImage, ImageError, decode_image
+
+log = logging.getLogger(__name__)
+
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="the service's API key")
+UPLOAD_TYPES = ("image/", "application/octet-stream")
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    collection: Collection
+    texts: TextCollection
+    jobs: Jobs = field(default_factory=Jobs)
+    model_spec: str | None = None
+    encoder: object | None = None
+    batcher: TextBatcher | None = None
+    model_error: str | None = None
+    reranker: object | None = None  # loaded on the first request that asks for it
+    captioner: object | None = None  # likewise
+    models: object | None = None  # the ModelHolder: loads and unloads the encoder
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+def _key_matches(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def require_key(key: str | None = Depends(API_KEY_HEADER), state: ServiceState = Depends(get_state)) -> None:
+    """For endpoints that change state: the API key is always required."""
+    expected = state.settings.api_key
+    if not expected:
+        raise ApiError(403, "this endpoint changes state and is disabled: start the server with CLIPDEX_API_KEY set")
+    if not key:
+        raise ApiError(401, "missing API key: send it in the X-API-Key header")
+    if not _key_matches(key, expected):
+        raise ApiError(401, "wrong API key")
+
+
+def _reads_with_key(key: str | None = Depends(API_KEY_HEADER), state: ServiceState = Depends(get_state)) -> None:
+    if not key:
+        raise ApiError(401, "missing API key: send it in the X-API-Key header")
+    if not _key_matches(key, state.settings.api_key):
+        raise ApiError(401, "wrong API key")
+
+
+def _open_reads() -> None:
+    return None
+
+
+def read_access(settings: Settings):
+    """The dependency guarding read endpoints. It declares the API key in the OpenAPI
+    spec only when the server requires it for reads, so the spec tells the truth."""
+    return _reads_with_key if (settings.require_key_for_reads and settings.api_key) else _open_reads
+
+
+async def ready_encoder(state: ServiceState = Depends(get_state)):
+    encoder = await state.models.get() if state.models is not None else state.encoder
+    if encoder is None:
+        raise ApiError(503, f"the model is not loaded: {state.model_error or 'still loading'}")
+    return encoder
+
+
+async def read_upload(file: UploadFile, settings: Settings) -> DecodedImage:
+    """Read and decode an uploaded image within the byte and pixel limits."""
+    content_type = (file.content_type or "").lower()
+    if content_type and not content_type.startswith(UPLOAD_TYPES):
+        raise ApiError(415, f"upload an image (got content type {content_type!r})")
+    data = await file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise ApiError(413, f"upload larger than {settings.max_upload_bytes:,} bytes")
+    if not data:
+        raise ApiError(422, "the uploaded file is empty")
+    try:
+        return await run_in_threadpool(decode_image, data, settings.max_image_pixels)
+    except ImageError as exc:
+        status = 413 if "too large" in str(exc) else 422
+        raise ApiError(status, f"{file.filename or 'upload'}: {exc}") from None

@@ -1,0 +1,264 @@
+"""Request and response bodies of the HTTP API (pydantic models, in the OpenAPI spec)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from retrieval.captioning.base import MAX_PROMPT_CHARS
+
+
+def _iso_only(value):
+    """Pydantic would read 0 or "0" as a Unix time; the spec promises ISO 8601 only."""
+    if isinstance(value, (int, float)) or (
+        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    ):
+        raise ValueError("expected an ISO 8601 date-time such as 2021-07-04T15:30:00")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+EXIF_DATE = "EXIF date taken, when the file has one: camera-local time, no zone (YYYY-MM-DDTHH:MM:SS)"
+
+
+def display_path(path: str) -> str:
+    """A path as JSON can carry it: bytes that are not UTF-8 become U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def exif_date(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+# Request bodies take JSON types as the spec states them: "10" is not an integer, 1 is not a
+# string (FastAPI validates bodies in Python mode, so strictness is set per type).
+STRICT = ConfigDict(extra="forbid")
+def _not_text_or_bool(value):
+    if isinstance(value, (str, bool)):
+        raise ValueError("expected a JSON number")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_text_or_bool)]  # 58.0 is an integer in JSON Schema
+Float = Annotated[float, Field(strict=True)]
+Str = Annotated[str, Field(strict=True)]
+Bool = Annotated[bool, Field(strict=True)]  # 0 and "true" are not booleans
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="machine-readable kind of error")
+    message: str = Field(description="what is wrong, for a person")
+    detail: list[dict] | None = Field(None, description="per-field problems of an invalid request")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class Filters(BaseModel):
+    model_config = STRICT
+    folder: Str | None = Field(None, max_length=4096, description="only images under this folder")
+    file_types: list[Str] | None = Field(None, max_length=16, description='extensions, e.g. ["jpg", "png"]')
+    date_from: IsoDateTime | None = Field(None, description="EXIF date taken, from (inclusive)")
+    date_to: IsoDateTime | None = Field(None, description="EXIF date taken, to (inclusive)")
+
+
+MAX_ID = 2**63 - 1  # ids are SQL BIGINTs
+Id = Annotated[Int, Field(ge=1, le=MAX_ID)]
+MAX_K = 1000  # results per page
+MAX_OFFSET = 100_000  # deepest page start
+
+
+class Paging(BaseModel):
+    model_config = STRICT
+    k: Int = Field(10, ge=1, le=MAX_K, description="results per page")
+    offset: Int = Field(0, ge=0, le=MAX_OFFSET, description="results to skip (pagination)")
+    min_score: Float | None = Field(None, ge=-1.0, le=1.0, description="drop results scoring below this")
+
+
+class TextSearchRequest(Paging):
+    model_config = STRICT
+    query: Str = Field(min_length=1, max_length=2000, description="what to look for")
+    filters: Filters | None = None
+    rerank: Bool = Field(False, description="re-order the top hits with the configured cross-encoder")
+    caption: Bool = Field(False, description="caption the returned hits (cached captions first, within a time budget)")
+    hybrid: Bool = Field(False, description="rank by image and caption similarity together (captions indexed with "
+                         "`clipdex index-captions`)")
+    caption_weight: Float = Field(0.5, ge=0.0, le=1.0, description="hybrid: the captions' share of the score")
+    caption_prompt: Str | None = Field(None, max_length=MAX_PROMPT_CHARS,
+                                       description="how captions should begin (or a task token), if the captioner takes one")
+
+
+class ImageHit(BaseModel):
+    id: int
+    path: str
+    score: float
+    width: int | None
+    height: int | None
+    date: str | None = Field(description=EXIF_DATE)
+    file_type: str
+    image_url: str
+    thumbnail_url: str
+    rerank_score: float | None = Field(None, description="the cross-encoder's score, when re-ranked")
+    hybrid_score: float | None = Field(None, description="the image and caption score together, when hybrid")
+    caption: str | None = Field(None, description="what the captioner wrote, when captions were asked for")
+    caption_status: str | None = Field(None, description="new, cached, pending (time budget ran out) or failed")
+
+
+class SearchResponse(BaseModel):
+    hits: list[ImageHit]
+    k: int
+    offset: int
+    took_ms: float
+    captioner: str | None = Field(None, description="the captioner that wrote the captions, when asked for")
+
+
+class ImageInfo(BaseModel):
+    id: int
+    path: str
+    status: str
+    error: str | None
+    width: int | None
+    height: int | None
+    date: str | None = Field(description=EXIF_DATE)
+    size: int
+    image_url: str
+    thumbnail_url: str
+
+
+class TextsAddRequest(BaseModel):
+    model_config = STRICT
+    texts: list[Str] = Field(min_length=1, max_length=10_000)
+    source: Str | None = Field(None, max_length=1000, description="where the texts came from")
+
+
+class TextsAddResponse(BaseModel):
+    ids: list[int]
+
+
+class TextHit(BaseModel):
+    id: int
+    text: str
+    source: str | None
+    score: float
+
+
+class TextSearchResponse(BaseModel):
+    hits: list[TextHit]
+    k: int
+    offset: int
+    took_ms: float
+
+
+class ImageToTextRequest(Paging):
+    model_config = STRICT
+    image_id: Id
+
+
+class ClassifyRequest(BaseModel):
+    model_config = STRICT
+    image_ids: list[Id] = Field(min_length=1, max_length=256)
+    labels: list[Str] = Field(min_length=1, max_length=1000)
+    templates: list[Str] | None = Field(
+        None, max_length=100, description='prompt templates with one "{}"; default: an ensemble'
+    )
+
+
+class LabelScore(BaseModel):
+    label: str
+    probability: float
+
+
+class Classification(BaseModel):
+    image_id: int | None
+    labels: list[LabelScore] = Field(description="all labels, most probable first")
+
+
+class ClassifyResponse(BaseModel):
+    results: list[Classification]
+    took_ms: float
+
+
+class JobStatus(BaseModel):
+    id: str
+    kind: str
+    state: str = Field(description="queued, running, done or failed")
+    done: int
+    total: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    report: dict | None
+    error: str | None
+
+
+class IndexInfo(BaseModel):
+    type: str = Field(description="flat (exact), ivf (IVF-Flat) or ivfpq (IVF-PQ, re-ranked exactly)")
+    lists: int = Field(description="IVF lists; 0 for flat")
+    nprobe: int = Field(description="lists searched per query; 0 for flat")
+    shards: int
+    vectors: int
+
+
+class Stats(BaseModel):
+    data_dir: str
+    model: str | None
+    embed_dim: int | None
+    roots: list[str]
+    indexed: int
+    failed: int
+    pending: int
+    vectors: int
+    texts: int
+    index: IndexInfo | None
+
+
+class DuplicateGroup(BaseModel):
+    files: list[ImageHit] = Field(description="a file's score is its similarity to the group's first file")
+
+
+class DuplicatesResponse(BaseModel):
+    threshold: float
+    groups: list[DuplicateGroup]
+    total_groups: int = Field(description="groups found; `groups` holds at most `limit` of them")
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    loaded: bool = Field(description="the model is in memory now (with lazy loading it loads on the next request)")
+    model: str | None
+    error: str | None
+
+
+class CaptionItem(BaseModel):
+    id: int | None = Field(None, description="the indexed image's id, when one was given")
+    filename: str | None = Field(None, description="the upload's file name, when an upload was given")
+    caption: str | None
+    status: str = Field(description="new, cached or failed")
+    error: str | None = None
+
+
+class CaptionResponse(BaseModel):
+    captions: list[CaptionItem]
+    captioner: str
+    took_ms: float
+
+
+class AnswerItem(BaseModel):
+    id: int | None = None
+    filename: str | None = None
+    path: str | None = Field(None, description="the image's path, for hits of a query")
+    score: float | None = Field(None, description="the hit's score, for hits of a query")
+    answer: str | None
+    error: str | None = None
+
+
+class AnswerResponse(BaseModel):
+    question: str
+    answers: list[AnswerItem]
+    captioner: str
+    took_ms: float

@@ -1,0 +1,338 @@
+"""A collection: one data dir holding the metadata store and the vector index of some folders."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from indexer.store.files import Store, sqlite_url
+from retrieval.index.duplicates import near_duplicate_groups
+from retrieval.index.plan import DEFAULT_MEMORY_MB, IndexConfig, outgrown, plan_for
+from retrieval.models.loading import canonical_spec
+from retrieval.index.search_index import SearchIndex
+from retrieval.index.vector_index import IndexFileError
+from retrieval.index.vector_rows import VectorStoreError
+
+log = logging.getLogger(__name__)
+
+DATA_DIR_NAME = ".clipdex"
+
+
+class ModelMismatch(RuntimeError):
+    """A collection used with a model other than the one it was built with."""
+
+
+class CollectionError(RuntimeError):
+    pass
+
+
+_PROCESS_LOCKS: dict[str, threading.Lock] = {}  # writer lock files held by a thread of this process
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+class CollectionBusy(CollectionError):
+    """Another process (or job) is writing this collection."""
+
+
+@dataclass
+class SearchFilters:
+    folder: str | None = None  # only files under this folder
+    file_types: list[str] | None = None  # extensions, e.g. ["jpg", "png"]
+    date_from: datetime | None = None  # EXIF date taken, inclusive
+    date_to: datetime | None = None
+
+    def active(self) -> bool:
+        return bool(self.folder or self.file_types or self.date_from or self.date_to)
+
+
+@dataclass
+class Hit:
+    score: float
+    file_id: int
+    vector_id: int
+    path: str
+    width: int | None
+    height: int | None
+    taken_at: datetime | None
+    rerank_score: float | None = None  # set when a cross-encoder re-ordered the hits
+    hybrid_score: float | None = None  # set when captions took part in the ranking (indexer/hybrid.py)
+
+
+class Collection:
+    def __init__(self, data_dir: str, database_url: str | None = None, index_config: IndexConfig | None = None):
+        from indexer.reindex import finish_switch  # (it imports this module)
+
+        self.data_dir = os.path.abspath(data_dir)
+        finish_switch(self.data_dir)  # a re-index with a new model that a crash cut short
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.store = Store(database_url or sqlite_url(self.data_dir))
+        self.index_config = index_config or IndexConfig()
+        self._index: SearchIndex | None = None
+        self._loading = threading.Lock()  # concurrent searches load the file once
+
+    def close(self) -> None:
+        self.store.close()
+
+    @contextmanager
+    def writer_lock(self, name: str = "images"):
+        """Exclusive right to write one index file ("images" or "texts"): a saved index
+        is a whole file, so two writers would each overwrite what the other added."""
+        import fcntl
+
+        path = os.path.realpath(os.path.join(self.data_dir, f"{name}.lock"))
+        busy = CollectionBusy(f"another clipdex process or task is writing {self.data_dir}; wait for it to finish")
+        # A POSIX record lock never stops another thread of this process (a server's
+        # re-index job beside a request), and closing any handle of the file frees it:
+        # threads first take a lock of the process, before the file is even opened.
+        with _PROCESS_LOCKS_GUARD:
+            in_process = _PROCESS_LOCKS.setdefault(path, threading.Lock())
+        if not in_process.acquire(blocking=False):
+            raise busy
+        try:
+            # A POSIX record lock belongs to this process alone: decode workers forked while
+            # it is held do not inherit it, so a killed indexer frees it at once.
+            with open(path, "w") as handle:
+                try:
+                    fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    raise busy from None
+                try:
+                    yield
+                finally:
+                    fcntl.lockf(handle, fcntl.LOCK_UN)
+        finally:
+            in_process.release()
+
+    # -- model ------------------------------------------------------------------------
+
+    @property
+    def model_spec(self) -> str | None:
+        return self.store.get_meta("model")
+
+    @property
+    def embed_dim(self) -> int | None:
+        dim = self.store.get_meta("embed_dim")
+        return int(dim) if dim else None
+
+    def check_model(self, spec: str) -> None:
+        built_with = self.model_spec
+        if built_with is not None and canonical_spec(spec) != built_with:
+            raise ModelMismatch(
+                f"this collection ({self.data_dir}) was built with model {built_with!r}; "
+                f"it cannot be used with {canonical_spec(spec)!r}. Use --model {built_with!r}, "
+                f"or index into a new --data-dir with the other model."
+            )
+
+    def bind_model(self, spec: str, embed_dim: int) -> None:
+        """Record the model on first use; refuse a different one afterwards."""
+        self.check_model(spec)
+        if self.model_spec is None or self.embed_dim is None:
+            self.store.set_meta_many({"model": canonical_spec(spec), "embed_dim": str(int(embed_dim))})
+
+    # -- index ------------------------------------------------------------------------
+
+    def has_index_file(self) -> bool:
+        return SearchIndex.exists(self.data_dir)
+
+    def load_index(self, repair: bool = False) -> SearchIndex:
+        """The vector index; a missing file is an empty index.
+
+        With ``repair``, a corrupt index file is rebuilt from the stored vectors (or, if
+        those are missing too, moved aside so that indexing re-embeds what it held);
+        without, the error is raised.
+        """
+        if self._index is not None:
+            return self._index
+        with self._loading:
+            if self._index is None:
+                self._index = self._read_index(repair)
+            return self._index
+
+    def _read_index(self, repair: bool) -> SearchIndex:
+        dim = self.embed_dim
+        if dim is None:
+            raise CollectionError(f"{self.data_dir} holds no indexed collection yet: run `clipdex index FOLDER`")
+        if not self.has_index_file():
+            if repair and self.store.vector_ids():  # the index files were lost: the vectors were not
+                return self._rebuilt_from_store(dim) or self._empty_index(dim)
+            return self._empty_index(dim)
+        try:
+            index = SearchIndex.load(self.data_dir, self.index_config.nprobe)
+        except IndexFileError as exc:
+            if not repair:
+                raise
+            log.warning("%s; rebuilding it", exc)
+            index = self._rebuilt_from_store(dim) or self._set_aside(dim)
+        if index.dim != dim:
+            raise CollectionError(f"index dimension {index.dim} does not match the collection's {dim}")
+        return index
+
+    def _rebuilt_from_store(self, dim: int) -> SearchIndex | None:
+        """A new index from the stored float16 vectors of every indexed file; None when
+        the vector store does not hold them all."""
+        ids = sorted(self.store.vector_ids())
+        index = self._empty_index(dim)
+        if ids and index.store.rows <= ids[-1]:
+            return None
+        try:
+            index.rebuild(self._plan(len(ids), dim), ids)
+        except VectorStoreError:
+            return None
+        log.warning("rebuilt the index of %s from its %d stored vectors (nothing re-embedded)", self.data_dir, len(ids))
+        return index
+
+    def _set_aside(self, dim: int) -> SearchIndex:
+        for name in os.listdir(self.data_dir):
+            if (name.startswith("vectors") and name.endswith(".faiss")) or name == "index.json":
+                os.replace(os.path.join(self.data_dir, name), os.path.join(self.data_dir, name + ".corrupt"))
+        log.warning("moved the index files of %s aside (*.corrupt): their files will be re-embedded", self.data_dir)
+        return self._empty_index(dim)
+
+    def _empty_index(self, dim: int) -> SearchIndex:
+        return SearchIndex.create(self.data_dir, dim, self._chosen("shards", 1), self.index_config.nprobe)
+
+    def rebuild_index(self) -> SearchIndex:
+        """Build the index again from the stored vectors, as the index settings ask."""
+        index = self.load_index(repair=True)
+        index.rebuild(self._plan(len(index), index.dim), index.ids(), self._chosen("shards", index.shard_count))
+        return index
+
+    def _chosen(self, name: str, default):
+        """An index setting: given now (and then remembered), else remembered, else the default."""
+        given = getattr(self.index_config, name)
+        if given is not None:
+            if self.store.get_meta(f"index_{name}") != str(given):
+                self.store.set_meta(f"index_{name}", str(given))
+            return given
+        remembered = self.store.get_meta(f"index_{name}")
+        if remembered is None:
+            return default
+        return remembered if name == "kind" else int(remembered)
+
+    def _plan(self, count: int, dim: int):
+        return plan_for(count, dim, self._chosen("kind", "auto"), self._chosen("memory_mb", DEFAULT_MEMORY_MB))
+
+    def save_index(self) -> None:
+        """Save the index, rebuilt first as another type when the collection has outgrown
+        its type (or the settings ask for another type or shard count)."""
+        index = self._index
+        if index is None:
+            return
+        plan = self._plan(len(index), index.dim)
+        shards = self._chosen("shards", index.shard_count)
+        if len(index) and (outgrown(index.kind, index.nlist, plan) or shards != index.shard_count):
+            index.rebuild(plan, index.ids(), shards)
+        else:
+            index.save()
+
+    # -- search -----------------------------------------------------------------------
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        offset: int = 0,
+        min_score: float | None = None,
+        filters: "SearchFilters | None" = None,
+        timings: dict | None = None,
+    ) -> list[list[Hit]]:
+        """Best matches by dot product, ``offset`` of them skipped (pagination).
+
+        ``timings``, when given, receives the seconds spent in the index and in the
+        metadata lookup.
+        """
+        started = time.perf_counter()
+        queries = np.atleast_2d(queries)
+        if self.embed_dim is None:  # nothing indexed yet
+            return [[] for _ in range(len(queries))]
+        index = self.load_index()
+        allowed = self.store.vector_ids_matching(filters) if filters and filters.active() else None
+        if len(index) == 0 or (allowed is not None and not len(allowed)):
+            return [[] for _ in range(len(queries))]
+        scores, ids = index.search(queries, k + offset, allowed_ids=allowed)
+        scores, ids = scores[:, offset:], ids[:, offset:]
+        searched = time.perf_counter()
+        rows = self.store.rows_by_vector_ids({int(v) for v in ids.ravel() if v >= 0})
+        if timings is not None:
+            timings["search"] = searched - started
+            timings["lookup"] = time.perf_counter() - searched
+        results = []
+        for score_row, id_row in zip(scores, ids):
+            hits = []
+            for score, vector_id in zip(score_row, id_row):
+                row = rows.get(int(vector_id))
+                if vector_id < 0 or row is None or (min_score is not None and score < min_score):
+                    continue
+                hits.append(hit_of_row(row, score))
+            results.append(hits)
+        return results
+
+    def duplicates(self, threshold: float, neighbours: int = 16) -> list[list[Hit]]:
+        """Groups of near-duplicate files (largest first); a hit's score is its similarity
+        to the group's first file."""
+        if self.embed_dim is None:
+            return []
+        index = self.load_index()
+        groups = near_duplicate_groups(index, sorted(self.store.vector_ids()), threshold, neighbours)
+        rows = self.store.rows_by_vector_ids({i for group in groups for i in group})
+        out = []
+        for group in groups:
+            vectors = index.store.get(group)
+            scores = vectors @ vectors[0]
+            out.append([hit_of_row(rows[i], score) for i, score in zip(group, scores) if i in rows])
+        return [group for group in out if len(group) > 1]
+
+    def vector_of_file(self, file_id: int) -> np.ndarray | None:
+        """The stored vector of an indexed file, by its id; None when not indexed."""
+        return self._vector_of_row(self.store.get_row(int(file_id)))
+
+    def _vector_of_row(self, row: dict | None) -> np.ndarray | None:
+        if not row or row["vector_id"] is None or row["status"] != "ok":
+            return None
+        try:
+            return self.load_index().reconstruct(row["vector_id"])
+        except RuntimeError:  # indexed by a run whose index this process has not loaded yet
+            return None
+
+    def reload_index(self) -> None:
+        """Read the saved index again (after another writer saved it) and swap it in:
+        searches keep using the old one until the new one is loaded."""
+        if self.embed_dim is not None:
+            fresh = self._read_index(repair=False)
+            self._index = fresh
+
+    def vector_of_path(self, path: str) -> np.ndarray | None:
+        """The stored vector of an indexed file, for image→image search by an indexed image."""
+        return self._vector_of_row(self.store.row_by_path(os.path.abspath(path)))
+
+
+def hit_of_row(row: dict, score: float) -> Hit:
+    return Hit(score=float(score), file_id=row["id"], vector_id=int(row["vector_id"]), path=row["path"],
+               width=row["width"], height=row["height"], taken_at=row["taken_at"])
+
+
+def default_data_dir(folder: str) -> str:
+    return os.path.join(os.path.abspath(folder), DATA_DIR_NAME)
+
+
+def find_data_dir(start: str | None = None) -> str | None:
+    """The nearest ``.clipdex`` folder at or above ``start`` (like git finds .git)."""
+    here = os.path.abspath(start or os.getcwd())
+    while True:
+        candidate = os.path.join(here, DATA_DIR_NAME)
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent

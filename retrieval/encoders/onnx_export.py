@@ -1,0 +1,139 @@
+"""Export an open_clip model's image and text towers to ONNX (fp32, and int8 weights).
+
+The files are cached per model spec: inside a local model directory (``DIR/onnx/``), else
+under ``~/.cache/clipdex/onnx/`` (or ``CLIPDEX_ONNX_CACHE``). An export is written to a
+temporary folder and renamed into place, so a crash never leaves half a model there.
+int8 is onnxruntime's dynamic quantization: weights of the matrix products stored as
+int8, activations quantized on the fly, no calibration set needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+
+from retrieval.atomic_io import atomic_write_bytes
+from retrieval.models.loading import LoadedModel, canonical_spec, weights_fingerprint
+
+EXPORT_FORMAT = 1
+OPSET = 17
+PRECISIONS = ("fp32", "int8")
+
+
+class OnnxExportError(RuntimeError):
+    pass
+
+
+def cache_dir_for(spec: str) -> str:
+    spec = canonical_spec(spec)
+    if os.path.isdir(spec):
+        return os.path.join(spec, "onnx")
+    root = os.environ.get("CLIPDEX_ONNX_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "clipdex", "onnx")
+    readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)[-60:]
+    return os.path.join(root, f"{readable}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}")
+
+
+def tower_paths(folder: str, precision: str) -> dict[str, str]:
+    suffix = "" if precision == "fp32" else f".{precision}"
+    return {tower: os.path.join(folder, f"{tower}{suffix}.onnx") for tower in ("image", "text")}
+
+
+def exported(loaded: LoadedModel, precision: str = "fp32") -> dict[str, str]:
+    """Paths of the model's ONNX towers in ``precision``, exporting them on first use."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    folder = cache_dir_for(loaded.spec)
+    paths = tower_paths(folder, precision)
+    if _complete(folder, paths):
+        return paths
+    if precision == "int8":
+        source = exported(loaded, "fp32")
+        _write_atomically(paths, lambda tmp: _quantize(source, tmp))
+    else:
+        _write_atomically(paths, lambda tmp: _export(loaded, tmp))
+    _write_meta(folder, loaded)
+    return paths
+
+
+def _complete(folder: str, paths: dict[str, str]) -> bool:
+    try:
+        with open(os.path.join(folder, "meta.json")) as handle:
+            meta = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return (meta.get("format") == EXPORT_FORMAT and meta.get("weights") == weights_fingerprint(meta.get("spec", ""))
+            and all(os.path.exists(p) for p in paths.values()))
+
+
+def _write_meta(folder: str, loaded: LoadedModel) -> None:
+    import torch
+
+    spec = canonical_spec(loaded.spec)
+    meta = {"format": EXPORT_FORMAT, "spec": spec, "weights": weights_fingerprint(spec), "opset": OPSET,
+            "embed_dim": loaded.embed_dim, "image_size": loaded.image_size, "torch": torch.__version__}
+    # A temp file of its own: two processes may export the same model at once.
+    atomic_write_bytes(os.path.join(folder, "meta.json"), json.dumps(meta, indent=1).encode())
+
+
+def _write_atomically(paths: dict[str, str], write) -> None:
+    folder = os.path.dirname(next(iter(paths.values())))
+    os.makedirs(folder, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=folder)
+    try:
+        staged = {tower: os.path.join(tmp, os.path.basename(path)) for tower, path in paths.items()}
+        write(staged)
+        for tower, path in paths.items():
+            os.replace(staged[tower], path)
+    except Exception as exc:
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise OnnxExportError(f"could not export to ONNX: {type(exc).__name__}: {first_line}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _export(loaded: LoadedModel, paths: dict[str, str]) -> None:
+    import torch
+
+    class Tower(torch.nn.Module):
+        def __init__(self, model, tower: str):
+            super().__init__()
+            self.model, self.tower = model, tower  # a submodule: its weights export as weights
+
+        def forward(self, inputs):
+            return self.model.encode_image(inputs) if self.tower == "image" else self.model.encode_text(inputs)
+
+    model = loaded.model.float().eval().cpu()
+    pixels = torch.zeros(2, 3, loaded.image_size, loaded.image_size)
+    tokens = loaded.tokenizer(["a photo", "two photos of a dog"])
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    # The fused attention kernel of inference mode has no ONNX form: trace the plain ops.
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        _export_towers(Tower(model, "image"), Tower(model, "text"), pixels, tokens, paths)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+
+
+def _export_towers(image_tower, text_tower, pixels, tokens, paths: dict[str, str]) -> None:
+    import torch
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notes
+        for tower, module, example, name in (("image", image_tower, pixels, "pixels"),
+                                             ("text", text_tower, tokens, "tokens")):
+            torch.onnx.export(
+                module, (example,), paths[tower], input_names=[name], output_names=["embedding"],
+                dynamic_axes={name: {0: "batch"}, "embedding": {0: "batch"}}, opset_version=OPSET, dynamo=False,
+            )
+
+
+def _quantize(source: dict[str, str], paths: dict[str, str]) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    for tower in ("image", "text"):
+        quantize_dynamic(source[tower], paths[tower], weight_type=QuantType.QInt8)
