@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 
+from api.settings import user_cache_dir
 from retrieval.datasets.shapes import colour_shape_labels, make_split
 
 QUERIES = (
@@ -21,8 +22,7 @@ QUERIES = (
 
 
 def default_work_dir() -> str:
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(cache, "clipdex", "demo")
+    return user_cache_dir("demo")
 
 
 def write_scenes(folder: str, count: int, split: str, seed: int = 1) -> list[tuple[str, str, list]]:
@@ -41,7 +41,7 @@ def write_scenes(folder: str, count: int, split: str, seed: int = 1) -> list[tup
 
 
 def ensure_model(model_dir: str, minutes: float, train_count: int, say) -> str:
-    from retrieval.training.contrastive import CONFIG_FILE, STATE_FILE, TrainConfig, train
+    from retrieval.training import CONFIG_FILE, STATE_FILE, TrainConfig, train
 
     done_marker = os.path.join(model_dir, "DONE")
     if os.path.exists(done_marker) and os.path.exists(os.path.join(model_dir, CONFIG_FILE)):
@@ -62,7 +62,7 @@ def ensure_model(model_dir: str, minutes: float, train_count: int, say) -> str:
 
 def ensure_captioner(out_dir: str, model_dir: str, minutes: float, train_count: int, say) -> str:
     """clipdex's own captioner on the demo model, trained once on the same scenes."""
-    from retrieval.training.captioner import CaptionTrainConfig, train_captioner
+    from retrieval.training import CaptionTrainConfig, train_captioner
 
     done_marker = os.path.join(out_dir, "DONE")
     if os.path.exists(done_marker):
@@ -79,14 +79,14 @@ def ensure_captioner(out_dir: str, model_dir: str, minutes: float, train_count: 
 
 def run_demo(work_dir: str, minutes: float = 5.0, train_count: int = 20000, collection_size: int = 300,
              say=print, caption_minutes: float | None = None) -> dict:
-    from indexer.captions.cache import caption_files
-    from indexer.collection.collection import Collection
-    from indexer.ingest.run import IndexOptions, index_folders
+    from indexer.captions import caption_files
+    from indexer.collection import Collection
+    from indexer.ingest import IndexOptions, index_folders
     from retrieval.captioning.own import OwnCaptioner
-    from retrieval.encoders.base import Encoder
-    from retrieval.models.loading import load_model
+    from retrieval.encoders import TorchEncoder
+    from retrieval.models import load_model
     from retrieval.datasets.shapes import names_every_object
-    from retrieval.zero_shot import classify, label_vectors, logit_scale
+    from retrieval.zero_shot import classify, label_vectors
 
     model_dir = ensure_model(os.path.join(work_dir, "model"), minutes, train_count, say)
     caption_minutes = min(2.0, minutes / 2) if caption_minutes is None else caption_minutes
@@ -96,7 +96,7 @@ def run_demo(work_dir: str, minutes: float = 5.0, train_count: int = 20000, coll
     scenes = write_scenes(photos, collection_size, "test")
     captions = {path: caption for path, caption, _ in scenes}
     scene_of = {path: objects for path, _, objects in scenes}
-    encoder = Encoder(load_model(model_dir), batch_size=128)
+    encoder = TorchEncoder(load_model(model_dir), batch_size=128)
     data_dir = os.path.join(photos, ".clipdex")
     collection = Collection(data_dir)
     report = index_folders(collection, [photos], encoder.spec, lambda: encoder, IndexOptions(progress=False))
@@ -121,7 +121,7 @@ def run_demo(work_dir: str, minutes: float = 5.0, train_count: int = 20000, coll
     singles, _, single_scenes = make_split(4, 3, "heldout")  # single objects, pairs never trained on
     picked = [(image, scene[0]) for image, scene in zip(singles, single_scenes)]
     vectors = encoder.embed_images([img for img, _ in picked])
-    probabilities = classify(vectors, label_vectors(encoder, labels, ["a small {}", "a large {}"]), logit_scale(encoder))
+    probabilities = classify(vectors, label_vectors(encoder, labels, ["a small {}", "a large {}"]), encoder.logit_scale)
     say("\nzero-shot colour x shape labels (24 classes) for pairs the model never saw in training:")
     correct = 0
     for (_, thing), row in zip(picked, probabilities):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from retrieval.captioning.base import DEFAULT_CAPTIONER
+from retrieval.captioning import DEFAULT_CAPTIONER
 from retrieval.images.decode import DEFAULT_MAX_PIXELS
 from retrieval.index.plan import IndexConfig
 
@@ -20,6 +21,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in the data dir")
     model: str | None = Field(None, description="model spec; default: the collection's, else ViT-B-32/laion2b_s34b_b79k")
     model_cache_dir: str | None = Field(None, description="Hugging Face cache dir for weights")
+    onnx_cache: str | None = Field(None, description="where exported ONNX towers are kept; default "
+                                   "~/.cache/clipdex/onnx (a model folder keeps its own in DIR/onnx)")
     device: str = Field("auto", description="auto (cuda, mps, cpu), or a torch device")
     backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         "auto", description="inference backend; auto: ONNX Runtime on a CPU when installed, else PyTorch")
@@ -55,6 +58,16 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(20_000_000, ge=1)
     text_batch_window_ms: float = Field(3.0, ge=0, description="how long a text query waits for company")
     text_batch_max: int = Field(64, ge=1)
+
+
+def user_cache_dir(*parts: str) -> str:
+    """clipdex's folder in the user's cache ($XDG_CACHE_HOME/clipdex, else ~/.cache/clipdex)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(cache, "clipdex", *parts)
+
+
+def onnx_cache_dir(settings: Settings) -> str:
+    return settings.onnx_cache or user_cache_dir("onnx")
 
 
 @lru_cache

@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from synthetic_vectors import VectorMixture  # noqa: E402
 
-from retrieval.index.plan import default_nprobe, plan_for, rerank_depth  # noqa: E402
+from retrieval.index.plan import default_nprobe, plan_for, shortlist_depth  # noqa: E402
 from retrieval.index.search_index import SearchIndex  # noqa: E402
 from retrieval.index.sharded_index import merge_top_k  # noqa: E402
 
@@ -97,8 +97,8 @@ def run(n: int, data: str, dim: int, queries_n: int, work: str, sweep: bool = Fa
         index = SearchIndex.create(folder, dim)
         started = time.monotonic()
         for start, vectors in mixture.chunks(n, CHUNK):
-            index.store.write(np.arange(start, start + len(vectors)), vectors)
-        index.store.flush()
+            index.rows.write(np.arange(start, start + len(vectors)), vectors)
+        index.rows.flush()
         generate_s = time.monotonic() - started
         truth, flat_ms = exact_top10(mixture, n, queries)
         plan = plan_for(n, dim)
@@ -114,14 +114,14 @@ def run(n: int, data: str, dim: int, queries_n: int, work: str, sweep: bool = Fa
         default = default_nprobe(plan.kind, plan.nlist)
         settings = [(p, None) for p in sorted({default, min(plan.nlist, default * 2)})]
         if sweep and plan.kind == "ivfpq":  # fewer lists, with the default and a twice longer shortlist
-            settings += [(max(1, default * 3 // 4), None), (max(1, default * 3 // 4), 2 * rerank_depth(10, n))]
+            settings += [(max(1, default * 3 // 4), None), (max(1, default * 3 // 4), 2 * shortlist_depth(10, n))]
         for nprobe, shortlist in settings:
             loaded.shards.set_nprobe(nprobe)
             found = loaded.search(queries, 10, shortlist=shortlist)[1]
             timing = latency(lambda q: loaded.search(q, 10, shortlist=shortlist), queries)
             rows.append({
                 "vectors": n, "data": data, "index": plan.factory(dim), "nprobe": nprobe,
-                "shortlist": shortlist or rerank_depth(10, n) if plan.kind == "ivfpq" else None,
+                "shortlist": shortlist or shortlist_depth(10, n) if plan.kind == "ivfpq" else None,
                 "default": nprobe == default and shortlist is None, "recall_at_10": recall_at_10(found, truth),
                 **timing, "flat_p50_ms": flat_ms, "speedup_vs_flat": flat_ms / timing["p50_ms"],
                 "index_resident_mb": index_mb, "index_files_mb": files_mb / 2**20, "vector_store_mb": store_mb,

@@ -35,9 +35,9 @@ def clustered_unit_vectors(n: int, dim: int, clusters: int = 1000, seed: int = 0
 
 
 def build(data_dir: str, n: int, spec: str, dim: int) -> None:
-    from indexer.collection.collection import Collection
+    from indexer.collection import Collection
     from indexer.ingest.scan import FoundFile
-    from indexer.store.files import OK, RowUpdates
+    from indexer.store import OK, RowUpdates
 
     collection = Collection(data_dir)
     if collection.model_spec:
@@ -111,7 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from retrieval.models.loading import load_model
+    from retrieval.models import load_model
 
     dim = load_model(args.model).embed_dim
     data_dir = os.path.join(args.work, f"{args.model.replace(':', '_').replace('/', '_')}_{args.images}")
@@ -124,7 +124,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli.main", "serve", "--data-dir", data_dir, "--port", str(port)],
+        [sys.executable, "-m", "api.cli", "serve", "--data-dir", data_dir, "--port", str(port)],
         env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

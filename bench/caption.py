@@ -29,10 +29,10 @@ GOAL = 0.90
 
 def ensure_encoder(path: str | None, minutes: float) -> tuple[str, float]:
     from retrieval.datasets.shapes import make_split
-    from retrieval.training.contrastive import CONFIG_FILE, TrainConfig, train
+    from retrieval.training import CONFIG_FILE, WEIGHTS_FILE, TrainConfig, train
 
     out = path or os.path.join(tempfile.gettempdir(), "clipdex-quality-model")
-    if os.path.exists(os.path.join(out, CONFIG_FILE)) and os.path.exists(os.path.join(out, "open_clip_pytorch_model.bin")):
+    if os.path.exists(os.path.join(out, CONFIG_FILE)) and os.path.exists(os.path.join(out, WEIGHTS_FILE)):
         return out, 0.0
     started = time.perf_counter()
     images, captions, _ = make_split(20000, 0, "train")
@@ -71,7 +71,7 @@ def main() -> None:
     import torch
 
     from retrieval.captioning.own import OwnCaptioner
-    from retrieval.training.captioner import CaptionTrainConfig, train_captioner
+    from retrieval.training import CaptionTrainConfig, train_captioner
     from retrieval.datasets.shapes import make_split
 
     encoder, encoder_seconds = ensure_encoder(args.encoder, args.encoder_minutes)

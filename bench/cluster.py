@@ -52,7 +52,7 @@ class Encoders:
 
     def __call__(self):
         from retrieval.encoders.backend import make_encoder
-        from retrieval.models.loading import load_model
+        from retrieval.models import load_model
 
         threads = (os.cpu_count() or 1) if self.threads == 0 else self.threads
         return make_encoder(load_model(self.spec), self.backend, device=self.device, batch_size=self.batch_size,
@@ -80,7 +80,7 @@ class CommitClock:
     """Seconds the driver spends recording results and checkpointing (index + SQL rows)."""
 
     def __init__(self):
-        from indexer.ingest.run import ResultWriter
+        from indexer.ingest.results import ResultWriter
 
         self.seconds = 0.0
         for name in ("record", "checkpoint"):
@@ -97,8 +97,8 @@ class CommitClock:
 
 
 def run(mode: str, folder: str, factory, batch_size: int, workers: int, clock: CommitClock) -> dict:
-    from indexer.collection.collection import Collection
-    from indexer.ingest.run import IndexOptions, index_folders
+    from indexer.collection import Collection
+    from indexer.ingest import IndexOptions, index_folders
     from indexer.ingest.ray_pass import RayOptions, index_folders_ray
 
     data = tempfile.mkdtemp(prefix="clipdex-cluster-")

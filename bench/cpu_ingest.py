@@ -38,7 +38,7 @@ QUERIES = [f"a photo of {thing} {place}" for thing in ("a dog", "a red car", "tw
 
 
 def vectors_by_path(data: str) -> dict[str, np.ndarray]:
-    from indexer.collection.collection import Collection
+    from indexer.collection import Collection
 
     collection = Collection(data)
     out = {row["path"]: collection.vector_of_file(row["id"]) for row in collection.store.iter_ok()}
@@ -48,7 +48,7 @@ def vectors_by_path(data: str) -> dict[str, np.ndarray]:
 
 def top10_overlap(reference: str, other: str, queries: np.ndarray) -> float:
     """Mean share of ``reference``'s top-10 paths that ``other`` also returns."""
-    from indexer.collection.collection import Collection
+    from indexer.collection import Collection
 
     a, b = Collection(reference), Collection(other)
     shares = []
@@ -103,7 +103,7 @@ def main() -> None:
     import torch
 
     from retrieval.encoders.backend import make_encoder
-    from retrieval.models.loading import load_model
+    from retrieval.models import load_model
 
     sizes = [(640, 480)] * (args.large_every - 1) + [(4000, 3000)]
     folder = os.path.join(args.work, f"cpu_photos_{args.images}_{args.large_every}")

@@ -30,10 +30,10 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from retrieval.encoders.base import Encoder
+    from retrieval.encoders import TorchEncoder
     from retrieval.datasets.fashion_mnist import CAPTION_TEMPLATES, CLASSES, load_split
-    from retrieval.models.loading import load_model
-    from retrieval.training.contrastive import EvalData, TrainConfig, evaluate, train
+    from retrieval.models import load_model
+    from retrieval.training import EvalData, TrainConfig, evaluate, train
 
     images, captions, classes = load_split("train", limit=args.train)
     test_images, _, test_targets = load_split("test")
@@ -43,7 +43,7 @@ def main() -> None:
                    on_epoch=lambda r: print(f"epoch {r['epoch']} step {r['step']} loss {r['loss']:.3f}", flush=True),
                    groups=classes)  # a class's pairs are positives of each other
     seconds = time.perf_counter() - started
-    encoder = Encoder(load_model(args.out), device="cpu", batch_size=512)
+    encoder = TorchEncoder(load_model(args.out), device="cpu", batch_size=512)
     metrics = evaluate(encoder, EvalData(test_images, [f"test {i}" for i in range(len(test_images))],
                                          labels=list(CLASSES), targets=test_targets, templates=list(CAPTION_TEMPLATES)))
     accuracy = metrics["zero-shot accuracy"]

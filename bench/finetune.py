@@ -37,10 +37,10 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from retrieval.encoders.base import Encoder
-    from retrieval.models.loading import load_model
+    from retrieval.encoders import TorchEncoder
+    from retrieval.models import load_model
     from retrieval.datasets.shapes import make_split
-    from retrieval.training.contrastive import EvalData, TrainConfig, evaluate, train
+    from retrieval.training import EvalData, TrainConfig, evaluate, train
 
     def held_out(colours, seed):
         images, captions, _ = make_split(500, seed, "test", distinct=True, colours=colours)
@@ -49,7 +49,7 @@ def main() -> None:
     eval_a, eval_b = held_out(HALF_A, 11), held_out(HALF_B, 12)
 
     def r10(model_dir):
-        encoder = Encoder(load_model(model_dir), device="cpu", batch_size=256)
+        encoder = TorchEncoder(load_model(model_dir), device="cpu", batch_size=256)
         return {half: evaluate(encoder, data)["text->image R@10"] for half, data in (("A", eval_a), ("B", eval_b))}
 
     base_dir = os.path.join(args.work, "base")

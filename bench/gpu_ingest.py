@@ -46,8 +46,8 @@ def model_only(encoder, batch_size: int, batches: int = 30) -> float:
 
 
 def pipeline(encoder, folder: str, decode: str, jpeg: str, args) -> dict:
-    from indexer.collection.collection import Collection
-    from indexer.ingest.run import IndexOptions, default_workers, index_folders
+    from indexer.collection import Collection
+    from indexer.ingest import IndexOptions, default_workers, index_folders
 
     workers = args.workers
     if workers is None and decode == "cpu":
@@ -107,9 +107,9 @@ def main() -> None:
 
     import torch
 
-    from indexer.ingest.run import IndexOptions, default_workers
-    from retrieval.encoders.base import Encoder
-    from retrieval.models.loading import load_model
+    from indexer.ingest import IndexOptions, default_workers
+    from retrieval.encoders import TorchEncoder
+    from retrieval.models import load_model
     from retrieval.images.gpu_preprocess import choose_jpeg_decoder
 
     if not torch.cuda.is_available():
@@ -127,7 +127,7 @@ def main() -> None:
         decoders.append(("nvimgcodec", "clipdex index, GPU decode, nvimgcodec"))
     rows = []
     for arch in args.models:
-        encoder = Encoder(load_model(f"random:{arch}"), device="cuda", batch_size=args.batch_size)
+        encoder = TorchEncoder(load_model(f"random:{arch}"), device="cuda", batch_size=args.batch_size)
         ceiling = model_only(encoder, args.batch_size)
         rows.append({"model": arch, "row": "model only (tensors on GPU)", "images_per_s": ceiling, "of_ceiling": 1.0})
         runs = {}

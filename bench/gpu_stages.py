@@ -35,8 +35,8 @@ def main() -> None:
     from torch.utils.data import DataLoader
 
     from indexer.ingest.decode import DecodeDataset, collate, content_hash
-    from retrieval.encoders.base import Encoder
-    from retrieval.models.loading import load_model
+    from retrieval.encoders import TorchEncoder
+    from retrieval.models import load_model
     from retrieval.images.gpu_preprocess import TensorPreprocessor
 
     paths = sorted(os.path.join(args.folder, n) for n in os.listdir(args.folder) if n.endswith(".jpg"))
@@ -74,7 +74,7 @@ def main() -> None:
         DecodeDataset([(0, path)], None, frozenset(), 10**9, None, jpeg_to_device=True)[0]
     record("worker item (1 process)", len(subset), time.perf_counter() - started)
 
-    encoder = Encoder(load_model(f"random:{args.model}"), device="cuda", batch_size=args.batch_size)
+    encoder = TorchEncoder(load_model(f"random:{args.model}"), device="cuda", batch_size=args.batch_size)
     pre = TensorPreprocessor.from_model(encoder.model, "cuda")
     dataset = DecodeDataset(list(enumerate(paths)), encoder.preprocess, frozenset(), 10**9, None, jpeg_to_device=True)
     loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate,
@@ -113,7 +113,7 @@ def main() -> None:
         record(f"nvjpeg decode, batch {chunk}", len(blobs), time.perf_counter() - started)
 
     # The pipeline's own overlap: a thread decodes on a side stream while the model runs.
-    from indexer.ingest.run import _prepared
+    from indexer.ingest.gpu_feed import prepared_batches
 
     fake_loader = []
     for start in range(0, len(paths), args.batch_size):
@@ -121,7 +121,7 @@ def main() -> None:
         fake_loader.append({"pixels": None, "decoded": [], "moved": [], "failed": [],
                             "jpegs": [{"id": i, "path": p, "orientation": 1} for i, p in enumerate(chunk)]})
     started = time.perf_counter()
-    for _batch, pixels, _items in _prepared(fake_loader, pre, encoder, 10**9):
+    for _batch, pixels, _items in prepared_batches(fake_loader, pre, encoder, 10**9):
         encoder.embed_pixels(pixels)
     torch.cuda.synchronize()
     record("decode+resize || model", len(blobs), time.perf_counter() - started)

@@ -27,12 +27,12 @@ WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0)
 
 
 def run(split: str, count: int, encoder, captioner, work: str) -> dict:
-    from indexer.captions.sync import caption_source
-    from indexer.captions.cache import caption_rows
-    from indexer.collection.collection import Collection
-    from indexer.search.hybrid import hybrid_search
-    from indexer.ingest.run import IndexOptions, index_folders
-    from indexer.texts.collection import TextCollection
+    from indexer.captions import caption_source
+    from indexer.captions import caption_rows
+    from indexer.collection import Collection
+    from indexer.search import hybrid_search
+    from indexer.ingest import IndexOptions, index_folders
+    from indexer.texts import TextCollection
     from retrieval.datasets.shapes import make_split
 
     folder = os.path.join(work, split)
@@ -71,10 +71,10 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from retrieval.captioning.own import OwnCaptioner
-    from retrieval.encoders.base import Encoder
-    from retrieval.models.loading import load_model
+    from retrieval.encoders import TorchEncoder
+    from retrieval.models import load_model
 
-    encoder = Encoder(load_model(args.encoder), device="cpu", batch_size=256)
+    encoder = TorchEncoder(load_model(args.encoder), device="cpu", batch_size=256)
     captioner = OwnCaptioner(args.captioner, device="cpu")
     results = {}
     with tempfile.TemporaryDirectory() as work:

@@ -45,8 +45,8 @@ def forward_ceiling(encoder, paths, batch_size) -> float:
 
 def index_into(encoder, folder: str, data: str, batch_size: int, workers: int) -> dict:
     """`clipdex index` of ``folder`` into the collection at ``data``, timed."""
-    from indexer.collection.collection import Collection
-    from indexer.ingest.run import IndexOptions, index_folders
+    from indexer.collection import Collection
+    from indexer.ingest import IndexOptions, index_folders
 
     collection = Collection(data)
     options = IndexOptions(batch_size=batch_size, num_workers=workers, progress=False)
@@ -72,7 +72,7 @@ def noop_reindex_seconds(folder: str, count: int) -> tuple[float, float]:
     make_folder(folder, count, sizes=((64, 48),))
     data = os.path.join(folder, ".clipdex")
     shutil.rmtree(data, ignore_errors=True)
-    cmd = [sys.executable, "-m", "api.cli.main", "index", folder, "--model", "random:clipdex-tiny", "-q"]
+    cmd = [sys.executable, "-m", "api.cli", "index", folder, "--model", "random:clipdex-tiny", "-q"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, capture_output=True)
@@ -100,12 +100,12 @@ def main() -> None:
 
     import torch
 
-    from retrieval.encoders.base import Encoder
-    from retrieval.models.loading import load_model
+    from retrieval.encoders import TorchEncoder
+    from retrieval.models import load_model
 
     folder = os.path.join(args.work, f"photos_{args.images}")
     paths = make_folder(folder, args.images)
-    encoder = Encoder(load_model(args.model), device=args.device, batch_size=args.batch_size)
+    encoder = TorchEncoder(load_model(args.model), device=args.device, batch_size=args.batch_size)
 
     # The ceiling is measured before and after the pipeline rows and the faster kept, so
     # that a noisy neighbour during one measurement does not flatter the ratio.

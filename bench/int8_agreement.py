@@ -40,9 +40,9 @@ def main() -> None:
     os.environ.setdefault("CLIPDEX_ONNX_CACHE", tempfile.mkdtemp(prefix="clipdex-int8-onnx-"))
 
     from retrieval.encoders.backend import make_encoder
-    from retrieval.models.loading import load_model
+    from retrieval.models import load_model
     from retrieval.datasets.shapes import make_split
-    from retrieval.training.contrastive import TrainConfig, train
+    from retrieval.training import TrainConfig, train
 
     model_dir = args.model
     if not model_dir:

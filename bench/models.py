@@ -91,7 +91,7 @@ def main() -> None:
     import torch
 
     from retrieval.encoders.backend import make_encoder
-    from retrieval.models.loading import load_model
+    from retrieval.models import load_model
 
     work = tempfile.mkdtemp(prefix="clipdex-models-")
     os.environ.setdefault("CLIPDEX_ONNX_CACHE", os.path.join(work, "onnx"))

@@ -37,10 +37,10 @@ def main() -> None:
 
     import torch
 
-    from retrieval.encoders.base import Encoder
-    from retrieval.models.loading import load_model
+    from retrieval.encoders import TorchEncoder
+    from retrieval.models import load_model
     from retrieval.datasets.shapes import colour_shape_labels, make_split
-    from retrieval.training.contrastive import EvalData, TrainConfig, evaluate, train
+    from retrieval.training import EvalData, TrainConfig, evaluate, train
 
     images, captions, _ = make_split(args.train, 0, "train")
     test_images, test_captions, _ = make_split(args.test, 0, "test", distinct=True)
@@ -56,7 +56,7 @@ def main() -> None:
                                             f"({r['seconds']:.0f}s)", flush=True))
     train_seconds = time.perf_counter() - started
 
-    encoder = Encoder(load_model(args.out), device="cpu", batch_size=256)
+    encoder = TorchEncoder(load_model(args.out), device="cpu", batch_size=256)
     metrics = evaluate(encoder, EvalData(test_images, test_captions))
     zero_shot = evaluate(encoder, EvalData(held_images, [f"scene {i}" for i in range(len(held_images))],
                                           labels=labels, targets=targets, templates=["a small {}", "a large {}"]))

@@ -1,1 +1,15 @@
-"""The collection side of clipdex: folders, files, metadata rows, building and updating indexes."""
+"""The collection side of clipdex: folders, files, metadata rows, building and updating indexes.
+
+Uses retrieval/; knows no HTTP and no command line.
+
+- collection/      Collection: one data dir, its store and its index; locks; the re-index switch
+- store/           all SQL: schema, file rows, migrations
+- ingest/          index_folders: scan -> plan -> decode -> embed pass (local or Ray) -> results
+- texts/           the texts of image->text search
+- captions/        caption cache, caption texts that follow their files, sync
+- search/          hybrid (image + caption) ranking, cross-encoder re-ranking
+- reindex.py       re-embed with another model beside the old collection, then switch (tests/integration/test_reindex_refusal.py)
+- training_data.py (image, caption) pairs from folders, CSV/JSONL, class folders (tests/unit/indexer/test_training_data.py)
+- thumbnails.py    small previews of indexed images (tests/e2e/test_http.py)
+- jsonl.py         JSON Lines files people write by hand (tests/unit/indexer/test_texts_file.py)
+"""

@@ -17,32 +17,13 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from indexer.captions.sync import caption_source, file_id_of
-from indexer.captions.cache import copy_caption_cache
-from indexer.collection.collection import Collection, CollectionError
-from indexer.ingest.run import IndexOptions, IndexReport, index_folders
-from indexer.store.files import sqlite_url, texts_table
-from retrieval.models.loading import canonical_spec
-
-COMPLETE_MARKER = "REINDEX_COMPLETE"
-
-
-def next_dir(data_dir: str) -> str:
-    return os.path.abspath(data_dir) + ".next"
-
-
-def previous_dir(data_dir: str) -> str:
-    return os.path.abspath(data_dir) + ".previous"
-
-
-def finish_switch(data_dir: str) -> None:
-    """Complete a switch that a crash interrupted, and drop what a finished one left."""
-    data_dir = os.path.abspath(data_dir)
-    pending = next_dir(data_dir)
-    if not os.path.exists(data_dir) and os.path.exists(os.path.join(pending, COMPLETE_MARKER)):
-        os.replace(pending, data_dir)
-    if os.path.exists(data_dir) and os.path.isdir(previous_dir(data_dir)):
-        shutil.rmtree(previous_dir(data_dir), ignore_errors=True)
+from indexer.captions import caption_source, file_id_of
+from indexer.captions import copy_caption_cache
+from indexer.collection import Collection, CollectionError
+from indexer.collection.switch import COMPLETE_MARKER, next_dir, previous_dir
+from indexer.ingest import IndexOptions, IndexReport, index_folders
+from indexer.store import sqlite_url, texts_table
+from retrieval.models import canonical_spec
 
 
 def reindex_with_model(collection: Collection, new_spec: str, encoder_factory: Callable,
@@ -73,7 +54,7 @@ def reindex_with_model(collection: Collection, new_spec: str, encoder_factory: C
             copy_caption_cache(collection.store, fresh.store)  # captions are of pictures, whatever the model
             texts = _texts_of(collection, fresh)
             if texts:
-                from indexer.texts.collection import TextCollection
+                from indexer.texts import TextCollection
 
                 for source, group in texts.items():
                     TextCollection(fresh).add(group, shared_encoder(), source=source)

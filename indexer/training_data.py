@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from indexer.jsonl import records
 from indexer.ingest.scan import scan_folders
-from retrieval.images.decode import ImageError, decode_image
+from retrieval.images.decode import ImageError, read_image_file
 
 CLASS_TEMPLATES = ("a photo of a {}.", "a picture of a {}.", "an image of a {}.")
 
@@ -37,10 +37,7 @@ class Pairs:
 
 def _load(path: str, max_pixels: int):
     try:
-        with open(path, "rb") as handle:
-            return decode_image(handle.read(), max_pixels=max_pixels).image
-    except OSError as exc:
-        raise TrainingDataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        return read_image_file(path, max_pixels).image
     except ImageError as exc:
         raise TrainingDataError(f"{path}: {exc}") from None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from retrieval.encoders.devices import pick_device
-from retrieval.models.loading import BadModelSpec, TRANSFORMERS_PREFIX
+from retrieval.models import BadModelSpec, TRANSFORMERS_PREFIX
 
 MODEL_CLASSES = {"vilt": "ViltForImageAndTextRetrieval", "blip": "BlipForImageTextRetrieval"}
 
@@ -23,11 +23,11 @@ class Reranker:
         import transformers
         from transformers import AutoConfig, AutoProcessor
 
-        from retrieval.models import transformers_loader as hf_models
+        from retrieval.models.transformers_loader import local_folder
 
         if not spec.startswith(TRANSFORMERS_PREFIX):
             spec = TRANSFORMERS_PREFIX + spec
-        folder = hf_models.local_folder(spec, cache_dir)
+        folder = local_folder(spec[len(TRANSFORMERS_PREFIX):], cache_dir)
         model_type = AutoConfig.from_pretrained(folder).model_type
         if model_type not in MODEL_CLASSES:
             raise BadModelSpec(f"{spec!r} is a {model_type} model; re-rankers are ViLT or BLIP image-text matching")

@@ -2,7 +2,8 @@
 
 As in CLIP, each label is embedded with every template ("a photo of a {}."), the
 vectors are averaged and re-normalised, and an image's label probabilities are the
-softmax of its cosine similarities scaled by the model's learned temperature.
+softmax of its cosine similarities scaled by the model's learned temperature
+(``Encoder.logit_scale``, the same for every runtime).
 """
 
 from __future__ import annotations
@@ -60,13 +61,6 @@ def label_vectors(encoder, labels: list[str], templates: list[str] | None = None
     prompts = [template.format(label) for label in labels for template in templates]
     vectors = encoder.embed_texts(prompts).reshape(len(labels), len(templates), -1).mean(axis=1)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12)
-
-
-def logit_scale(encoder) -> float:
-    scale = getattr(encoder.model, "logit_scale", None)
-    if scale is None:
-        return 100.0
-    return float(np.exp(float(scale.detach().float().cpu())))
 
 
 def ranked(labels: list[str], probabilities) -> list[tuple[str, float]]:

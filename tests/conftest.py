@@ -11,16 +11,16 @@ TINY = "random:clipdex-tiny"
 
 @pytest.fixture(scope="session")
 def tiny_model():
-    from retrieval.models.loading import load_model
+    from retrieval.models import load_model
 
     return load_model(TINY)
 
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tiny_model):
-    from retrieval.encoders.base import Encoder
+    from retrieval.encoders import TorchEncoder
 
-    return Encoder(tiny_model, device="cpu", batch_size=8)
+    return TorchEncoder(tiny_model, device="cpu", batch_size=8)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

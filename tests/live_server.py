@@ -38,7 +38,7 @@ def build_collection(root: str) -> str:
     data = os.path.join(root, "data")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     subprocess.run(
-        [sys.executable, "-m", "api.cli.main", "index", photos, "--data-dir", data, "--model", TINY, "-q"],
+        [sys.executable, "-m", "api.cli", "index", photos, "--data-dir", data, "--model", TINY, "-q"],
         check=True, env=env, capture_output=True,
     )
     return data
@@ -53,7 +53,7 @@ class Server:
             "CLIPDEX_CHECKPOINT_SECONDS": "0", **env_extra,
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli.main", "serve", "--data-dir", data_dir, "--port", str(self.port)],
+            [sys.executable, "-m", "api.cli", "serve", "--data-dir", data_dir, "--port", str(self.port)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         deadline = time.monotonic() + 120

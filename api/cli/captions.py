@@ -7,30 +7,22 @@ import json
 import os
 import sys
 
-from api.cli.common import UsageError
+from api.cli.common import UsageError, encoder_factory, model_spec, open_collection, show_path
+from api.services import load_captioner_from
 from api.settings import Settings
-from retrieval.captioning.base import CaptionerError
-
-
-def _cli():
-    import api.cli.main
-
-    return api.cli.main
+from retrieval.captioning import CaptionerError
 
 
 def load(args, settings: Settings):
-    from retrieval.captioning.base import load_captioner
-
-    device = args.device or (None if settings.device == "auto" else settings.device)
     try:
-        return load_captioner(args.captioner or settings.captioner, device=device)
+        return load_captioner_from(settings, args.captioner, device=args.device)
     except CaptionerError as exc:
         raise UsageError(str(exc)) from None
 
 
-def caption_hits(args, settings: Settings, collection, hits) -> dict:
+def caption_search_hits(args, settings: Settings, collection, hits) -> dict:
     """{file id: caption result} for search hits, cached in the collection."""
-    from indexer.captions.cache import caption_files
+    from indexer.captions import caption_files
 
     captioner = load(args, settings)
     try:
@@ -54,11 +46,10 @@ def _files(paths: list[str]) -> list[str]:
 
 def cmd_caption(args, settings: Settings) -> int:
     """Caption (or answer a question about) image files; a bad file is reported, the rest go on."""
-    from indexer.captions.cache import caption_rows, read_images
-    from indexer.collection.collection import Collection, find_data_dir
+    from indexer.captions import caption_rows, read_images
+    from indexer.collection import Collection, find_data_dir
     from indexer.ingest.decode import content_hash
 
-    cli = _cli()
     files = _files(args.paths)
     if not files:
         raise UsageError("no image files among the given paths")
@@ -88,7 +79,7 @@ def cmd_caption(args, settings: Settings) -> int:
             answers = {i: r.caption for i, r in results.items() if not r.error}
     except CaptionerError as exc:
         raise UsageError(str(exc)) from None
-    out = [{"path": cli._show(path), "text": answers.get(number), "error": failed.get(number)}
+    out = [{"path": show_path(path), "text": answers.get(number), "error": failed.get(number)}
            for number, path in enumerate(files)]
     if args.json:
         print(json.dumps(out))
@@ -103,8 +94,8 @@ def cmd_caption(args, settings: Settings) -> int:
 
 def cmd_train_captioner(args, settings: Settings) -> int:
     from indexer.training_data import TrainingDataError, load_pairs
-    from retrieval.training.captioner import CaptionTrainConfig, train_captioner
-    from retrieval.models.loading import DEFAULT_MODEL
+    from retrieval.training import CaptionTrainConfig, train_captioner
+    from retrieval.models import DEFAULT_MODEL
 
     try:
         pairs = load_pairs(args.data, settings.max_image_pixels)
@@ -129,15 +120,14 @@ def cmd_index_captions(args, settings: Settings) -> int:
     """Give every indexed image one caption text (image->text and hybrid search find them):
     new images get one, images whose caption is another captioner's, or of content that
     changed, get a new one, captions of files no longer indexed go."""
-    from indexer.captions.sync import sync_caption_texts
+    from indexer.captions import sync_caption_texts
 
-    cli = _cli()
-    collection = cli._open(args, settings)
-    spec = cli._model_spec(args, settings, collection)
+    collection = open_collection(args, settings)
+    spec = model_spec(args, settings, collection)
     collection.check_model(spec)
     captioner = load(args, settings)
     try:
-        report = sync_caption_texts(collection, captioner, cli._encoder_factory(spec, args, settings), args.prompt,
+        report = sync_caption_texts(collection, captioner, encoder_factory(spec, args, settings), args.prompt,
                                     max_pixels=settings.max_image_pixels)
     except CaptionerError as exc:
         raise UsageError(str(exc)) from None
@@ -147,7 +137,7 @@ def cmd_index_captions(args, settings: Settings) -> int:
     return 1 if report.failed else 0
 
 
-def add_parsers(sub, common) -> None:
+def add_parsers(sub, common, index_flags) -> None:
     caption = sub.add_parser("caption", parents=[common], help="caption images (or answer --question about them)")
     caption.add_argument("paths", nargs="+", help="image files or folders")
     caption.add_argument("--captioner", help="captioner spec (default: CLIPDEX_CAPTIONER, else BLIP base)")

@@ -8,31 +8,28 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.http.deps import ServiceState, read_access
 from api.http.body_limit import BodyLimit
+from api.http.deps import ServiceState, read_access
 from api.http.errors import install
-from api.http.routes import captions, classify, collection, duplicates, images, search, texts, web
-from api.settings import Settings, index_config
 from api.http.model_holder import ModelHolder
+from api.http.routes import captions, classify, collection, duplicates, images, search, texts, web
 from api.http.text_batcher import TextBatcher
-from indexer.collection.collection import Collection, ModelMismatch
-from indexer.texts.collection import TextCollection
-from retrieval.models.loading import DEFAULT_MODEL
+from api.services import encoder_recipe
+from api.settings import Settings, index_config
+from indexer.collection import Collection, ModelMismatch
+from indexer.texts import TextCollection
+from retrieval.models import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
 
 def _load_encoder(state: ServiceState) -> None:
-    from retrieval.encoders.backend import make_encoder
-    from retrieval.models.loading import load_model
-
     settings = state.settings
     spec = settings.model or state.collection.model_spec or DEFAULT_MODEL
     state.model_spec = spec
     try:
         state.collection.check_model(spec)
-        loaded = load_model(spec, cache_dir=settings.model_cache_dir)
-        state.encoder = make_encoder(loaded, settings.backend, device=settings.device, batch_size=settings.batch_size)
+        state.encoder = encoder_recipe(settings, spec)()
         state.model_error = None
     except (ModelMismatch, RuntimeError, ValueError, OSError) as exc:
         state.model_error = str(exc)

@@ -9,19 +9,17 @@ import anyio
 from starlette.concurrency import run_in_threadpool
 
 from api.http.errors import ApiError
-from indexer.captions.cache import caption_files
-from retrieval.captioning.base import AnswerNotSupported, CaptionerError, PromptTooLong
+from api.services import load_captioner_from
+from indexer.captions import caption_files
+from retrieval.captioning import AnswerNotSupported, CaptionerError, PromptTooLong
 
 _load_lock = threading.Lock()
 
 
 def _load(state):
-    from retrieval.captioning.base import load_captioner
-
     with _load_lock:  # two first requests must not load two copies
         if state.captioner is None:
-            device = None if state.settings.device == "auto" else state.settings.device
-            state.captioner = load_captioner(state.settings.captioner, device=device)
+            state.captioner = load_captioner_from(state.settings)
     return state.captioner
 
 
@@ -52,7 +50,7 @@ async def run_captioner(function, *args, **kwargs):
         raise ApiError(503, str(exc), code="unavailable") from None
 
 
-async def caption_hits(state, hits: list, prompt: str | None) -> str:
+async def fill_hit_captions(state, hits: list, prompt: str | None) -> str:
     """Fill ``caption`` and ``caption_status`` of API hits; returns the captioner's name."""
     captioner = await get_captioner(state)
     results = await run_captioner(caption_files, state.collection.store, captioner, [hit.id for hit in hits], prompt,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import logging
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from fastapi import Depends, Request, UploadFile
 from fastapi.security import APIKeyHeader
@@ -15,8 +16,9 @@ from api.http.errors import ApiError
 from api.http.jobs import Jobs
 from api.settings import Settings
 from api.http.text_batcher import TextBatcher
-from indexer.collection.collection import Collection
-from indexer.texts.collection import TextCollection
+from indexer.collection import Collection
+from indexer.texts import TextCollection
+from retrieval.encoders import Encoder
 from retrieval.images.decode import DecodedImage, ImageError, decode_image
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,11 @@ async def ready_encoder(state: ServiceState = Depends(get_state)):
     if encoder is None:
         raise ApiError(503, f"the model is not loaded: {state.model_error or 'still loading'}")
     return encoder
+
+
+# The dependencies routes declare, typed: ``state: State``, ``encoder: ReadyEncoder``.
+State = Annotated[ServiceState, Depends(get_state)]
+ReadyEncoder = Annotated[Encoder, Depends(ready_encoder)]
 
 
 async def read_upload(file: UploadFile, settings: Settings) -> DecodedImage:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.schemas import ErrorResponse
-from indexer.collection.collection import CollectionBusy
+from indexer.collection import CollectionBusy
 from retrieval.index.vector_index import IndexFileError
 
 log = logging.getLogger(__name__)

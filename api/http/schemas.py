@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from retrieval.captioning.base import MAX_PROMPT_CHARS
+from retrieval.captioning import MAX_PROMPT_CHARS
 
 
 def _iso_only(value):

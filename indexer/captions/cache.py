@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from indexer.store.files import Store, captions_table
-from retrieval.images.decode import DEFAULT_MAX_PIXELS, ImageError, decode_image
+from indexer.store import Store, captions_table
+from retrieval.images.decode import DEFAULT_MAX_PIXELS, ImageError, read_image_file
 
 
 @dataclass
@@ -81,11 +81,8 @@ def read_images(rows: list[dict], max_pixels: int = DEFAULT_MAX_PIXELS):
     images, readable, errors = [], [], {}
     for row in rows:
         try:
-            with open(row["path"], "rb") as handle:
-                images.append(decode_image(handle.read(), max_pixels=max_pixels).image)
+            images.append(read_image_file(row["path"], max_pixels).image)
             readable.append(row)
-        except OSError as exc:
-            errors[row["id"]] = f"cannot read the file: {exc.strerror or exc}"
         except ImageError as exc:
             errors[row["id"]] = str(exc)
     return images, readable, errors

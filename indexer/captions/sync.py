@@ -1,63 +1,22 @@
 """Captions of the collection's images kept as texts, so that image->text and hybrid search
 find them. A caption text has the source ``caption:FILE_ID``.
 
-They follow the files: `clipdex index` drops the caption of a file that changed or left
-the collection and hands a moved file's caption to its new id, and `sync_caption_texts`
-(`clipdex index-captions`) makes the texts hold exactly one caption, by the captioner
-asked for, of every indexed image.
+`sync_caption_texts` (`clipdex index-captions`) makes the texts hold exactly one caption,
+by the captioner asked for, of every indexed image (follow.py keeps them with their files
+between syncs).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Callable
 
 from indexer.captions.cache import caption_rows
-from indexer.collection.collection import Collection, CollectionBusy
-from indexer.store.files import OK
-from indexer.texts.collection import TextCollection
+from indexer.captions.sources import CAPTION_SOURCE, caption_source
+from indexer.collection import Collection
+from indexer.store import OK
+from indexer.texts import TextCollection
 from retrieval.images.decode import DEFAULT_MAX_PIXELS
-from retrieval.index.vector_index import IndexFileError
-
-log = logging.getLogger(__name__)
-
-CAPTION_SOURCE = "caption:"
-
-
-def caption_source(file_id: int) -> str:
-    return f"{CAPTION_SOURCE}{file_id}"
-
-
-def file_id_of(source: str) -> int | None:
-    """The file id of a caption text's source; None for any other source."""
-    rest = source[len(CAPTION_SOURCE):] if source.startswith(CAPTION_SOURCE) else ""
-    return int(rest) if rest.isdigit() else None
-
-
-def drop_caption_texts(collection: Collection, file_ids: list[int]) -> int:
-    """Remove the caption texts of these files; returns how many went.
-
-    Best effort: while another writer holds the texts, or when their index cannot be
-    read, they stay (with a warning), and the next `sync_caption_texts` removes them (it
-    drops captions of files no longer indexed and re-captions files whose content changed).
-    """
-    if not file_ids:
-        return 0
-    texts = TextCollection(collection)
-    ids = texts.ids_of_sources([caption_source(i) for i in file_ids])
-    if not ids:
-        return 0
-    try:
-        return texts.remove(ids)
-    except (CollectionBusy, IndexFileError, OSError) as exc:
-        log.warning("%d captions of changed or removed files stay until `clipdex index-captions` (%s)", len(ids), exc)
-        return 0
-
-
-def move_caption_texts(collection: Collection, moves: dict[int, int]) -> None:
-    """A file that moved (same content, new id) keeps its caption: {old id: new id}."""
-    TextCollection(collection).rename_sources({caption_source(old): caption_source(new) for old, new in moves.items()})
 
 
 @dataclass

@@ -2,74 +2,34 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import threading
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 
-from indexer.store.files import Store, sqlite_url
+from indexer.collection.errors import CollectionError, ModelMismatch
+from indexer.collection.hits import Hit, SearchFilters, hit_of_row
+from indexer.collection.locks import writer_lock
+from indexer.collection.switch import finish_switch
+from indexer.store import OK, Store, sqlite_url
 from retrieval.index.duplicates import near_duplicate_groups
 from retrieval.index.plan import DEFAULT_MEMORY_MB, IndexConfig, outgrown, plan_for
-from retrieval.models.loading import canonical_spec
+from retrieval.models import canonical_spec
 from retrieval.index.search_index import SearchIndex
 from retrieval.index.vector_index import IndexFileError
-from retrieval.index.vector_rows import VectorStoreError
+from retrieval.index.vector_rows import VectorRowsError
 
 log = logging.getLogger(__name__)
 
 DATA_DIR_NAME = ".clipdex"
 
 
-class ModelMismatch(RuntimeError):
-    """A collection used with a model other than the one it was built with."""
-
-
-class CollectionError(RuntimeError):
-    pass
-
-
-_PROCESS_LOCKS: dict[str, threading.Lock] = {}  # writer lock files held by a thread of this process
-_PROCESS_LOCKS_GUARD = threading.Lock()
-
-
-class CollectionBusy(CollectionError):
-    """Another process (or job) is writing this collection."""
-
-
-@dataclass
-class SearchFilters:
-    folder: str | None = None  # only files under this folder
-    file_types: list[str] | None = None  # extensions, e.g. ["jpg", "png"]
-    date_from: datetime | None = None  # EXIF date taken, inclusive
-    date_to: datetime | None = None
-
-    def active(self) -> bool:
-        return bool(self.folder or self.file_types or self.date_from or self.date_to)
-
-
-@dataclass
-class Hit:
-    score: float
-    file_id: int
-    vector_id: int
-    path: str
-    width: int | None
-    height: int | None
-    taken_at: datetime | None
-    rerank_score: float | None = None  # set when a cross-encoder re-ordered the hits
-    hybrid_score: float | None = None  # set when captions took part in the ranking (indexer/hybrid.py)
-
-
 class Collection:
-    def __init__(self, data_dir: str, database_url: str | None = None, index_config: IndexConfig | None = None):
-        from indexer.reindex import finish_switch  # (it imports this module)
+    """One data dir: the metadata store and the vector index of some folders."""
 
+    def __init__(self, data_dir: str, database_url: str | None = None, index_config: IndexConfig | None = None):
         self.data_dir = os.path.abspath(data_dir)
         finish_switch(self.data_dir)  # a re-index with a new model that a crash cut short
         os.makedirs(self.data_dir, exist_ok=True)
@@ -81,37 +41,10 @@ class Collection:
     def close(self) -> None:
         self.store.close()
 
-    @contextmanager
     def writer_lock(self, name: str = "images"):
         """Exclusive right to write one index file ("images" or "texts"): a saved index
         is a whole file, so two writers would each overwrite what the other added."""
-        import fcntl
-
-        path = os.path.realpath(os.path.join(self.data_dir, f"{name}.lock"))
-        busy = CollectionBusy(f"another clipdex process or task is writing {self.data_dir}; wait for it to finish")
-        # A POSIX record lock never stops another thread of this process (a server's
-        # re-index job beside a request), and closing any handle of the file frees it:
-        # threads first take a lock of the process, before the file is even opened.
-        with _PROCESS_LOCKS_GUARD:
-            in_process = _PROCESS_LOCKS.setdefault(path, threading.Lock())
-        if not in_process.acquire(blocking=False):
-            raise busy
-        try:
-            # A POSIX record lock belongs to this process alone: decode workers forked while
-            # it is held do not inherit it, so a killed indexer frees it at once.
-            with open(path, "w") as handle:
-                try:
-                    fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    raise busy from None
-                try:
-                    yield
-                finally:
-                    fcntl.lockf(handle, fcntl.LOCK_UN)
-        finally:
-            in_process.release()
+        return writer_lock(self.data_dir, name)
 
     # -- model ------------------------------------------------------------------------
 
@@ -182,11 +115,11 @@ class Collection:
         the vector store does not hold them all."""
         ids = sorted(self.store.vector_ids())
         index = self._empty_index(dim)
-        if ids and index.store.rows <= ids[-1]:
+        if ids and index.rows.rows <= ids[-1]:
             return None
         try:
             index.rebuild(self._plan(len(ids), dim), ids)
-        except VectorStoreError:
+        except VectorRowsError:
             return None
         log.warning("rebuilt the index of %s from its %d stored vectors (nothing re-embedded)", self.data_dir, len(ids))
         return index
@@ -287,7 +220,7 @@ class Collection:
         rows = self.store.rows_by_vector_ids({i for group in groups for i in group})
         out = []
         for group in groups:
-            vectors = index.store.get(group)
+            vectors = index.rows.get(group)
             scores = vectors @ vectors[0]
             out.append([hit_of_row(rows[i], score) for i, score in zip(group, scores) if i in rows])
         return [group for group in out if len(group) > 1]
@@ -297,7 +230,7 @@ class Collection:
         return self._vector_of_row(self.store.get_row(int(file_id)))
 
     def _vector_of_row(self, row: dict | None) -> np.ndarray | None:
-        if not row or row["vector_id"] is None or row["status"] != "ok":
+        if not row or row["vector_id"] is None or row["status"] != OK:
             return None
         try:
             return self.load_index().reconstruct(row["vector_id"])
@@ -314,11 +247,6 @@ class Collection:
     def vector_of_path(self, path: str) -> np.ndarray | None:
         """The stored vector of an indexed file, for image→image search by an indexed image."""
         return self._vector_of_row(self.store.row_by_path(os.path.abspath(path)))
-
-
-def hit_of_row(row: dict, score: float) -> Hit:
-    return Hit(score=float(score), file_id=row["id"], vector_id=int(row["vector_id"]), path=row["path"],
-               width=row["width"], height=row["height"], taken_at=row["taken_at"])
 
 
 def default_data_dir(folder: str) -> str:

@@ -35,9 +35,12 @@ from datetime import datetime
 
 import numpy as np
 
-from indexer.collection.collection import Collection, CollectionError
+from indexer.collection import Collection, CollectionError
 from indexer.ingest.decode import DECODED, FAILED, MOVED, DecodeDataset
-from indexer.ingest.run import IndexOptions, IndexReport, ResultWriter, index_folders
+from indexer.ingest.contracts import FileEvents
+from indexer.ingest.options import IndexOptions, IndexReport
+from indexer.ingest.results import ResultWriter
+from indexer.ingest.run import index_folders
 from retrieval.atomic_io import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -85,11 +88,13 @@ def index_folders_ray(
     encoder_factory: Callable,
     options: IndexOptions | None = None,
     ray_options: RayOptions | None = None,
+    events: FileEvents | None = None,
 ) -> IndexReport:
     """``index_folders`` with the decoding and embedding done by Ray.
 
     ``encoder_factory`` is called once in the driver (the model's dimension) and once in
-    each encoder actor, so it must pickle (cloudpickle) and build the same model there.
+    each encoder actor, so it must pickle (cloudpickle) and build the same model there:
+    an ``EncoderRecipe`` does.
     """
     ray_options = ray_options or RayOptions()
     check_ray_installed()
@@ -100,7 +105,7 @@ def index_folders_ray(
     _check_reachable(ray_options.address)
     embed = RayEmbedPass(encoder_factory, ray_options)
     try:
-        return index_folders(collection, roots, model_spec, encoder_factory, options, embed_pass=embed)
+        return index_folders(collection, roots, model_spec, encoder_factory, options, embed_pass=embed, events=events)
     finally:
         embed.disconnect()
 
@@ -172,14 +177,14 @@ class RayEmbedPass:
             if address in (None, "local"):
                 ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING)
             else:
-                # The cluster runs this process's clipdex code; its other dependencies
-                # (torch, open_clip...) must be installed on the nodes.
-                import api
+                # The cluster runs this process's clipdex code (the model side and this
+                # package); its other dependencies (torch, open_clip...) must be installed
+                # on the nodes.
                 import indexer
                 import retrieval
 
                 ray.init(address=address, logging_level=logging.WARNING,
-                         runtime_env={"py_modules": [retrieval, indexer, api]})
+                         runtime_env={"py_modules": [retrieval, indexer]})
         except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
             where = "a local Ray instance" if address in (None, "local") else f"the Ray cluster at {address!r}"
             raise RayIndexError(f"cannot start or reach {where}: {exc}") from None

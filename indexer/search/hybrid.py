@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from indexer.captions.sync import CAPTION_SOURCE, caption_source, file_id_of
-from indexer.collection.collection import Collection, Hit, SearchFilters, hit_of_row
-from indexer.texts.collection import TextCollection
+from indexer.captions import CAPTION_SOURCE, caption_source, file_id_of
+from indexer.collection import Collection, Hit, SearchFilters, hit_of_row
+from indexer.texts import TextCollection
 
 MAX_DEPTH = 2000  # candidates per list: deep pages of a hybrid search are not worth their cost
 

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 
-from indexer.collection.collection import Hit
-from retrieval.images.decode import ImageError, decode_image
+from indexer.collection import Hit
+from retrieval.images.decode import ImageError, read_image_file
 
 
 def rerank_hits(reranker, text: str, hits: list[Hit], max_pixels: int) -> list[Hit]:
     readable, pictures, unreadable = [], [], []
     for hit in hits:
         try:
-            with open(hit.path, "rb") as handle:
-                pictures.append(decode_image(handle.read(), max_pixels=max_pixels).image)
+            pictures.append(read_image_file(hit.path, max_pixels).image)
             readable.append(hit)
-        except (OSError, ImageError):
+        except ImageError:
             unreadable.append(hit)
     ranked = [dataclasses.replace(hit, rerank_score=score) for score, hit in reranker.rerank(text, readable, pictures)]
     return ranked + unreadable

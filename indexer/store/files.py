@@ -1,9 +1,7 @@
 """The collection's metadata in SQL (SQLAlchemy Core): one row per file, plus roots and meta.
 
 SQLite in the data dir is the default; PostgreSQL (``postgresql+psycopg://...``) works the
-same. The schema is made and upgraded by alembic migrations (indexer/migrations), the
-tables below mirror them for queries. Paths are kept
-as the raw bytes the OS uses, so file names that are not valid UTF-8 survive the round trip.
+same. The schema is made and upgraded by alembic migrations (migrations/, schema.py).
 """
 
 from __future__ import annotations
@@ -13,107 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    bindparam,
-    Text,
-    create_engine,
-    delete,
-    event,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import bindparam, create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.types import TypeDecorator
+
+from indexer.store.schema import files_table, metadata, meta_table, roots_table
 
 SCHEMA_VERSION = 1
 
 PENDING, OK, FAILED = "pending", "ok", "failed"
-
-
-class FsPath(TypeDecorator):
-    """A filesystem path stored as its OS bytes (lossless for non-UTF-8 names)."""
-
-    impl = LargeBinary
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        return None if value is None else os.fsencode(value)
-
-    def process_result_value(self, value, dialect):
-        return None if value is None else os.fsdecode(bytes(value))
-
-
-metadata = MetaData()
-
-meta_table = Table(
-    "meta",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
-
-roots_table = Table(
-    "roots",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("path", FsPath, nullable=False, unique=True),
-    sqlite_autoincrement=True,
-)
-
-files_table = Table(
-    "files",
-    metadata,
-    # sqlite_autoincrement: ids are never reused, so a new file's vector id can never
-    # collide with a vector id a moved file carried over from a deleted row.
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("path", FsPath, nullable=False, unique=True),
-    Column("ext", String(16), index=True),  # lower-case extension without the dot, for type filters
-    Column("size", BigInteger, nullable=False),
-    Column("mtime_ns", BigInteger, nullable=False),
-    Column("content_hash", String(64), index=True),
-    Column("width", Integer),
-    Column("height", Integer),
-    Column("taken_at", DateTime),
-    Column("status", String(16), nullable=False, index=True),
-    Column("error", Text),
-    Column("vector_id", BigInteger, unique=True),
-    Column("indexed_at", DateTime),
-    sqlite_autoincrement=True,
-)
-
-
-texts_table = Table(
-    "texts",
-    metadata,
-    # The text collection for image->text search: captions, labels, product names...
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("text", Text, nullable=False),
-    Column("source", Text),
-    Column("added_at", DateTime),
-    sqlite_autoincrement=True,
-)
-
-
-captions_table = Table(
-    "captions",
-    metadata,
-    # Captions a captioner wrote, keyed by image content: a result is captioned once, and a
-    # moved or copied file keeps its caption. ``captioner`` names the weights too.
-    Column("content_hash", String(64), primary_key=True),
-    Column("captioner", String(512), primary_key=True),
-    Column("prompt", String(512), primary_key=True),  # "" for none
-    Column("text", Text, nullable=False),
-    Column("created_at", DateTime),
-)
 
 
 @dataclass(frozen=True)

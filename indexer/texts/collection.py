@@ -1,12 +1,10 @@
 """The collection's texts for image->text search: rows in SQL, vectors in their own FAISS index.
 
-Texts come from the API or from files (`clipdex index-texts`): .txt (one per line),
-.csv (a `text` column, else the first column) or .jsonl (a `text` field per line).
+Texts come from the API or from files (`clipdex index-texts`, files.py).
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import threading
@@ -15,47 +13,14 @@ from datetime import datetime, timezone
 import numpy as np
 from sqlalchemy import bindparam, delete, func, select, update
 
-from indexer.collection.collection import Collection
-from indexer.jsonl import records
-from indexer.store.files import texts_table
+from indexer.collection import Collection
+from indexer.store import texts_table
 from retrieval.index.vector_index import IndexFileError, VectorIndex
 
 log = logging.getLogger(__name__)
 
 TEXT_INDEX_FILE = "texts.faiss"
 MAX_TEXT_CHARS = 10_000
-
-
-class TextFileError(ValueError):
-    pass
-
-
-def read_text_file(path: str) -> list[str]:
-    """Texts from .txt, .csv or .jsonl; blank entries are dropped."""
-    ext = os.path.splitext(path)[1].lower()
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            if ext == ".csv":
-                rows = list(csv.reader(handle))
-                if not rows:
-                    return []
-                header = [h.strip().lower() for h in rows[0]]
-                column = header.index("text") if "text" in header else 0
-                body = rows[1:] if "text" in header else rows
-                texts = [row[column] for row in body if len(row) > column]
-            elif ext in (".jsonl", ".ndjson"):
-                texts = []
-                for number, record in records(handle, path, TextFileError):
-                    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                        raise TextFileError(f"{path}:{number}: expected an object with a \"text\" string")
-                    texts.append(record["text"])
-            else:
-                texts = handle.read().splitlines()
-    except UnicodeDecodeError as exc:
-        raise TextFileError(f"{path} is not UTF-8 text: {exc.reason}") from None
-    except OSError as exc:
-        raise TextFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return [t.strip() for t in texts if t.strip()]
 
 
 class TextCollection:

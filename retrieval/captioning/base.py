@@ -4,11 +4,11 @@ One interface, three kinds of backend, chosen by the spec string:
 
 - ``transformers:ORG/NAME`` or ``transformers:DIR`` (or a directory holding a transformers
   ``config.json``): a generative VLM — BLIP, GIT, Florence-2, PaliGemma 2, Qwen2-VL /
-  Qwen2.5-VL, SmolVLM, Llama 3.2 Vision (caption_transformers.py);
+  Qwen2.5-VL, SmolVLM, Llama 3.2 Vision (transformers_vlm.py);
 - ``coca:SPEC``: an open_clip CoCa model, SPEC as for dual encoders
-  (``coca:coca_ViT-B-32/mscoco_finetuned_laion2b_s13b_b90k``) (caption_coca.py);
+  (``coca:coca_ViT-B-32/mscoco_finetuned_laion2b_s13b_b90k``) (coca.py);
 - a directory holding ``captioner.json``: clipdex's own captioner, trained with
-  ``clipdex train-captioner`` (caption_own.py).
+  ``clipdex train-captioner`` (own.py).
 
 Every captioner has a ``name`` that changes when its weights do, so cached captions
 keyed by it are never stale.
@@ -16,7 +16,6 @@ keyed by it are never stale.
 
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 DEFAULT_CAPTIONER = "transformers:Salesforce/blip-image-captioning-base"
@@ -70,42 +69,6 @@ class Captioner:
         raise NotImplementedError
 
 
-def half_precision(device: str):
-    """Autocast to half precision on a GPU (bf16 where supported), a no-op elsewhere."""
-    import contextlib
-
-    import torch
-
-    if not str(device).startswith("cuda"):
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
-
-
 def check_prompt(text: str | None, what: str) -> None:
     if text is not None and len(text) > MAX_PROMPT_CHARS:
         raise PromptTooLong(f"the {what} is {len(text)} characters; at most {MAX_PROMPT_CHARS} are allowed")
-
-
-def load_captioner(spec: str | None = None, device: str | None = None) -> Captioner:
-    """The captioner a spec names (see the module docstring)."""
-    from retrieval.models.loading import TRANSFORMERS_PREFIX
-
-    spec = spec or DEFAULT_CAPTIONER
-    if spec.startswith(COCA_PREFIX):
-        from retrieval.captioning.coca import CocaCaptioner
-
-        return CocaCaptioner(spec[len(COCA_PREFIX):], device=device)
-    if os.path.isdir(spec) and os.path.exists(os.path.join(spec, "captioner.json")):
-        from retrieval.captioning.own import OwnCaptioner
-
-        return OwnCaptioner(spec, device=device)
-    if spec.startswith(TRANSFORMERS_PREFIX) or (os.path.isdir(spec) and os.path.exists(os.path.join(spec, "config.json"))):
-        from retrieval.captioning.transformers_vlm import TransformersCaptioner
-
-        return TransformersCaptioner(spec.removeprefix(TRANSFORMERS_PREFIX), device=device)
-    if os.path.isdir(spec):
-        raise CaptionerError(f"{spec} holds neither a clipdex captioner (captioner.json) nor a transformers "
-                             "model (config.json)")
-    raise CaptionerError(f"unknown captioner {spec!r}: use transformers:ORG/NAME, coca:ARCH/TAG or the folder "
-                         "`clipdex train-captioner` wrote")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import uuid
 
-from retrieval.captioning.base import Captioner, CaptionerError, half_precision
+from retrieval.captioning.base import Captioner, CaptionerError
+from retrieval.encoders.devices import half_precision
 
 _SPECIAL = re.compile(r"<(start|end)_of_text>")
 START, END = 49406, 49407  # open_clip's tokenizer: <start_of_text>, <end_of_text>
@@ -19,7 +20,7 @@ START, END = 49406, 49407  # open_clip's tokenizer: <start_of_text>, <end_of_tex
 class CocaCaptioner(Captioner):
     def __init__(self, spec: str, device: str | None = None):
         from retrieval.encoders.devices import pick_device
-        from retrieval.models.loading import RANDOM_PREFIX, load_model, weights_fingerprint
+        from retrieval.models import RANDOM_PREFIX, load_model, weights_fingerprint
 
         loaded = load_model(spec)
         if not hasattr(loaded.model, "generate") or not hasattr(loaded.model, "text_decoder"):

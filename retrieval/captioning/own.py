@@ -10,14 +10,16 @@ import os
 import pickle
 
 from retrieval.captioning.own_model import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
     DecoderConfig,
     WordVocab,
     build_decoder,
     image_features,
     words_of,
 )
-from retrieval.training.captioner import CONFIG_FILE, WEIGHTS_FILE
-from retrieval.captioning.base import Captioner, CaptionerError, half_precision
+from retrieval.captioning.base import Captioner, CaptionerError
+from retrieval.encoders.devices import half_precision
 
 
 class OwnCaptioner(Captioner):
@@ -27,7 +29,7 @@ class OwnCaptioner(Captioner):
         import torch
 
         from retrieval.encoders.devices import pick_device
-        from retrieval.models.loading import load_model
+        from retrieval.models import load_model
 
         folder = os.path.abspath(folder)
         try:

@@ -17,6 +17,9 @@ from dataclasses import asdict, dataclass
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 _WORD = re.compile(r"[\w'-]+|[^\w\s]")
 
+CONFIG_FILE = "captioner.json"  # what marks a folder as clipdex's own captioner
+WEIGHTS_FILE = "captioner.pt"
+
 
 def words_of(text: str) -> list[str]:
     return _WORD.findall(text.lower())

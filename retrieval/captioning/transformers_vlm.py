@@ -17,7 +17,6 @@ Half precision on a GPU. Decoder-only models echo their prompt: only new tokens 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -38,15 +37,15 @@ class TransformersCaptioner(Captioner):
     def __init__(self, source: str, device: str | None = None):
         import torch
 
-        from retrieval.encoders.devices import pick_device
+        from retrieval.encoders.devices import half_dtype, pick_device
         from retrieval.models.transformers_loader import local_folder
-        from retrieval.models.loading import TRANSFORMERS_PREFIX
+        from retrieval.models.fingerprint import folder_weights_fingerprint
 
         try:
             import transformers  # noqa: F401
         except ImportError:
             raise CaptionerError("transformers captioners need transformers: pip install 'clipdex[transformers]'") from None
-        folder = local_folder(TRANSFORMERS_PREFIX + source, None)
+        folder = local_folder(source, None)
         try:
             with open(os.path.join(folder, "config.json"), encoding="utf-8") as handle:
                 config = json.load(handle)
@@ -57,7 +56,7 @@ class TransformersCaptioner(Captioner):
         self.device = pick_device(device)
         on_gpu = str(self.device).startswith("cuda")
         # bf16 where the GPU has it: Gemma 2 (PaliGemma 2) and Qwen2-VL overflow in fp16.
-        dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if on_gpu else torch.float32
+        dtype = half_dtype(self.device) if on_gpu else torch.float32
         try:
             from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -81,7 +80,7 @@ class TransformersCaptioner(Captioner):
         tokenizer = getattr(self.processor, "tokenizer", None)
         if tokenizer is not None and not self.encoder_decoder:
             tokenizer.padding_side = "left"  # batched generation continues every row at its end
-        self.name = f"transformers:{source}@{_fingerprint(folder)}"
+        self.name = f"transformers:{source}@{folder_weights_fingerprint(folder)}"
 
     def _prompts(self, count: int, text: str | None, question: bool) -> list[str] | None:
         family = self.family
@@ -138,11 +137,3 @@ class TransformersCaptioner(Captioner):
         if self.family == "blip" and text and not question:
             texts = [t if t.lower().startswith(text.lower()) else f"{text} {t}" for t in texts]
         return texts
-
-
-def _fingerprint(folder: str) -> str:
-    """Changes when the weights do: names, sizes and modification times of the weight files
-    (hub snapshots are links into the cache: the files they point at)."""
-    entries = sorted((name, os.stat(os.path.join(folder, name)).st_size, os.stat(os.path.join(folder, name)).st_mtime_ns)
-                     for name in os.listdir(folder) if name.endswith((".safetensors", ".bin")))
-    return hashlib.sha256(repr(entries).encode()).hexdigest()[:12]

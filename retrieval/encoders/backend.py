@@ -1,4 +1,4 @@
-"""Which inference backend embeds: PyTorch, or ONNX Runtime (fp32 or int8) on a CPU.
+"""Which runtime embeds: PyTorch, or ONNX Runtime (fp32 or int8) on a CPU.
 
 ``auto`` takes ONNX Runtime fp32 for open_clip models on a CPU when onnxruntime is
 installed (1.7x PyTorch's ingest rate on 2 cores: bench/cpu_ingest.py), and PyTorch
@@ -11,36 +11,40 @@ from __future__ import annotations
 import importlib.util
 import logging
 
-from retrieval.encoders.devices import pick_device
 from retrieval.encoders.base import Encoder
-from retrieval.models.loading import LoadedModel
+from retrieval.encoders.devices import pick_device
+from retrieval.encoders.torch_encoder import TorchEncoder
+from retrieval.models import LoadedModel
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+AUTO, TORCH, ONNX, ONNX_INT8 = "auto", "torch", "onnx", "onnx-int8"
+BACKENDS = (AUTO, TORCH, ONNX, ONNX_INT8)
 
 
 def onnxruntime_installed() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-def make_encoder(loaded: LoadedModel, backend: str = "auto", device: str | None = None, batch_size: int = 64,
-                 threads: int | None = None) -> Encoder:
+def make_encoder(loaded: LoadedModel, backend: str = AUTO, device: str | None = None, batch_size: int = 64,
+                 threads: int | None = None, onnx_cache: str | None = None) -> Encoder:
+    """The encoder of ``loaded`` on the runtime ``backend`` names. ``onnx_cache``: where
+    exported ONNX towers are kept (None: a temporary folder of this process)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     device = pick_device(device)
     exportable = loaded.family == "open_clip"  # the exporter knows open_clip's towers
-    if backend == "torch" or (backend == "auto" and (device != "cpu" or not exportable or not onnxruntime_installed())):
-        return Encoder(loaded, device=device, batch_size=batch_size)
+    if backend == TORCH or (backend == AUTO and (device != "cpu" or not exportable or not onnxruntime_installed())):
+        return TorchEncoder(loaded, device=device, batch_size=batch_size)
     if device != "cpu":
         log.warning("the %s backend runs on the CPU; using it instead of %s", backend, device)
     from retrieval.encoders.onnx_export import OnnxExportError
 
-    precision = "int8" if backend == "onnx-int8" else "fp32"
+    precision = "int8" if backend == ONNX_INT8 else "fp32"
     try:
         from retrieval.encoders.onnx_encoder import OnnxEncoder
 
-        return OnnxEncoder(loaded, precision=precision, batch_size=batch_size, threads=threads)
+        return OnnxEncoder(loaded, precision=precision, batch_size=batch_size, threads=threads, cache_root=onnx_cache)
     except (ImportError, OnnxExportError) as exc:
         log.warning("ONNX Runtime backend unavailable (%s); using PyTorch", exc)
-        return Encoder(loaded, device="cpu", batch_size=batch_size)
+        return TorchEncoder(loaded, device="cpu", batch_size=batch_size)

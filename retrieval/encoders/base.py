@@ -1,78 +1,82 @@
-"""Batched, device-aware embedding of images and texts into one L2-normalised space."""
+"""The Encoder: images and texts into one L2-normalised space, in batches.
+
+Runtimes (PyTorch: torch_encoder.py, ONNX Runtime: onnx_encoder.py) implement only the two
+forward passes; batching, preprocessing, normalisation and the model's temperature are
+here, the same for every runtime.
+"""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from retrieval.encoders.devices import pick_device
-from retrieval.models.loading import LoadedModel
+from retrieval.models import LoadedModel
+
+DEFAULT_LOGIT_SCALE = 100.0  # CLIP's trained temperature, for models that do not carry one
+
+
+def learned_logit_scale(model) -> float:
+    """exp(the model's learned log temperature), the factor of cosine similarities in its
+    softmax; ``DEFAULT_LOGIT_SCALE`` for a model without one."""
+    scale = getattr(model, "logit_scale", None)
+    if scale is None:
+        return DEFAULT_LOGIT_SCALE
+    return float(np.exp(float(scale.detach().float().cpu())))
+
+
+def unit_rows(features: np.ndarray) -> np.ndarray:
+    features = np.asarray(features, dtype=np.float32)
+    return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
 
 
 class Encoder:
-    """Turns preprocessed image tensors, PIL images or strings into float32 unit vectors.
+    """Turns preprocessed image tensors, PIL images or strings into float32 unit vectors,
+    so that dot product is cosine similarity."""
 
-    Other backends (ONNX Runtime) subclass it and replace ``embed_pixels`` and
-    ``embed_tokens``; batching and preprocessing are shared.
+    backend = "none"
 
-    On a GPU the forward pass runs under autocast (bf16 where supported, else fp16);
-    the result is always float32 and L2-normalised, so dot product is cosine similarity.
-    """
-
-    def __init__(self, loaded: LoadedModel, device: str | None = None, batch_size: int = 64):
-        import torch
-
-        self.backend = "torch"
+    def __init__(self, loaded: LoadedModel, device: str, batch_size: int = 64):
         self.loaded = loaded
         self.spec = loaded.spec
         self.dim = loaded.embed_dim
-        self.device = pick_device(device)
+        self.device = device
         self.batch_size = batch_size
-        self.model = loaded.model.to(self.device).eval()
-        self._torch = torch
-        if self.device == "cuda":
-            self._amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        elif self.device == "mps":
-            self._amp_dtype = torch.float16
-        else:
-            self._amp_dtype = None
+        self.logit_scale = learned_logit_scale(loaded.model)
 
     @property
     def amp_dtype(self):
-        """The half-precision dtype used on this device, or None (full precision)."""
-        return self._amp_dtype
+        """The half-precision dtype the forward runs in, or None (full precision)."""
+        return None
 
     @property
     def preprocess(self):
         return self.loaded.preprocess
 
-    def _autocast(self):
-        if self._amp_dtype is None:
-            return contextlib.nullcontext()
-        return self._torch.autocast(device_type=self.device, dtype=self._amp_dtype)
+    def _image_forward(self, pixels) -> np.ndarray:
+        """Image features (not yet normalised) of one preprocessed batch (N, C, H, W)."""
+        raise NotImplementedError
 
-    def _finish(self, features) -> np.ndarray:
-        features = features.float()
-        features = features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        return features.cpu().numpy().astype(np.float32, copy=False)
+    def _text_forward(self, tokens) -> np.ndarray:
+        """Text features (not yet normalised) of one batch of tokens."""
+        raise NotImplementedError
 
     def embed_pixels(self, batch) -> np.ndarray:
         """Embed one batch of already preprocessed images (N, C, H, W)."""
-        torch = self._torch
-        with torch.inference_mode(), self._autocast():
-            batch = batch.to(self.device, non_blocking=True)
-            return self._finish(self.model.encode_image(batch))
+        return unit_rows(self._image_forward(batch))
+
+    def embed_tokens(self, tokens) -> np.ndarray:
+        """Embed one batch of tokenized texts."""
+        return unit_rows(self._text_forward(tokens))
 
     def embed_images(self, images: Sequence) -> np.ndarray:
         """Embed PIL images (RGB) in batches of ``batch_size``."""
-        torch = self._torch
+        import torch
+
         out = [np.zeros((0, self.dim), np.float32)]
         for start in range(0, len(images), self.batch_size):
             chunk = images[start:start + self.batch_size]
-            pixels = torch.stack([self.preprocess(image) for image in chunk])
-            out.append(self.embed_pixels(pixels))
+            out.append(self.embed_pixels(torch.stack([self.preprocess(image) for image in chunk])))
         return np.concatenate(out)
 
     def embed_texts(self, texts: Iterable[str]) -> np.ndarray:
@@ -82,8 +86,3 @@ class Encoder:
         for start in range(0, len(texts), self.batch_size):
             out.append(self.embed_tokens(self.loaded.tokenizer(texts[start:start + self.batch_size])))
         return np.concatenate(out)
-
-    def embed_tokens(self, tokens) -> np.ndarray:
-        """Embed one batch of tokenized texts."""
-        with self._torch.inference_mode(), self._autocast():
-            return self._finish(self.model.encode_text(tokens.to(self.device)))

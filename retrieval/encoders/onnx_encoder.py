@@ -9,16 +9,18 @@ from __future__ import annotations
 import numpy as np
 
 from retrieval.encoders.base import Encoder
-from retrieval.models.loading import LoadedModel
 from retrieval.encoders.onnx_export import exported
+from retrieval.models import LoadedModel
 
 
 class OnnxEncoder(Encoder):
-    def __init__(self, loaded: LoadedModel, precision: str = "fp32", batch_size: int = 64, threads: int | None = None):
+    def __init__(self, loaded: LoadedModel, precision: str = "fp32", batch_size: int = 64, threads: int | None = None,
+                 cache_root: str | None = None):
         import onnxruntime as ort
         import torch
 
-        paths = exported(loaded, precision)
+        super().__init__(loaded, "cpu", batch_size)
+        paths = exported(loaded, precision, cache_root)
         options = ort.SessionOptions()
         # Unless told, as many threads as torch's (one per physical core by default): a
         # process that shares the machine (a Ray actor) sets torch's count for both.
@@ -34,24 +36,11 @@ class OnnxEncoder(Encoder):
         self._text = ort.InferenceSession(paths["text"], options, providers=providers)
         self.backend = f"onnx-{precision}"
         self.precision = precision
-        self.loaded = loaded
-        self.spec = loaded.spec
-        self.dim = loaded.embed_dim
-        self.device = "cpu"
-        self.batch_size = batch_size
-        self.model = None  # the PyTorch weights are not needed for inference
-        self._torch = torch
-        self._amp_dtype = None
 
-    @staticmethod
-    def _unit(features: np.ndarray) -> np.ndarray:
-        features = features.astype(np.float32, copy=False)
-        return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    def _image_forward(self, pixels) -> np.ndarray:
+        pixels = np.ascontiguousarray(pixels.numpy() if hasattr(pixels, "numpy") else pixels, dtype=np.float32)
+        return self._image.run(None, {"pixels": pixels})[0]
 
-    def embed_pixels(self, batch) -> np.ndarray:
-        pixels = np.ascontiguousarray(batch.numpy() if hasattr(batch, "numpy") else batch, dtype=np.float32)
-        return self._unit(self._image.run(None, {"pixels": pixels})[0])
-
-    def embed_tokens(self, tokens) -> np.ndarray:
+    def _text_forward(self, tokens) -> np.ndarray:
         ids = np.ascontiguousarray(tokens.numpy() if hasattr(tokens, "numpy") else tokens, dtype=np.int64)
-        return self._unit(self._text.run(None, {"tokens": ids})[0])
+        return self._text.run(None, {"tokens": ids})[0]

@@ -1,7 +1,8 @@
 """Export an open_clip model's image and text towers to ONNX (fp32, and int8 weights).
 
 The files are cached per model spec: inside a local model directory (``DIR/onnx/``), else
-under ``~/.cache/clipdex/onnx/`` (or ``CLIPDEX_ONNX_CACHE``). An export is written to a
+under the cache folder the caller gives (the CLI and server: ``~/.cache/clipdex/onnx/`` or
+``CLIPDEX_ONNX_CACHE``), else in a temporary folder of this process. An export is written to a
 temporary folder and renamed into place, so a crash never leaves half a model there.
 int8 is onnxruntime's dynamic quantization: weights of the matrix products stored as
 int8, activations quantized on the fly, no calibration set needed.
@@ -17,7 +18,7 @@ import tempfile
 import warnings
 
 from retrieval.atomic_io import atomic_write_bytes
-from retrieval.models.loading import LoadedModel, canonical_spec, weights_fingerprint
+from retrieval.models import LoadedModel, canonical_spec, weights_fingerprint
 
 EXPORT_FORMAT = 1
 OPSET = 17
@@ -28,12 +29,22 @@ class OnnxExportError(RuntimeError):
     pass
 
 
-def cache_dir_for(spec: str) -> str:
+_PROCESS_CACHE: list[str] = []  # a temporary cache when the caller names none
+
+
+def _process_cache() -> str:
+    if not _PROCESS_CACHE:
+        _PROCESS_CACHE.append(tempfile.mkdtemp(prefix="clipdex-onnx-"))
+    return _PROCESS_CACHE[0]
+
+
+def cache_dir_for(spec: str, cache_root: str | None = None) -> str:
+    """Where the towers of ``spec`` are kept: DIR/onnx for a model folder, else a folder
+    per spec under ``cache_root`` (None: a temporary folder of this process)."""
     spec = canonical_spec(spec)
     if os.path.isdir(spec):
         return os.path.join(spec, "onnx")
-    root = os.environ.get("CLIPDEX_ONNX_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "clipdex", "onnx")
+    root = cache_root or _process_cache()
     readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)[-60:]
     return os.path.join(root, f"{readable}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}")
 
@@ -43,16 +54,16 @@ def tower_paths(folder: str, precision: str) -> dict[str, str]:
     return {tower: os.path.join(folder, f"{tower}{suffix}.onnx") for tower in ("image", "text")}
 
 
-def exported(loaded: LoadedModel, precision: str = "fp32") -> dict[str, str]:
+def exported(loaded: LoadedModel, precision: str = "fp32", cache_root: str | None = None) -> dict[str, str]:
     """Paths of the model's ONNX towers in ``precision``, exporting them on first use."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    folder = cache_dir_for(loaded.spec)
+    folder = cache_dir_for(loaded.spec, cache_root)
     paths = tower_paths(folder, precision)
     if _complete(folder, paths):
         return paths
     if precision == "int8":
-        source = exported(loaded, "fp32")
+        source = exported(loaded, "fp32", cache_root)
         _write_atomically(paths, lambda tmp: _quantize(source, tmp))
     else:
         _write_atomically(paths, lambda tmp: _export(loaded, tmp))

@@ -1,1 +1,19 @@
-"""retrieval/images."""
+"""Pictures in: untrusted bytes decoded safely on the CPU, or JPEGs decoded and resized on a GPU.
+
+Modules (test file in brackets):
+
+- decode.py          bytes -> an upright RGB picture, or an ImageError that says why (tests/unit/retrieval/test_images.py)
+- gpu_preprocess.py  JPEG bytes -> model-ready batches on the device (tests/unit/retrieval/test_gpu_preprocess.py)
+- gpu_jpeg.py        the GPU's hardware JPEG engines through nvImageCodec (tests/unit/retrieval/test_gpu_preprocess.py)
+"""
+
+from retrieval.images.decode import (
+    DEFAULT_MAX_PIXELS,
+    DecodedImage,
+    ImageError,
+    decode_image,
+    probe_image,
+    read_image_file,
+)
+
+__all__ = ["DEFAULT_MAX_PIXELS", "DecodedImage", "ImageError", "decode_image", "probe_image", "read_image_file"]

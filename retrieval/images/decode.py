@@ -171,3 +171,13 @@ def decode_image(
         img = ImageOps.exif_transpose(img) if header.orientation != 1 else img
         rgb = to_rgb(img)
     return DecodedImage(image=rgb, width=header.width, height=header.height, taken_at=header.taken_at)
+
+
+def read_image_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Read and decode an image file; a file that cannot be read is an ``ImageError`` too."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise ImageError(f"cannot read the file: {exc.strerror or exc}") from None
+    return decode_image(data, max_pixels=max_pixels)

@@ -47,7 +47,7 @@ def near_duplicate_groups(index, ids, threshold: float, neighbours: int = 16, ba
     for start in range(0, len(ids), batch):
         part = ids[start:start + batch]
         # Near-duplicates score far above everything else: a short shortlist finds them.
-        scores, found = index.search(index.store.get(part), neighbours + 1, shortlist=4 * (neighbours + 1))
+        scores, found = index.search(index.rows.get(part), neighbours + 1, shortlist=4 * (neighbours + 1))
         for own, row_scores, row_ids in zip(part, scores, found):
             for score, other in zip(row_scores, row_ids):
                 if score < threshold:

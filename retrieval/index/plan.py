@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-KINDS = ("auto", "flat", "ivf", "ivfpq")
+AUTO, FLAT, IVF, IVFPQ = "auto", "flat", "ivf", "ivfpq"
+KINDS = (AUTO, FLAT, IVF, IVFPQ)
 FLAT_MAX = 100_000
 IVF_FLAT_MAX = 250_000
 DEFAULT_MEMORY_MB = 2048
@@ -89,7 +90,7 @@ def default_nprobe(kind: str, nlist: int) -> int:
         return 0
     # 1/32 of the lists: at 1M (2048 lists) 64 lists gave recall@10 0.98, 32 gave 0.96
     # (bench/ann.py). From 8192 lists (about 4M vectors) on, 3/4 of that with a longer
-    # re-rank shortlist (rerank_depth): at 10M, 192 lists + 1000 re-ranked gave 0.955 in
+    # re-rank shortlist (shortlist_depth): at 10M, 192 lists + 1000 re-ranked gave 0.955 in
     # 16 ms, where 256 + 500 gave 0.963 in 20 ms, over the 20 ms goal.
     nprobe = max(32, nlist // 32)
     if kind == "ivfpq" and nlist >= LARGE_NLIST:
@@ -97,7 +98,7 @@ def default_nprobe(kind: str, nlist: int) -> int:
     return min(nlist, nprobe)
 
 
-def rerank_depth(k: int, vectors: int = 0) -> int:
+def shortlist_depth(k: int, vectors: int = 0) -> int:
     """Shortlist to take from a compressed index before exact re-ranking: deeper for
     collections big enough to have LARGE_NLIST lists (see default_nprobe)."""
     return max(10 * k, 1000 if lists_for(vectors) >= LARGE_NLIST else 500)

@@ -1,4 +1,4 @@
-"""What a collection searches: FAISS shards of any type over a float16 store of the vectors.
+"""What a collection searches: FAISS shards of any type over float16 rows of the vectors (vector_rows.py).
 
 Every vector added is written to the vector store as well as to the index, so that
 - a compressed index's shortlist is re-ranked with exact scores,
@@ -17,21 +17,21 @@ import time
 import numpy as np
 
 from retrieval.index import sharded_index
-from retrieval.index.plan import IndexPlan, default_nprobe, rerank_depth
+from retrieval.index.plan import IndexPlan, default_nprobe, shortlist_depth
 from retrieval.index.sharded_index import ShardedIndex
 from retrieval.index.vector_index import VectorIndex
-from retrieval.index.vector_rows import VectorStore
+from retrieval.index.vector_rows import VectorRows
 
 log = logging.getLogger(__name__)
 
-STORE_FILE = "vectors.f16"
+ROWS_FILE = "vectors.f16"
 
 
 class SearchIndex:
-    def __init__(self, folder: str, shards: ShardedIndex, store: VectorStore, nprobe: int | None = None):
+    def __init__(self, folder: str, shards: ShardedIndex, rows: VectorRows, nprobe: int | None = None):
         self.folder = folder
         self.shards = shards
-        self.store = store
+        self.rows = rows
         self.nprobe = nprobe
         self._apply_nprobe()
 
@@ -42,31 +42,31 @@ class SearchIndex:
         """An empty flat index (flat needs no training; ``rebuild`` changes the type later)."""
         os.makedirs(folder, exist_ok=True)
         shards = ShardedIndex([VectorIndex(dim) for _ in range(max(1, shard_count))])
-        return cls(folder, shards, VectorStore(os.path.join(folder, STORE_FILE), dim), nprobe)
+        return cls(folder, shards, VectorRows(os.path.join(folder, ROWS_FILE), dim), nprobe)
 
     @classmethod
     def load(cls, folder: str, nprobe: int | None = None) -> "SearchIndex":
         """Raises IndexFileError when an index file is missing, truncated or corrupt."""
         shards = ShardedIndex.load(folder)
-        store = VectorStore(os.path.join(folder, STORE_FILE), shards.dim)
-        index = cls(folder, shards, store, nprobe)
-        index._fill_store_from_flat()
+        rows = VectorRows(os.path.join(folder, ROWS_FILE), shards.dim)
+        index = cls(folder, shards, rows, nprobe)
+        index._fill_rows_from_flat()
         return index
 
     @staticmethod
     def exists(folder: str) -> bool:
         return sharded_index.exists(folder)
 
-    def _fill_store_from_flat(self) -> None:
+    def _fill_rows_from_flat(self) -> None:
         """Collections saved before the vector store existed: copy the flat index's vectors."""
         if self.kind != "flat" or not len(self.shards):
             return
         ids = self.shards.ids()
-        if self.store.rows > int(ids.max()):
+        if self.rows.rows > int(ids.max()):
             return
         log.info("writing the vector store of %s from its flat index", self.folder)
-        self.store.write(ids, np.stack([self.shards.reconstruct(int(i)) for i in ids]))
-        self.store.flush()
+        self.rows.write(ids, np.stack([self.shards.reconstruct(int(i)) for i in ids]))
+        self.rows.flush()
 
     def _apply_nprobe(self) -> None:
         if self.kind != "flat":
@@ -103,7 +103,7 @@ class SearchIndex:
     # -- changes ----------------------------------------------------------------------
 
     def add(self, ids, vectors) -> None:
-        self.store.write(ids, vectors)
+        self.rows.write(ids, vectors)
         self.shards.add(ids, vectors)
 
     def remove(self, ids) -> int:
@@ -112,10 +112,10 @@ class SearchIndex:
     def reconstruct(self, vector_id: int) -> np.ndarray:
         if self.kind == "flat":
             return self.shards.reconstruct(vector_id)
-        return self.store.get([int(vector_id)])[0]
+        return self.rows.get([int(vector_id)])[0]
 
     def save(self) -> None:
-        self.store.flush()  # vectors on disk before any index file that lists their ids
+        self.rows.flush()  # vectors on disk before any index file that lists their ids
         self.shards.save(self.folder)
 
     # -- search -----------------------------------------------------------------------
@@ -127,7 +127,7 @@ class SearchIndex:
         shards = self.shards  # one reference: a rebuild may swap in new shards meanwhile
         if shards.kind != "ivfpq":
             return shards.search(queries, k, allowed_ids)
-        _, candidates = shards.search(queries, max(k, shortlist or rerank_depth(k, len(shards))), allowed_ids)
+        _, candidates = shards.search(queries, max(k, shortlist or shortlist_depth(k, len(shards))), allowed_ids)
         return self._rerank(queries, candidates, k)
 
     def _rerank(self, queries: np.ndarray, shortlist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +136,7 @@ class SearchIndex:
         ids = np.full((len(queries), k), -1, np.int64)
         for row, (query, candidates) in enumerate(zip(queries, shortlist)):
             candidates = candidates[candidates >= 0]
-            exact = self.store.get(candidates) @ query
+            exact = self.rows.get(candidates) @ query
             best = np.argsort(-exact, kind="stable")[:k]
             scores[row, :len(best)], ids[row, :len(best)] = exact[best], candidates[best]
         return scores, ids
@@ -156,14 +156,14 @@ class SearchIndex:
         if not template.is_trained:
             rng = np.random.default_rng(seed)
             sample = np.sort(rng.choice(ids, size=plan.train_size(len(ids)), replace=False))
-            template.train(self.store.get(sample))
+            template.train(self.rows.get(sample))
         shards = ShardedIndex([template.empty_copy() for _ in range(shard_count or self.shard_count)],
                               generation=self.shards.generation + 1)
-        for part, vectors in self.store.iter_chunks(ids):
+        for part, vectors in self.rows.iter_chunks(ids):
             shards.add(part, vectors)
         if plan.kind != "flat":
             shards.set_nprobe(self.nprobe or default_nprobe(plan.kind, shards.nlist))
-        self.store.flush()
+        self.rows.flush()
         shards.save(self.folder)
         self.shards = shards
         log.info("built a %s index of %d vectors in %.1f s", plan.describe(), len(ids), time.monotonic() - started)

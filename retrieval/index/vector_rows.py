@@ -17,11 +17,11 @@ import numpy as np
 DTYPE = np.float16
 
 
-class VectorStoreError(RuntimeError):
+class VectorRowsError(RuntimeError):
     pass
 
 
-class VectorStore:
+class VectorRows:
     def __init__(self, path: str | os.PathLike, dim: int):
         self.path = os.fspath(path)
         self.dim = int(dim)
@@ -76,7 +76,7 @@ class VectorStore:
         if self._view is None or len(self._view) < need_rows:
             rows = self.rows
             if rows < need_rows:
-                raise VectorStoreError(
+                raise VectorRowsError(
                     f"{self.path} holds {rows} rows; id {need_rows - 1} is beyond it (vectors file truncated?)"
                 )
             self._view = np.memmap(self.path, dtype=DTYPE, mode="r", shape=(rows, self.dim))

@@ -72,7 +72,7 @@ def is_cached(model: KnownModel, cache_dir: str | None = None) -> bool:
 
     from huggingface_hub import try_to_load_from_cache
 
-    from retrieval.models.loading import _weight_names
+    from retrieval.models.hub import DEFAULT_OPEN_CLIP_WEIGHTS, weight_file_names
 
     def cached(repo: str, name: str) -> bool:
         return isinstance(try_to_load_from_cache(repo, name, cache_dir=cache_dir), str)
@@ -87,7 +87,7 @@ def is_cached(model: KnownModel, cache_dir: str | None = None) -> bool:
     if not hub:
         return False
     repo, filename = os.path.split(hub)  # open_clip writes "org/name/file" or "org/name/"
-    return any(cached(repo, name) for name in _weight_names(filename or "open_clip_pytorch_model.bin"))
+    return any(cached(repo, name) for name in weight_file_names(filename or DEFAULT_OPEN_CLIP_WEIGHTS))
 
 
 def catalogue(cache_dir: str | None = None) -> list[dict]:

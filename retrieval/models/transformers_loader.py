@@ -14,8 +14,10 @@ import os
 
 import torch
 
-from retrieval.models.loading import TRANSFORMERS_PREFIX as PREFIX
-from retrieval.models.loading import canonical_spec
+from retrieval.models.hub import hub_snapshot
+from retrieval.models.loaded import LoadedModel
+from retrieval.models.spec import TRANSFORMERS_PREFIX, BadModelSpec, ModelSpec, canonical_spec
+
 _HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.spm", "*.jinja"]
 
 
@@ -83,34 +85,20 @@ def _image_size(image_processor) -> int:
     raise ValueError("cannot tell the image size from the model's image processor")
 
 
-def local_folder(spec: str, cache_dir: str | None) -> str:
-    """The folder holding the model's files: a local dir, or the hub snapshot in the cache."""
-    from retrieval.models.loading import ModelNotAvailable, _hub_reachable, _offline
-
-    source = spec.strip()[len(PREFIX):]
+def local_folder(source: str, cache_dir: str | None) -> str:
+    """The folder holding a transformers model's files: ``source`` itself when it is a
+    folder, else the hub repository's snapshot in the cache (fetched when online)."""
     if os.path.isdir(source):
         return source
-    from huggingface_hub import snapshot_download
-
-    try:
-        return snapshot_download(source, cache_dir=cache_dir, allow_patterns=_HUB_FILES, local_files_only=True)
-    except Exception:  # not (fully) in the cache
-        if _offline() or not _hub_reachable():
-            raise ModelNotAvailable(
-                f"{spec!r} is not in the local cache and the Hugging Face hub cannot be reached. On a "
-                f"machine with network access run: huggingface-cli download {source} (then copy the cache), "
-                f"or use a local directory: transformers:/path/to/model"
-            ) from None
-    return snapshot_download(source, cache_dir=cache_dir, allow_patterns=_HUB_FILES)
+    return hub_snapshot(source, _HUB_FILES, cache_dir, TRANSFORMERS_PREFIX + source)
 
 
-def load(spec: str, cache_dir: str | None = None):
+def load_transformers(parsed: ModelSpec, cache_dir: str | None = None) -> LoadedModel:
     """A LoadedModel for a transformers dual encoder."""
     from transformers import AutoModel, AutoProcessor
 
-    from retrieval.models.loading import BadModelSpec, LoadedModel
-
-    folder = local_folder(spec, cache_dir)
+    spec = parsed.text
+    folder = local_folder(parsed.source, cache_dir)
     try:
         model = AutoModel.from_pretrained(folder)
         processor = AutoProcessor.from_pretrained(folder)

@@ -19,18 +19,20 @@ from typing import Callable
 
 from retrieval.atomic_io import atomic_write_bytes
 from retrieval.captioning.own_model import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
     DecoderConfig,
     WordVocab,
     build_decoder,
     image_features,
     shape_of_features,
 )
+from retrieval.training.contrastive import check_pairs
 from retrieval.training.schedule import WarmupCosine
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = "captioner.json"
-WEIGHTS_FILE = "captioner.pt"
+FIT_SCHEDULE_AT_STEP = 50  # with a time budget: the schedule is fitted to the measured step time
 
 
 class CaptionTrainingError(ValueError):
@@ -98,12 +100,9 @@ def train_captioner(
 ) -> CaptionTrainResult:
     """Train a captioner on the image tower of the dual encoder ``encoder_spec``."""
     import torch
-    import torch.nn.functional as F
 
     from retrieval.encoders.devices import pick_device
-    from retrieval.models.loading import load_model
-
-    from retrieval.training.contrastive import check_pairs
+    from retrieval.models import load_model
 
     config = config or CaptionTrainConfig()
     check_pairs(images, captions, CaptionTrainingError)
@@ -121,54 +120,82 @@ def train_captioner(
                                    num_tokens=num_tokens, width=config.width, layers=config.layers,
                                    max_len=config.max_len)
     embeddings, tokens = encode_features(loaded, images, device)
-    ids = torch.zeros((len(captions), config.max_len + 1), dtype=torch.long)
-    for row, caption in enumerate(captions):
-        encoded = vocab.encode(caption, config.max_len + 1)
-        ids[row, : len(encoded)] = torch.tensor(encoded)
+    ids = _caption_ids(vocab, captions, config.max_len + 1)
     log.info("features of %d images in %.0f s", len(images), time.monotonic() - started)
 
     decoder = build_decoder(decoder_config).to(device)
-    optimizer = torch.optim.AdamW(decoder.parameters(), lr=config.lr, weight_decay=0.01)
-    steps_per_epoch = max(1, len(images) // config.batch_size)
-    lr_at = WarmupCosine(config.lr, config.warmup_steps, steps_per_epoch * config.epochs)
-
+    run = _DecoderRun(decoder, torch.optim.AdamW(decoder.parameters(), lr=config.lr, weight_decay=0.01),
+                      WarmupCosine(config.lr, config.warmup_steps, max(1, len(images) // config.batch_size) * config.epochs),
+                      config, device, started, time.monotonic())
     generator = torch.Generator().manual_seed(config.seed)
-    step, history, train_started = 0, [], time.monotonic()
-    out_of_time = False
+    history = []
     for epoch in range(config.epochs):
-        decoder.train()
-        order = torch.randperm(len(images), generator=generator)
-        losses = []
-        for start in range(0, steps_per_epoch * config.batch_size, config.batch_size):
-            index = order[start:start + config.batch_size]
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step)
-            batch_tokens = tokens[index].float().to(device) if tokens is not None else None
-            memory = decoder.memory(embeddings[index].to(device), batch_tokens)
-            batch_ids = ids[index].to(device)
-            logits = decoder(memory, batch_ids[:, :-1])
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch_ids[:, 1:].reshape(-1), ignore_index=0)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            step += 1
-            if config.max_seconds and step == 50:
-                lr_at.fit_to_time(step, (time.monotonic() - train_started) / step,
-                                  config.max_seconds - (time.monotonic() - started))
-            if config.max_seconds and time.monotonic() - started > config.max_seconds:
-                out_of_time = True
-                break
-        record = {"epoch": epoch + 1, "step": step, "loss": sum(losses) / len(losses),
+        losses, out_of_time = _captioner_epoch(run, embeddings, tokens, ids, generator)
+        record = {"epoch": epoch + 1, "step": run.step, "loss": sum(losses) / len(losses),
                   "seconds": time.monotonic() - started}
         history.append(record)
         decoder.eval()
         save_captioner(out_dir, decoder, vocab, encoder_spec, history)
-        log.info("captioner epoch %d: step %d, loss %.3f (%.0f s)", record["epoch"], step, record["loss"],
+        log.info("captioner epoch %d: step %d, loss %.3f (%.0f s)", record["epoch"], run.step, record["loss"],
                  record["seconds"])
         if on_epoch:
             on_epoch(record)
-        if out_of_time or step >= lr_at.total:
+        if out_of_time or run.step >= run.lr_at.total:
             break
+    step = run.step
     return CaptionTrainResult(out_dir, step, time.monotonic() - started, history)
+
+
+def _caption_ids(vocab: WordVocab, captions: list[str], length: int):
+    """Word ids of every caption, zero-padded to ``length``."""
+    import torch
+
+    ids = torch.zeros((len(captions), length), dtype=torch.long)
+    for row, caption in enumerate(captions):
+        encoded = vocab.encode(caption, length)
+        ids[row, : len(encoded)] = torch.tensor(encoded)
+    return ids
+
+
+@dataclass
+class _DecoderRun:
+    decoder: object
+    optimizer: object
+    lr_at: WarmupCosine
+    config: CaptionTrainConfig
+    device: str
+    started: float  # when the run started (features included): the time budget counts from here
+    train_started: float  # when the decoder's steps started
+    step: int = 0
+
+
+def _captioner_epoch(run: _DecoderRun, embeddings, tokens, ids, generator) -> tuple[list[float], bool]:
+    """One pass of teacher forcing over the captions; (losses, whether the time ran out)."""
+    import torch
+    import torch.nn.functional as F
+
+    config, decoder = run.config, run.decoder
+    decoder.train()
+    order = torch.randperm(len(embeddings), generator=generator)
+    losses = []
+    for start in range(0, max(1, len(embeddings) // config.batch_size) * config.batch_size, config.batch_size):
+        index = order[start:start + config.batch_size]
+        for group in run.optimizer.param_groups:
+            group["lr"] = run.lr_at(run.step)
+        batch_tokens = tokens[index].float().to(run.device) if tokens is not None else None
+        memory = decoder.memory(embeddings[index].to(run.device), batch_tokens)
+        batch_ids = ids[index].to(run.device)
+        logits = decoder(memory, batch_ids[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch_ids[:, 1:].reshape(-1), ignore_index=0)
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
+        run.optimizer.step()
+        losses.append(float(loss.detach()))
+        run.step += 1
+        if config.max_seconds and run.step == FIT_SCHEDULE_AT_STEP:
+            run.lr_at.fit_to_time(run.step, (time.monotonic() - run.train_started) / run.step,
+                                  config.max_seconds - (time.monotonic() - run.started))
+        if config.max_seconds and time.monotonic() - run.started > config.max_seconds:
+            return losses, True
+    return losses, False

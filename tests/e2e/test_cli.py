@@ -18,7 +18,7 @@ TINY = "random:clipdex-tiny"
 def clipdex(*args, env_extra=None, check=True, timeout=300):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
     proc = subprocess.run(
-        [sys.executable, "-m", "api.cli.main", *args], capture_output=True, text=True, env=env, timeout=timeout
+        [sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env, timeout=timeout
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"clipdex {args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -101,7 +101,7 @@ def test_kill_minus_9_mid_index_then_rerun_completes(tmp_path):
     data = tmp_path / "data"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CLIPDEX_CHECKPOINT_SECONDS": "0"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli.main", "index", str(folder), "--data-dir", str(data),
+        [sys.executable, "-m", "api.cli", "index", str(folder), "--data-dir", str(data),
          "--model", "random:ViT-B-32", "--batch-size", "4", "--workers", "1", "-q"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
@@ -267,7 +267,7 @@ def test_reindex_with_another_model_switches_when_done(folder, tmp_path):
 
 
 def test_a_switch_cut_short_by_a_crash_is_finished_on_the_next_open(tmp_path):
-    from indexer.collection.collection import Collection
+    from indexer.collection import Collection
     from indexer.reindex import COMPLETE_MARKER
 
     data = tmp_path / "d"

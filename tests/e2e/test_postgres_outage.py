@@ -72,7 +72,7 @@ def test_database_killed_mid_index_then_rerun_completes(tmp_path):
         folder = tmp_path / "photos"
         write_photos(str(folder), 200, size=(320, 240))
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "CLIPDEX_CHECKPOINT_SECONDS": "0"}
-        command = [sys.executable, "-m", "api.cli.main", "index", str(folder), "--data-dir", str(tmp_path / "data"),
+        command = [sys.executable, "-m", "api.cli", "index", str(folder), "--data-dir", str(tmp_path / "data"),
                    "--db-url", server.url, "--model", "random:ViT-B-32", "--batch-size", "4", "--workers", "1",
                    "--backend", "torch", "-q"]
         run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -96,7 +96,7 @@ def test_database_killed_mid_index_then_rerun_completes(tmp_path):
         after = _ok_rows(server.url)
         assert len(after) == 200 and all(after[p] == t for p, t in survived.items())
         status = json.loads(subprocess.run(
-            [sys.executable, "-m", "api.cli.main", "status", "--data-dir", str(tmp_path / "data"), "--db-url", server.url,
+            [sys.executable, "-m", "api.cli", "status", "--data-dir", str(tmp_path / "data"), "--db-url", server.url,
              "--json"], env=env, capture_output=True, text=True, check=True).stdout)
         assert status["indexed"] == 200 == status["vectors"] and status["pending"] == 0
     finally:

@@ -62,10 +62,10 @@ def test_rerank_without_a_configured_model_is_a_clear_400(tmp_path):
 def test_cli_search_with_rerank(setup):
     data, folder, _ = setup
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-m", "api.cli.main", "search", "a photo", "-k", "3", "--data-dir", data,
+    out = subprocess.run([sys.executable, "-m", "api.cli", "search", "a photo", "-k", "3", "--data-dir", data,
                           "--rerank", "--reranker", folder], capture_output=True, text=True, env=env, check=True)
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 3 and all("(re-rank" in line for line in lines)
-    missing = subprocess.run([sys.executable, "-m", "api.cli.main", "search", "a photo", "--data-dir", data, "--rerank"],
+    missing = subprocess.run([sys.executable, "-m", "api.cli", "search", "a photo", "--data-dir", data, "--rerank"],
                              capture_output=True, text=True, env=env)
     assert missing.returncode == 2 and "--reranker MODEL" in missing.stderr

@@ -7,10 +7,10 @@ import os
 import pytest
 
 from imagefiles import write_photos
-from indexer.captions.cache import CaptionCache, caption_rows
+from indexer.captions import CaptionCache, caption_rows
 from indexer.ingest.decode import content_hash
-from indexer.store.files import Store
-from retrieval.captioning.base import load_captioner
+from indexer.store import Store
+from retrieval.captioning import load_captioner
 
 
 class Counting:

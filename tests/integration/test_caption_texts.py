@@ -8,20 +8,23 @@ import os
 import pytest
 
 from imagefiles import write_photos
-from indexer.captions.sync import caption_source, sync_caption_texts
-from indexer.captions.cache import read_images
-from indexer.collection.collection import Collection
-from indexer.ingest.run import IndexOptions, index_folders
-from indexer.texts.collection import TextCollection
-from retrieval.captioning.base import load_captioner
+from indexer.captions import CaptionsFollowFiles, caption_source, read_images, sync_caption_texts
+from indexer.collection import Collection
+from indexer.ingest import IndexOptions, index_folders
+from indexer.texts import TextCollection
+from retrieval.captioning import load_captioner
 from test_caption_cache import Counting
 
 pytest.importorskip("transformers")
 
 
 def _index(collection, folder, encoder):
-    return index_folders(collection, [str(folder)], encoder.spec, lambda: encoder,
-                         IndexOptions(batch_size=4, num_workers=0, progress=False))
+    """An index run with the captions following the files (as `clipdex index` runs it);
+    returns its report and how many captions went."""
+    follow = CaptionsFollowFiles(collection)
+    report = index_folders(collection, [str(folder)], encoder.spec, lambda: encoder,
+                           IndexOptions(batch_size=4, num_workers=0, progress=False), events=follow)
+    return report, follow.dropped
 
 
 def _captions(collection) -> dict[str, list[str]]:
@@ -58,8 +61,8 @@ def test_captions_follow_changed_moved_and_deleted_files(tmp_path, photos, tiny_
     os.replace(tmp_path / "other" / os.listdir(tmp_path / "other")[0], photos / names[0])
     os.replace(photos / names[1], photos / ("renamed-" + names[1]))
     os.remove(photos / names[2])
-    report = _index(collection, photos, tiny_encoder)
-    assert (report.changed, report.moved, report.removed, report.captions_dropped) == (1, 1, 1, 2)
+    report, dropped = _index(collection, photos, tiny_encoder)
+    assert (report.changed, report.moved, report.removed, dropped) == (1, 1, 1, 2)
     after_index = _captions(collection)
     assert after_index[str(photos / names[0])] == []  # its caption described the old picture
     renamed = str(photos / ("renamed-" + names[1]))
@@ -106,8 +109,8 @@ def test_a_damaged_text_index_does_not_stop_image_indexing(tmp_path, photos, tin
     texts_file = tmp_path / "data" / "texts.faiss"
     texts_file.write_bytes(texts_file.read_bytes()[:100])  # truncated
     os.remove(photos / sorted(os.listdir(photos))[0])
-    report = _index(collection, photos, tiny_encoder)
-    assert report.removed == 1 and report.captions_dropped == 0  # the caption stays; the images are indexed
+    report, dropped = _index(collection, photos, tiny_encoder)
+    assert report.removed == 1 and dropped == 0  # the caption stays; the images are indexed
     assert collection.store.counts()["ok"] == 5
     collection.close()
 
@@ -115,8 +118,8 @@ def test_a_damaged_text_index_does_not_stop_image_indexing(tmp_path, photos, tin
 def test_reindex_with_another_model_keeps_each_caption_with_its_picture(
         tmp_path, photos, tiny_encoder, tiny_captioner_dir):
     from indexer.reindex import reindex_with_model
-    from retrieval.encoders.base import Encoder
-    from retrieval.models.loading import load_model
+    from retrieval.encoders import TorchEncoder
+    from retrieval.models import load_model
 
     captioner = Counting(load_captioner(tiny_captioner_dir, device="cpu"), batch_size=4)
     collection = Collection(str(tmp_path / "data"))
@@ -125,7 +128,7 @@ def test_reindex_with_another_model_keeps_each_caption_with_its_picture(
     _index(collection, photos, tiny_encoder)
     sync_caption_texts(collection, captioner, lambda: tiny_encoder)
     before = _captions(collection)
-    small = Encoder(load_model("random:clipdex-small"), device="cpu", batch_size=8)
+    small = TorchEncoder(load_model("random:clipdex-small"), device="cpu", batch_size=8)
     reindex_with_model(collection, small.spec, lambda: small, IndexOptions(batch_size=4, num_workers=0, progress=False))
     collection.close()
     switched = Collection(str(tmp_path / "data"))
@@ -146,7 +149,7 @@ def test_a_file_removed_by_an_index_run_during_a_sync_gets_no_caption(tmp_path, 
         def caption(self, images, prompt=None):
             if victim.exists():  # `clipdex index` runs while the first batch is captioned
                 os.remove(victim)
-                assert _index(collection, photos, tiny_encoder).removed == 1
+                assert _index(collection, photos, tiny_encoder)[0].removed == 1
             return super().caption(images, prompt)
 
     report = sync_caption_texts(collection, IndexingMeanwhile(load_captioner(tiny_captioner_dir, device="cpu"), batch_size=4),

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from imagefiles import write_photos
-from indexer.captions.sync import caption_source
-from indexer.collection.collection import Collection, SearchFilters
-from indexer.search.hybrid import hybrid_search
-from indexer.ingest.run import IndexOptions, index_folders
-from indexer.texts.collection import TextCollection
+from indexer.captions import caption_source
+from indexer.collection import Collection, SearchFilters
+from indexer.search import hybrid_search
+from indexer.ingest import IndexOptions, index_folders
+from indexer.texts import TextCollection
 
 CAPTIONS = ["a red bus in the rain", "a green apple on a table", "two dogs on a beach", "a city street at night",
             "a bowl of soup", "snow on a mountain"]

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from indexer.captions.cache import CaptionCache
-from indexer.collection.collection import Collection
-from indexer.texts.collection import TextCollection
+from indexer.captions import CaptionCache
+from indexer.collection import Collection
+from indexer.texts import TextCollection
 from retrieval.encoders.backend import make_encoder
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

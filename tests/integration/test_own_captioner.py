@@ -8,8 +8,8 @@ import random
 import pytest
 
 from retrieval.datasets import shapes
-from retrieval.training.captioner import CaptionTrainConfig, CaptionTrainingError, train_captioner
-from retrieval.captioning.base import load_captioner
+from retrieval.training import CaptionTrainConfig, CaptionTrainingError, train_captioner
+from retrieval.captioning import load_captioner
 
 ENCODER = "random:clipdex-tiny"
 

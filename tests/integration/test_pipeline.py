@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from imagefiles import noise_image, rotated_pair, write_bad_files, write_odd_but_valid, write_photos
-from indexer.collection.collection import Collection, ModelMismatch
-from indexer.ingest.run import IndexOptions, index_folders
-from indexer.store.files import FAILED, OK
+from indexer.collection import Collection, ModelMismatch
+from indexer.ingest import IndexOptions, index_folders
+from indexer.store import FAILED, OK
 
 TINY = "random:clipdex-tiny"
 OPTIONS = IndexOptions(batch_size=8, num_workers=2, checkpoint_seconds=0.0, progress=False)
@@ -144,14 +144,14 @@ def test_unreadable_file_is_recorded(tmp_path, photos, tiny_encoder):
             os.unlink(locked)
             return result
 
-        import indexer.ingest.run
+        import indexer.ingest.plan
 
-        original = indexer.ingest.run.scan_folders
-        indexer.ingest.run.scan_folders = scan_then_lose
+        original = indexer.ingest.plan.scan_folders
+        indexer.ingest.plan.scan_folders = scan_then_lose
         try:
             _index(data, [str(photos)], CountingFactory(tiny_encoder))
         finally:
-            indexer.ingest.run.scan_folders = original
+            indexer.ingest.plan.scan_folders = original
     else:
         _index(data, [str(photos)], CountingFactory(tiny_encoder))
     failures = dict(_collection(data).store.failures())
@@ -408,7 +408,7 @@ def test_a_second_writer_is_refused_while_one_indexes(tmp_path, photos, tiny_enc
     import subprocess
     import sys
 
-    from indexer.collection.collection import CollectionBusy
+    from indexer.collection import CollectionBusy
 
     data = str(tmp_path / "data")
     _index(data, [str(photos)], CountingFactory(tiny_encoder))
@@ -434,8 +434,8 @@ def test_a_second_writer_thread_of_the_same_process_is_refused_too(tmp_path, pho
     vectors)."""
     import threading
 
-    from indexer.collection.collection import Collection, CollectionBusy
-    from indexer.texts.collection import TextCollection
+    from indexer.collection import Collection, CollectionBusy
+    from indexer.texts import TextCollection
 
     data = str(tmp_path / "data")
     _index(data, [str(photos)], CountingFactory(tiny_encoder))

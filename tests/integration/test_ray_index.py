@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from imagefiles import write_bad_files, write_odd_but_valid, write_photos
 
-from indexer.collection.collection import Collection
-from indexer.ingest.run import IndexOptions, index_folders
-from indexer.store.files import OK
+from indexer.collection import Collection
+from indexer.ingest import IndexOptions, index_folders
+from indexer.store import OK
 
 ray = pytest.importorskip("ray")
 
@@ -55,10 +55,10 @@ class Encoders:
         self.count_file, self.fail_once_marker = count_file, fail_once_marker
 
     def __call__(self):
-        from retrieval.encoders.base import Encoder
-        from retrieval.models.loading import load_model
+        from retrieval.encoders import TorchEncoder
+        from retrieval.models import load_model
 
-        encoder = Encoder(load_model(TINY), device="cpu", batch_size=8)
+        encoder = TorchEncoder(load_model(TINY), device="cpu", batch_size=8)
         real = encoder.embed_pixels
         factory = self
 

@@ -1,6 +1,6 @@
 import pytest
 
-from indexer.collection.collection import Collection, CollectionError
+from indexer.collection import Collection, CollectionError
 from indexer.reindex import reindex_with_model
 
 

@@ -5,9 +5,9 @@ which hold the model, embed them again on the spot."""
 import pytest
 
 from imagefiles import write_photos
-from indexer.collection.collection import Collection
-from indexer.ingest.run import IndexOptions, index_folders
-from indexer.texts.collection import TextCollection
+from indexer.collection import Collection
+from indexer.ingest import IndexOptions, index_folders
+from indexer.texts import TextCollection
 from retrieval.index.vector_index import IndexFileError
 
 TEXTS = ["a red square", "two blue circles", "a green triangle on the left"]
@@ -56,8 +56,8 @@ def test_a_lost_text_index_is_an_error_until_rebuilt(collection, tiny_encoder, t
 def test_index_captions_repairs_a_lost_text_index(collection, tiny_encoder, tiny_captioner_dir):
     import os
 
-    from indexer.captions.sync import sync_caption_texts
-    from retrieval.captioning.base import load_captioner
+    from indexer.captions import sync_caption_texts
+    from retrieval.captioning import load_captioner
 
     captioner = load_captioner(tiny_captioner_dir, device="cpu")
     sync_caption_texts(collection, captioner, lambda: tiny_encoder)

@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from retrieval.encoders.base import Encoder
-from retrieval.models.loading import load_model
+from retrieval.encoders import TorchEncoder
+from retrieval.models import load_model
 from retrieval.datasets.shapes import make_split
-from retrieval.training.contrastive import EvalData, TrainConfig, TrainingError, evaluate, train
+from retrieval.training import EvalData, TrainConfig, TrainingError, evaluate, train
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def test_a_short_run_beats_chance_by_far_and_writes_a_model_spec(tmp_path, shape
     assert last["text->image R@10"] > 0.25 and last["image->text R@10"] > 0.25
     assert os.path.exists(os.path.join(out, "open_clip_config.json"))
     loaded = load_model(out)  # the output is a model spec like any other
-    again = evaluate(Encoder(loaded, device="cpu"), held)
+    again = evaluate(TorchEncoder(loaded, device="cpu"), held)
     assert again["text->image R@10"] == pytest.approx(last["text->image R@10"], abs=0.02)
 
 
@@ -81,7 +81,7 @@ def test_the_loss_is_clips_when_groups_are_distinct_and_multi_positive_otherwise
     import open_clip
     import torch
 
-    from retrieval.training.contrastive import contrastive_loss
+    from retrieval.training import contrastive_loss
 
     torch.manual_seed(0)
     images = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)

@@ -9,10 +9,10 @@ import pytest
 pytest.importorskip("transformers")
 
 from imagefiles import noise_image, write_photos  # noqa: E402
-from indexer.collection.collection import Collection, ModelMismatch  # noqa: E402
-from indexer.ingest.run import IndexOptions, index_folders  # noqa: E402
-from retrieval.encoders.base import Encoder  # noqa: E402
-from retrieval.models.loading import BadModelSpec, ModelNotAvailable, load_model  # noqa: E402
+from indexer.collection import Collection, ModelMismatch  # noqa: E402
+from indexer.ingest import IndexOptions, index_folders  # noqa: E402
+from retrieval.encoders import TorchEncoder  # noqa: E402
+from retrieval.models import BadModelSpec, ModelNotAvailable, load_model  # noqa: E402
 from tiny_transformers import BUILDERS  # noqa: E402
 
 TEXTS = ["a red circle", "two dogs on the beach at night", "hello world", "a"]
@@ -28,8 +28,8 @@ def hf_model(request, tmp_path_factory):
 def test_embeds_both_modalities_as_unit_vectors_of_the_declared_size(hf_model):
     name, loaded = hf_model
     assert loaded.family == "transformers" and loaded.spec.startswith("transformers:/")
-    one = Encoder(loaded, device="cpu", batch_size=1)
-    many = Encoder(loaded, device="cpu", batch_size=3)
+    one = TorchEncoder(loaded, device="cpu", batch_size=1)
+    many = TorchEncoder(loaded, device="cpu", batch_size=3)
     images = [noise_image(seed, size=(40 + 10 * seed, 30)) for seed in range(4)]
     vectors = many.embed_images(images)
     texts = many.embed_texts(TEXTS)
@@ -43,7 +43,7 @@ def test_embeds_both_modalities_as_unit_vectors_of_the_declared_size(hf_model):
 
 def test_indexes_a_folder_and_searches_through_the_collection(hf_model, tmp_path):
     name, loaded = hf_model
-    encoder = Encoder(loaded, device="cpu", batch_size=4)
+    encoder = TorchEncoder(loaded, device="cpu", batch_size=4)
     photos = tmp_path / "photos"
     paths = write_photos(str(photos), 6)
     collection = Collection(str(tmp_path / "data"))
@@ -59,11 +59,11 @@ def test_indexes_a_folder_and_searches_through_the_collection(hf_model, tmp_path
 
 
 def test_zero_shot_uses_the_models_own_scale(hf_model):
-    from retrieval.zero_shot import classify, label_vectors, logit_scale
+    from retrieval.zero_shot import classify, label_vectors
 
     name, loaded = hf_model
-    encoder = Encoder(loaded, device="cpu")
-    scale = logit_scale(encoder)
+    encoder = TorchEncoder(loaded, device="cpu")
+    scale = encoder.logit_scale
     assert np.isfinite(scale) and scale > 0
     probabilities = classify(encoder.embed_images([noise_image(1)]), label_vectors(encoder, ["cat", "car"]), scale)
     assert probabilities.shape == (1, 2) and probabilities.sum() == pytest.approx(1.0, abs=1e-5)

@@ -13,7 +13,7 @@ pytest.importorskip("transformers")
 
 from tiny_vlms import CAPTIONERS  # noqa: E402
 
-from retrieval.captioning.base import AnswerNotSupported, CaptionerError, PromptTooLong, load_captioner  # noqa: E402
+from retrieval.captioning import AnswerNotSupported, CaptionerError, PromptTooLong, load_captioner  # noqa: E402
 
 
 def _images():

@@ -12,15 +12,15 @@ def test_text_and_image_vectors_are_unit_float32_of_the_model_size(tiny_encoder)
 
 
 def test_batching_does_not_change_the_result(tiny_model):
-    from retrieval.encoders.base import Encoder
+    from retrieval.encoders import TorchEncoder
 
     images = [noise_image(i) for i in range(10)]
-    one = Encoder(tiny_model, device="cpu", batch_size=1).embed_images(images)
-    many = Encoder(tiny_model, device="cpu", batch_size=4).embed_images(images)
+    one = TorchEncoder(tiny_model, device="cpu", batch_size=1).embed_images(images)
+    many = TorchEncoder(tiny_model, device="cpu", batch_size=4).embed_images(images)
     assert np.allclose(one, many, atol=1e-5)
     texts = [f"text number {i}" for i in range(10)]
     assert np.allclose(
-        Encoder(tiny_model, "cpu", 1).embed_texts(texts), Encoder(tiny_model, "cpu", 7).embed_texts(texts), atol=1e-5
+        TorchEncoder(tiny_model, "cpu", 1).embed_texts(texts), TorchEncoder(tiny_model, "cpu", 7).embed_texts(texts), atol=1e-5
     )
 
 

@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from retrieval.models.loading import (
+from retrieval.models import (
     DEFAULT_MODEL,
     BadModelSpec,
     ModelNotAvailable,

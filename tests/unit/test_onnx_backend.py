@@ -8,7 +8,7 @@ import pytest
 
 from imagefiles import noise_image
 from retrieval.encoders.backend import make_encoder
-from retrieval.encoders.base import Encoder
+from retrieval.encoders import TorchEncoder
 
 pytest.importorskip("onnxruntime")
 
@@ -16,8 +16,7 @@ TEXTS = ["a red circle", "two blue squares on the left", "a photo"]
 
 
 @pytest.fixture
-def onnx_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("CLIPDEX_ONNX_CACHE", str(tmp_path / "onnx"))
+def onnx_cache(tmp_path):
     return tmp_path / "onnx"
 
 
@@ -35,16 +34,16 @@ def test_onnx_threads_follow_torch_so_that_processes_sharing_a_machine_do_not_ov
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)  # what a Ray encoder actor does with its share of the cores
-        one = make_encoder(tiny_model, "onnx", device="cpu")
+        one = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
         assert one._image.get_session_options().intra_op_num_threads == 1
     finally:
         torch.set_num_threads(before)
-    told = make_encoder(tiny_model, "onnx", device="cpu", threads=3)
+    told = make_encoder(tiny_model, "onnx", device="cpu", threads=3, onnx_cache=str(onnx_cache))
     assert told._image.get_session_options().intra_op_num_threads == 3
 
 
 def test_fp32_export_loads_and_agrees_with_pytorch(tiny_model, tiny_encoder, onnx_cache):
-    encoder = make_encoder(tiny_model, "onnx", device="cpu", batch_size=2)
+    encoder = make_encoder(tiny_model, "onnx", device="cpu", batch_size=2, onnx_cache=str(onnx_cache))
     assert encoder.backend == "onnx-fp32" and encoder.dim == tiny_encoder.dim
     images = encoder.embed_images(_images())
     assert images.shape == (5, tiny_encoder.dim) and np.allclose(np.linalg.norm(images, axis=1), 1, atol=1e-5)
@@ -53,12 +52,12 @@ def test_fp32_export_loads_and_agrees_with_pytorch(tiny_model, tiny_encoder, onn
     meta = json.loads(next(onnx_cache.glob("*/meta.json")).read_text())
     assert meta["spec"] == tiny_model.spec and meta["embed_dim"] == tiny_encoder.dim
 
-    again = make_encoder(tiny_model, "onnx", device="cpu", batch_size=4)  # from the cache, same vectors
+    again = make_encoder(tiny_model, "onnx", device="cpu", batch_size=4, onnx_cache=str(onnx_cache))  # from the cache, same vectors
     assert np.allclose(again.embed_images(_images()), images, atol=1e-6)
 
 
 def test_int8_changes_vectors_only_a_little(tiny_model, tiny_encoder, onnx_cache):
-    encoder = make_encoder(tiny_model, "onnx-int8", device="cpu")
+    encoder = make_encoder(tiny_model, "onnx-int8", device="cpu", onnx_cache=str(onnx_cache))
     assert encoder.backend == "onnx-int8"
     assert list(onnx_cache.glob("*/image.int8.onnx")) and list(onnx_cache.glob("*/text.int8.onnx"))
     assert _min_cosine(encoder.embed_images(_images()), tiny_encoder.embed_images(_images())) >= 0.99
@@ -68,8 +67,8 @@ def test_int8_changes_vectors_only_a_little(tiny_model, tiny_encoder, onnx_cache
 def test_missing_onnxruntime_falls_back_to_pytorch_with_a_warning(tiny_model, onnx_cache, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     with caplog.at_level(logging.WARNING, logger="retrieval.encoders.backend"):
-        encoder = make_encoder(tiny_model, "onnx", device="cpu")
-    assert type(encoder) is Encoder and encoder.backend == "torch"
+        encoder = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
+    assert type(encoder) is TorchEncoder and encoder.backend == "torch"
     assert "using PyTorch" in caplog.text
 
 
@@ -83,18 +82,18 @@ def test_failed_export_falls_back_and_leaves_no_partial_files(tiny_model, onnx_c
 
     monkeypatch.setattr(onnx_export, "_export", broken)
     with caplog.at_level(logging.WARNING, logger="retrieval.encoders.backend"):
-        encoder = make_encoder(tiny_model, "onnx", device="cpu")
+        encoder = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
     assert encoder.backend == "torch" and "unsupported operator" in caplog.text and "long detail" not in caplog.text
     assert not [f for f in onnx_cache.rglob("*.onnx")]
 
 
 def test_auto_uses_onnx_on_a_cpu_and_a_retrained_model_is_exported_again(tiny_model, onnx_cache, tmp_path):
-    from retrieval.models.loading import load_model
-    from retrieval.training.contrastive import save_model_dir
+    from retrieval.models import load_model
+    from retrieval.training import save_model_dir
 
     model_dir = str(tmp_path / "model")
     save_model_dir(tiny_model.model, _tiny_cfg(), model_dir)
-    first = make_encoder(load_model(model_dir), "auto", device="cpu")
+    first = make_encoder(load_model(model_dir), "auto", device="cpu", onnx_cache=str(onnx_cache))
     assert first.backend == "onnx-fp32" and os.path.isdir(os.path.join(model_dir, "onnx"))  # cached beside it
     before = first.embed_texts(TEXTS)
 
@@ -104,11 +103,11 @@ def test_auto_uses_onnx_on_a_cpu_and_a_retrained_model_is_exported_again(tiny_mo
     with torch.no_grad():
         changed.model.text_projection.mul_(-1)  # "retrained": every text vector flips
     save_model_dir(changed.model, _tiny_cfg(), model_dir)
-    after = make_encoder(load_model(model_dir), "auto", device="cpu").embed_texts(TEXTS)
+    after = make_encoder(load_model(model_dir), "auto", device="cpu", onnx_cache=str(onnx_cache)).embed_texts(TEXTS)
     assert np.allclose(after, -before, atol=1e-4)
 
 
 def _tiny_cfg():
-    from retrieval.models.loading import _CONFIG_DIR
+    from retrieval.models.spec import CONFIG_DIR
 
-    return json.loads((_CONFIG_DIR / "clipdex-tiny.json").read_text())
+    return json.loads((CONFIG_DIR / "clipdex-tiny.json").read_text())

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import update
 
 from indexer.ingest.scan import FoundFile
-from indexer.store.files import FAILED, OK, PENDING, RowUpdates, Store, StoreError, meta_table
+from indexer.store import FAILED, OK, PENDING, RowUpdates, Store, StoreError, meta_table
 
 
 def test_rows_round_trip_non_utf8_paths(database_url):
@@ -44,7 +44,7 @@ def test_migrations_make_exactly_the_schema_the_queries_use(database_url):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from indexer.store.files import metadata
+    from indexer.store import metadata
 
     store = Store(database_url)
     with store.engine.connect() as conn:
@@ -57,7 +57,7 @@ def test_migrations_make_exactly_the_schema_the_queries_use(database_url):
 def test_a_database_made_before_migrations_is_adopted_with_its_rows(database_url):
     from sqlalchemy import create_engine
 
-    from indexer.store.files import files_table, meta_table, metadata, roots_table, texts_table
+    from indexer.store import files_table, meta_table, metadata, roots_table, texts_table
 
     engine = create_engine(database_url)
     # How clipdex made its tables before it had migrations (the first revision's tables).
@@ -69,7 +69,7 @@ def test_a_database_made_before_migrations_is_adopted_with_its_rows(database_url
     assert store.vector_ids() == {7}
     store.insert_pending([FoundFile("/old/b.jpg", 1, 1)])  # and it keeps working
     assert store.counts()[PENDING] == 1
-    from indexer.captions.cache import CaptionCache
+    from indexer.captions import CaptionCache
 
     CaptionCache(store).put({"h": "a caption"}, "captioner", None)  # the later revisions' tables are there
     assert CaptionCache(store).get(["h"], "captioner", None) == {"h": "a caption"}

@@ -1,6 +1,6 @@
 import pytest
 
-from indexer.texts.collection import TextFileError, read_text_file
+from indexer.texts import TextFileError, read_text_file
 
 
 def test_txt_csv_and_jsonl(tmp_path):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from retrieval.zero_shot import DEFAULT_TEMPLATES, ZeroShotError, check_labels, classify, label_vectors, logit_scale
+from retrieval.zero_shot import DEFAULT_TEMPLATES, ZeroShotError, check_labels, classify, label_vectors
 
 
 def test_probabilities_follow_similarity_and_sum_to_one():
@@ -22,7 +22,7 @@ def test_label_vectors_average_the_templates(tiny_encoder):
 
 
 def test_the_models_temperature_is_used(tiny_encoder):
-    assert logit_scale(tiny_encoder) == pytest.approx(float(np.exp(tiny_encoder.model.logit_scale.item())), rel=1e-5)
+    assert tiny_encoder.logit_scale == pytest.approx(float(np.exp(tiny_encoder.model.logit_scale.item())), rel=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,19 @@ def test_the_models_temperature_is_used(tiny_encoder):
 def test_bad_labels_and_templates_are_refused(labels, templates, words):
     with pytest.raises(ZeroShotError, match=words):
         check_labels(labels, templates)
+
+
+def test_probabilities_are_the_same_on_every_backend(tiny_model, tmp_path):
+    """The ONNX runtime scales by the model's own learned temperature too (not a fixed 100)."""
+    from imagefiles import noise_image
+    from retrieval.encoders import make_encoder
+
+    labels = ["a red square", "a blue circle", "noise"]
+    images = [noise_image(seed) for seed in range(3)]
+    by_backend = {}
+    for backend in ("torch", "onnx"):
+        encoder = make_encoder(tiny_model, backend, device="cpu", onnx_cache=str(tmp_path))
+        assert encoder.backend.startswith(backend)
+        by_backend[backend] = classify(encoder.embed_images(images), label_vectors(encoder, labels), encoder.logit_scale)
+    assert np.allclose(by_backend["torch"], by_backend["onnx"], atol=1e-3)
+    assert float(np.exp(tiny_model.model.logit_scale.item())) != pytest.approx(100.0)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.http.captioning import get_captioner, run_captioner
-from api.http.deps import ServiceState, get_state, read_upload, ready_encoder
+from api.http.deps import ServiceState, State, read_upload, ready_encoder
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.schemas import MAX_ID, AnswerItem, AnswerResponse, CaptionItem, CaptionResponse, display_path
-from indexer.captions.cache import caption_rows, read_images
-from retrieval.captioning.base import MAX_PROMPT_CHARS
+from indexer.captions import caption_rows, read_images
+from retrieval.captioning import MAX_PROMPT_CHARS
 
 router = APIRouter(prefix="/v1", tags=["captions"], responses=ERROR_RESPONSES)
 MAX_ITEMS = 32
@@ -55,10 +55,10 @@ def _check_count(files, ids) -> None:
 
 @router.post("/caption", response_model=CaptionResponse, summary="Caption uploaded or indexed images")
 async def caption(
+    state: State,
     files: list[UploadFile] = File(None, description="images to caption"),
     ids: list[FormId] = Form(None, description="ids of indexed images to caption"),
     prompt: str = Form(None, max_length=MAX_PROMPT_CHARS, description="how captions should begin, or a task token"),
-    state: ServiceState = Depends(get_state),
 ) -> CaptionResponse:
     started = time.perf_counter()
     _check_count(files, ids)
@@ -86,12 +86,12 @@ async def caption(
 
 @router.post("/answer", response_model=AnswerResponse, summary="Answer a question about images")
 async def answer(
+    state: State,
     question: str = Form(min_length=1, max_length=MAX_PROMPT_CHARS, description="the question"),
     file: UploadFile = File(None, description="an image to ask about"),
     ids: list[FormId] = Form(None, description="ids of indexed images to ask about"),
     query: str = Form(None, min_length=1, max_length=2000, description="ask about the top hits of this text search"),
     k: int = Form(3, ge=1, le=10, description="how many top hits of the query"),
-    state: ServiceState = Depends(get_state),
 ) -> AnswerResponse:
     started = time.perf_counter()
     if sum(x is not None for x in (file, ids, query)) != 1:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from api.http.deps import ServiceState, get_state, read_upload, ready_encoder
+from api.http.deps import ReadyEncoder, State, read_upload
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.schemas import Classification, ClassifyRequest, ClassifyResponse, LabelScore
-from retrieval.zero_shot import ZeroShotError, check_labels, classify, label_vectors, logit_scale, ranked
+from retrieval.zero_shot import ZeroShotError, check_labels, classify, label_vectors, ranked
 
 router = APIRouter(prefix="/v1/classify", tags=["classify"], responses=ERROR_RESPONSES)
 
@@ -21,7 +21,7 @@ def _results(encoder, image_vectors: np.ndarray, image_ids, labels, templates) -
         labels, templates = check_labels(labels, templates)
     except ZeroShotError as exc:
         raise ApiError(422, str(exc)) from None
-    probabilities = classify(image_vectors, label_vectors(encoder, labels, templates), logit_scale(encoder))
+    probabilities = classify(image_vectors, label_vectors(encoder, labels, templates), encoder.logit_scale)
     results = []
     for image_id, row in zip(image_ids, probabilities):
         results.append(Classification(
@@ -32,7 +32,9 @@ def _results(encoder, image_vectors: np.ndarray, image_ids, labels, templates) -
 
 @router.post("", response_model=ClassifyResponse, summary="Label probabilities for indexed images")
 async def classify_indexed(
-    body: ClassifyRequest, state: ServiceState = Depends(get_state), encoder=Depends(ready_encoder)
+    state: State,
+    encoder: ReadyEncoder,
+    body: ClassifyRequest,
 ) -> ClassifyResponse:
     started = time.perf_counter()
 
@@ -51,11 +53,11 @@ async def classify_indexed(
 
 @router.post("/upload", response_model=ClassifyResponse, summary="Label probabilities for an uploaded image")
 async def classify_upload(
+    state: State,
+    encoder: ReadyEncoder,
     file: UploadFile = File(description="the image"),
     labels: list[str] = Form(description="candidate labels (repeat the field)"),
     templates: list[str] = Form(None, description='prompt templates with one "{}"'),
-    state: ServiceState = Depends(get_state),
-    encoder=Depends(ready_encoder),
 ) -> ClassifyResponse:
     started = time.perf_counter()
     try:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.http.deps import ServiceState, get_state, ready_encoder, require_key
+from api.http.deps import ReadyEncoder, ServiceState, State, require_key
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.jobs import Job, JobBusy
 from api.http.schemas import Health, IndexInfo, JobStatus, Readiness, Stats, display_path
+from api.services import index_collection, index_options
 from api.settings import index_config
-from indexer.collection.collection import Collection
-from indexer.ingest.run import IndexOptions, index_folders
+from indexer.collection import Collection
 
 router = APIRouter(prefix="/v1", tags=["collection"], responses=ERROR_RESPONSES)
 # Read endpoints: the app adds the read-access check to these.
@@ -26,7 +25,7 @@ async def health() -> Health:
 
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}}, summary="Model loaded, ready to serve")
-async def ready(state: ServiceState = Depends(get_state)):
+async def ready(state: State):
     loaded = state.encoder is not None
     lazy = state.settings.lazy_load or state.settings.model_idle_unload_s > 0
     # A lazily loaded (or unloaded) model is ready: the next request loads it.
@@ -55,7 +54,7 @@ def _stats(state: ServiceState) -> Stats:
 
 
 @reads.get("/stats", response_model=Stats, summary="Counts and model")
-async def stats(state: ServiceState = Depends(get_state)) -> Stats:
+async def stats(state: State) -> Stats:
     return await run_in_threadpool(_stats, state)
 
 
@@ -69,7 +68,7 @@ def job_status(job: Job) -> JobStatus:
 @router.post("/reindex", response_model=JobStatus, status_code=202, dependencies=[Depends(require_key)],
              responses={409: {"model": ERROR_RESPONSES[400]["model"]}},
              summary="Start an incremental re-index of the collection's folders")
-async def reindex(state: ServiceState = Depends(get_state), encoder=Depends(ready_encoder)) -> JobStatus:
+async def reindex(state: State, encoder: ReadyEncoder) -> JobStatus:
     if not state.collection.store.roots():
         raise ApiError(409, "the collection has no folders yet: run `clipdex index FOLDER` first", code="conflict")
 
@@ -81,17 +80,14 @@ async def reindex(state: ServiceState = Depends(get_state), encoder=Depends(read
         # until the job has saved the new one.
         collection = Collection(state.collection.data_dir, state.settings.database_url, index_config(state.settings))
         try:
-            options = IndexOptions(
-                batch_size=state.settings.batch_size, num_workers=state.settings.num_workers,
-                max_pixels=state.settings.max_image_pixels, checkpoint_seconds=state.settings.checkpoint_seconds,
-                progress=False, on_progress=progress,
-            )
-            report = index_folders(collection, [], encoder.spec, lambda: encoder, options)
+            options = index_options(state.settings, progress=False, on_progress=progress)
+            report, captions_dropped = index_collection(collection, [], encoder.spec, lambda: encoder, options)
         finally:
             collection.close()
             # Whatever the job saved (all of it, or its checkpoints before a failure) is served.
             state.collection.reload_index()
         return {k: v for k, v in report.__dict__.items() if k != "scan_errors"} | {
+            "captions_dropped": captions_dropped,
             "scan_errors": [f"{path}: {reason}" for path, reason in report.scan_errors]
         }
 
@@ -103,12 +99,12 @@ async def reindex(state: ServiceState = Depends(get_state), encoder=Depends(read
 
 
 @reads.get("/jobs", response_model=list[JobStatus], summary="Recent jobs")
-async def jobs(state: ServiceState = Depends(get_state)) -> list[JobStatus]:
+async def jobs(state: State) -> list[JobStatus]:
     return [job_status(j) for j in state.jobs.all()]
 
 
 @reads.get("/jobs/{job_id}", response_model=JobStatus, summary="One job's progress")
-async def job(job_id: str = Path(max_length=64), state: ServiceState = Depends(get_state)) -> JobStatus:
+async def job(state: State, job_id: str = Path(max_length=64)) -> JobStatus:
     found = state.jobs.get(job_id)
     if found is None:
         raise ApiError(404, f"no job {job_id}")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from api.http.deps import ServiceState, get_state
+from api.http.deps import State
 from api.http.errors import ERROR_RESPONSES
 from api.http.routes.search import image_hit
 from api.http.schemas import DuplicateGroup, DuplicatesResponse
@@ -15,9 +15,9 @@ router = APIRouter(prefix="/v1", tags=["collection"], responses=ERROR_RESPONSES)
 
 @router.get("/duplicates", response_model=DuplicatesResponse, summary="Groups of near-duplicate images")
 async def duplicates(
+    state: State,
     threshold: float = Query(0.95, ge=0.0, le=1.0, description="cosine similarity that makes two images duplicates"),
     limit: int = Query(100, ge=1, le=10_000, description="groups to return, largest first"),
-    state: ServiceState = Depends(get_state),
 ) -> DuplicatesResponse:
     groups = await run_in_threadpool(state.collection.duplicates, threshold)
     return DuplicatesResponse(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import mimetypes
 import os
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.http.deps import ServiceState, get_state
+from api.http.deps import ServiceState, State
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.schemas import MAX_ID, ImageInfo, display_path, exif_date
 from indexer.thumbnails import make_thumbnail, thumbnail_path
@@ -27,7 +27,7 @@ def _row(state: ServiceState, image_id: int) -> dict:
 
 
 @router.get("/{image_id}", response_class=FileResponse, responses=_IMAGE_RESPONSE, summary="The image file")
-async def image_file(image_id: int = Path(ge=1, le=MAX_ID), state: ServiceState = Depends(get_state)):
+async def image_file(state: State, image_id: int = Path(ge=1, le=MAX_ID)):
     row = await run_in_threadpool(_row, state, image_id)
     if not os.path.isfile(row["path"]):
         raise ApiError(404, f"image {image_id} is no longer on disk")
@@ -36,7 +36,7 @@ async def image_file(image_id: int = Path(ge=1, le=MAX_ID), state: ServiceState 
 
 
 @router.get("/{image_id}/thumbnail", response_class=FileResponse, responses=_IMAGE_RESPONSE, summary="A small JPEG preview")
-async def image_thumbnail(image_id: int = Path(ge=1, le=MAX_ID), state: ServiceState = Depends(get_state)):
+async def image_thumbnail(state: State, image_id: int = Path(ge=1, le=MAX_ID)):
     row = await run_in_threadpool(_row, state, image_id)
     if row["status"] != "ok":
         raise ApiError(404, f"image {image_id} is not indexed ({row['status']}): no thumbnail")
@@ -51,7 +51,7 @@ async def image_thumbnail(image_id: int = Path(ge=1, le=MAX_ID), state: ServiceS
 
 
 @router.get("/{image_id}/info", response_model=ImageInfo, summary="What the collection knows about an image")
-async def image_info(image_id: int = Path(ge=1, le=MAX_ID), state: ServiceState = Depends(get_state)) -> ImageInfo:
+async def image_info(state: State, image_id: int = Path(ge=1, le=MAX_ID)) -> ImageInfo:
     row = await run_in_threadpool(_row, state, image_id)
     return ImageInfo(
         id=row["id"],

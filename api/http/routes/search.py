@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from api.http.captioning import caption_hits
-from api.http.deps import ServiceState, get_state, read_upload, ready_encoder
+from api.http.captioning import fill_hit_captions
+from api.http.deps import ReadyEncoder, ServiceState, State, read_upload
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.schemas import (
     MAX_ID,
@@ -28,9 +28,9 @@ from api.http.schemas import (
     display_path,
     exif_date,
 )
-from indexer.collection.collection import Hit, SearchFilters
-from indexer.search.hybrid import hybrid_search
-from indexer.search.rerank import rerank_hits
+from indexer.collection import Hit, SearchFilters
+from api.services import reranker_from
+from indexer.search import hybrid_search, rerank_hits
 
 router = APIRouter(prefix="/v1", tags=["search"], responses=ERROR_RESPONSES)
 
@@ -78,10 +78,10 @@ async def _search_images(state, vector, k, offset, min_score, filters, response:
 
 @router.post("/search/text", response_model=SearchResponse, summary="Find images that match a text")
 async def search_text(
+    state: State,
+    encoder: ReadyEncoder,
     body: TextSearchRequest,
     response: Response,
-    state: ServiceState = Depends(get_state),
-    encoder=Depends(ready_encoder),
 ) -> SearchResponse:
     started = time.perf_counter()
     reranker = await _reranker(state) if body.rerank else None
@@ -105,7 +105,7 @@ async def search_text(
         reranked = await run_in_threadpool(rerank_hits, reranker, body.query, shortlist[:depth],
                                            state.settings.max_image_pixels)
         hits = [image_hit(h) for h in (reranked + shortlist[depth:])[body.offset:body.offset + body.k]]
-    captioner = await caption_hits(state, hits, body.caption_prompt) if body.caption and hits else None
+    captioner = await fill_hit_captions(state, hits, body.caption_prompt) if body.caption and hits else None
     return SearchResponse(hits=hits, k=body.k, offset=body.offset, took_ms=(time.perf_counter() - started) * 1000,
                           captioner=captioner)
 
@@ -114,14 +114,8 @@ async def _reranker(state: ServiceState):
     if not state.settings.reranker:
         raise ApiError(400, "re-ranking is not configured: set CLIPDEX_RERANKER to a ViLT or BLIP ITM model")
     if state.reranker is None:
-        from retrieval.cross_encoder import Reranker
-
-        def load():
-            return Reranker(state.settings.reranker, device=state.settings.device,
-                            cache_dir=state.settings.model_cache_dir)
-
         try:
-            state.reranker = await run_in_threadpool(load)
+            state.reranker = await run_in_threadpool(reranker_from, state.settings)
         except (RuntimeError, ValueError, OSError) as exc:
             raise ApiError(503, f"the re-ranker could not be loaded: {exc}", code="unavailable") from None
     return state.reranker
@@ -135,6 +129,8 @@ def _form_filters(folder, file_types, date_from, date_to) -> Filters | None:
 
 @router.post("/search/image", response_model=SearchResponse, summary="Find images similar to an uploaded one")
 async def search_by_upload(
+    state: State,
+    encoder: ReadyEncoder,
     response: Response,
     file: UploadFile = File(description="the query image"),
     k: int = Form(10, ge=1, le=MAX_K),
@@ -145,8 +141,6 @@ async def search_by_upload(
     date_from: Annotated[IsoDateTime, Form()] = None,
     date_to: Annotated[IsoDateTime, Form()] = None,
     caption: bool = Form(False, description="caption the returned hits"),
-    state: ServiceState = Depends(get_state),
-    encoder=Depends(ready_encoder),
 ) -> SearchResponse:
     started = time.perf_counter()
     decoded = await read_upload(file, state.settings)
@@ -154,7 +148,7 @@ async def search_by_upload(
     timings = {"encode": time.perf_counter() - started}
     filters = _form_filters(folder, file_types, date_from, date_to)
     hits = await _search_images(state, vector[0], k, offset, min_score, filters, response, timings)
-    captioner = await caption_hits(state, hits, None) if caption and hits else None
+    captioner = await fill_hit_captions(state, hits, None) if caption and hits else None
     return SearchResponse(hits=hits, k=k, offset=offset, took_ms=(time.perf_counter() - started) * 1000,
                           captioner=captioner)
 
@@ -168,6 +162,7 @@ def _indexed_vector(state: ServiceState, image_id: int) -> np.ndarray:
 
 @router.get("/images/{image_id}/similar", response_model=SearchResponse, summary="Images similar to an indexed one")
 async def similar_to_indexed(
+    state: State,
     response: Response,
     image_id: int = Path(ge=1, le=MAX_ID),
     k: int = Query(10, ge=1, le=MAX_K),
@@ -178,13 +173,12 @@ async def similar_to_indexed(
     date_from: Annotated[IsoDateTime, Query()] = None,
     date_to: Annotated[IsoDateTime, Query()] = None,
     caption: bool = Query(False, description="caption the returned hits"),
-    state: ServiceState = Depends(get_state),
 ) -> SearchResponse:
     started = time.perf_counter()
     vector = await run_in_threadpool(_indexed_vector, state, image_id)
     filters = _form_filters(folder, file_types, date_from, date_to)
     hits = await _search_images(state, vector, k, offset, min_score, filters, response, {})
-    captioner = await caption_hits(state, hits, None) if caption and hits else None
+    captioner = await fill_hit_captions(state, hits, None) if caption and hits else None
     return SearchResponse(hits=hits, k=k, offset=offset, took_ms=(time.perf_counter() - started) * 1000,
                           captioner=captioner)
 
@@ -197,7 +191,7 @@ async def _search_texts(state: ServiceState, vector, k: int, offset: int, min_sc
 
 
 @router.post("/search/texts", response_model=TextSearchResponse, summary="Texts that describe an indexed image")
-async def texts_for_indexed(body: ImageToTextRequest, state: ServiceState = Depends(get_state)) -> TextSearchResponse:
+async def texts_for_indexed(state: State, body: ImageToTextRequest) -> TextSearchResponse:
     started = time.perf_counter()
     vector = await run_in_threadpool(_indexed_vector, state, body.image_id)
     return await _search_texts(state, vector, body.k, body.offset, body.min_score, started)
@@ -205,12 +199,12 @@ async def texts_for_indexed(body: ImageToTextRequest, state: ServiceState = Depe
 
 @router.post("/search/texts/upload", response_model=TextSearchResponse, summary="Texts that describe an uploaded image")
 async def texts_for_upload(
+    state: State,
+    encoder: ReadyEncoder,
     file: UploadFile = File(description="the image"),
     k: int = Form(10, ge=1, le=MAX_K),
     offset: int = Form(0, ge=0, le=MAX_OFFSET),
     min_score: float = Form(None, ge=-1.0, le=1.0),
-    state: ServiceState = Depends(get_state),
-    encoder=Depends(ready_encoder),
 ) -> TextSearchResponse:
     started = time.perf_counter()
     decoded = await read_upload(file, state.settings)

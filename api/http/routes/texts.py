@@ -5,17 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Path
 from starlette.concurrency import run_in_threadpool
 
-from api.http.deps import ServiceState, get_state, ready_encoder, require_key
+from api.http.deps import ReadyEncoder, State, require_key
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.schemas import MAX_ID, TextsAddRequest, TextsAddResponse
-from indexer.collection.collection import ModelMismatch
+from indexer.collection import ModelMismatch
 
 router = APIRouter(prefix="/v1/texts", tags=["texts"], responses=ERROR_RESPONSES, dependencies=[Depends(require_key)])
 
 
 @router.post("", response_model=TextsAddResponse, status_code=201, summary="Add texts to the text collection")
 async def add_texts(
-    body: TextsAddRequest, state: ServiceState = Depends(get_state), encoder=Depends(ready_encoder)
+    state: State,
+    encoder: ReadyEncoder,
+    body: TextsAddRequest,
 ) -> TextsAddResponse:
     texts = [t.strip() for t in body.texts]
     if any(not t for t in texts):
@@ -30,7 +32,7 @@ async def add_texts(
 
 
 @router.delete("/{text_id}", status_code=204, summary="Remove a text")
-async def delete_text(text_id: int = Path(ge=1, le=MAX_ID), state: ServiceState = Depends(get_state)) -> None:
+async def delete_text(state: State, text_id: int = Path(ge=1, le=MAX_ID)) -> None:
     removed = await run_in_threadpool(state.texts.remove, [text_id])
     if not removed:
         raise ApiError(404, f"no text with id {text_id}")

@@ -3,7 +3,7 @@ hands over (config.attributes["connection"]), never on a URL of their own."""
 
 from alembic import context
 
-from indexer.store.files import metadata
+from indexer.store.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)

@@ -6,7 +6,7 @@ Revision ID: 0001
 import sqlalchemy as sa
 from alembic import op
 
-from indexer.store.files import FsPath
+from indexer.store.schema import FsPath
 
 revision = "0001"
 down_revision = None

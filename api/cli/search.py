@@ -1,0 +1,160 @@
+"""`clipdex search`, `duplicates` and `classify`: what comes out of a collection (or of images)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from api.cli.common import UsageError, encoder_factory, model_spec, open_collection, require_indexed, show_path
+from api.settings import Settings
+from retrieval.images.decode import ImageError, read_image_file
+
+MAX_K = 10_000
+
+
+def _read_query_image(path: str, settings: Settings):
+    try:
+        return read_image_file(path, settings.max_image_pixels).image
+    except ImageError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def cmd_search(args, settings: Settings) -> int:
+    collection = open_collection(args, settings)
+    require_indexed(collection)
+    spec = model_spec(args, settings, collection)
+    collection.check_model(spec)
+    if bool(args.query) == bool(args.image):
+        raise UsageError("give either a text query or --image PATH")
+    if args.k < 1 or args.k > MAX_K:
+        raise UsageError(f"-k must be between 1 and {MAX_K}")
+    picture = _read_query_image(args.image, settings) if args.image else None
+    encoder = encoder_factory(spec, args, settings)()
+    if picture is not None:
+        query = encoder.embed_images([picture])
+    else:
+        query = encoder.embed_texts([args.query])
+    if args.hybrid and (args.image or args.rerank):
+        raise UsageError("--hybrid ranks text searches by image and caption similarity; not with --image or --rerank")
+    if args.rerank and args.image:
+        raise UsageError("--rerank re-orders text searches (a cross-encoder reads the query text)")
+    if args.rerank:
+        from api.services import reranker_from
+        from indexer.search import rerank_hits
+
+        spec = args.reranker or settings.reranker
+        if not spec:
+            raise UsageError("--rerank needs a re-ranker: --reranker MODEL or CLIPDEX_RERANKER (ViLT or BLIP ITM)")
+        depth = settings.rerank_depth  # only the first hits are re-scored: a cross-encoder is slow
+        shortlist = collection.search(query, max(args.k, depth))[0]
+        reranker = reranker_from(settings, spec, device=args.device)
+        hits = (rerank_hits(reranker, args.query, shortlist[:depth], settings.max_image_pixels)
+                + shortlist[depth:])[: args.k]
+    elif args.hybrid:
+        from indexer.search import hybrid_search
+        from indexer.texts import TextCollection
+
+        hits = hybrid_search(collection, TextCollection(collection), query[0], args.k, weight=args.caption_weight)
+    else:
+        hits = collection.search(query, args.k)[0]
+    captions = {}
+    if args.caption and hits:
+        from api.cli.captions import caption_search_hits
+
+        captions = {i: r.caption or f"(no caption: {r.error})" for i, r in
+                    caption_search_hits(args, settings, collection, hits).items()}
+    if args.json:
+        print(json.dumps([{**h.__dict__, "path": show_path(h.path), **({"caption": captions.get(h.file_id)}
+                                                                   if args.caption else {})} for h in hits],
+                         default=str))
+        return 0
+    for hit in hits:
+        reranked = f"  (re-rank {hit.rerank_score:.4f})" if hit.rerank_score is not None else ""
+        reranked += f"  (hybrid {hit.hybrid_score:.4f})" if hit.hybrid_score is not None else ""
+        print(f"{hit.score:.4f}  {show_path(hit.path)}{reranked}")
+        if hit.file_id in captions:
+            print(f"        {captions[hit.file_id]}")
+    if not hits:
+        print("no results: the collection has no indexed images", file=sys.stderr)
+    return 0
+
+
+def cmd_duplicates(args, settings: Settings) -> int:
+    collection = open_collection(args, settings)
+    if not 0.0 <= args.threshold <= 1.0:
+        raise UsageError("--threshold must be between 0 and 1")
+    groups = collection.duplicates(args.threshold)
+    if args.json:
+        print(json.dumps([[{"path": show_path(h.path), "score": h.score, "id": h.file_id} for h in g] for g in groups]))
+        return 0
+    for number, group in enumerate(groups, 1):
+        print(f"group {number}: {len(group)} files")
+        for hit in group:
+            print(f"  {hit.score:.4f}  {show_path(hit.path)}")
+    print(f"{len(groups)} groups of near-duplicates (similarity >= {args.threshold})", file=sys.stderr)
+    return 0
+
+
+def cmd_classify(args, settings: Settings) -> int:
+    from retrieval.zero_shot import ZeroShotError, check_labels, classify, label_vectors
+    from retrieval.zero_shot import ranked as rank_labels
+
+    try:
+        labels, templates = check_labels(args.labels, args.templates)
+    except ZeroShotError as exc:
+        raise UsageError(str(exc)) from None
+    collection = None
+    if not args.model and not settings.model:
+        try:
+            collection = open_collection(args, settings)
+        except UsageError:
+            pass  # no collection: classify with the default model
+    spec = model_spec(args, settings, collection)
+    pictures, names = [], []
+    for path in args.images:
+        try:
+            pictures.append(read_image_file(path, settings.max_image_pixels).image)
+            names.append(path)
+        except ImageError as exc:
+            print(f"{show_path(path)}: {exc}", file=sys.stderr)
+    if not pictures:
+        raise UsageError("none of the images could be read")
+    encoder = encoder_factory(spec, args, settings)()
+    probabilities = classify(encoder.embed_images(pictures), label_vectors(encoder, labels, templates), encoder.logit_scale)
+    results = []
+    for name, row in zip(names, probabilities):
+        ranked = rank_labels(labels, row)
+        results.append({"path": name, "labels": [{"label": l, "probability": p} for l, p in ranked]})
+        if not args.json:
+            top = ", ".join(f"{l} {p:.3f}" for l, p in ranked[: args.top])
+            print(f"{show_path(name)}: {top}")
+    if args.json:
+        print(json.dumps(results))
+    return 0 if len(names) == len(args.images) else 1
+
+
+def add_parsers(sub, common, index_flags) -> None:
+    search = sub.add_parser("search", parents=[common], help="text->image or image->image search")
+    search.add_argument("query", nargs="?", help="text to search for")
+    search.add_argument("--image", help="search by an image file instead of text")
+    search.add_argument("-k", type=int, default=10, help="number of results")
+    search.add_argument("--nprobe", type=int, help="IVF lists to search (more: better recall, slower)")
+    search.add_argument("--rerank", action="store_true", help="re-order the top hits with a cross-encoder")
+    search.add_argument("--reranker", help="ViLT or BLIP ITM model for --rerank (or CLIPDEX_RERANKER)")
+    search.add_argument("--caption", action="store_true", help="caption the hits (cached in the collection)")
+    search.add_argument("--hybrid", action="store_true",
+                        help="rank by image and caption similarity together (after `clipdex index-captions`)")
+    search.add_argument("--caption-weight", type=float, default=0.5, help="--hybrid: the captions' share (0..1)")
+    search.add_argument("--captioner", help="captioner for --caption (or CLIPDEX_CAPTIONER)")
+    search.set_defaults(func=cmd_search)
+
+    duplicates = sub.add_parser("duplicates", parents=[common], help="groups of near-duplicate images")
+    duplicates.add_argument("--threshold", type=float, default=0.95, help="cosine similarity (default 0.95)")
+    duplicates.set_defaults(func=cmd_duplicates)
+
+    classify = sub.add_parser("classify", parents=[common], help="zero-shot labels for images")
+    classify.add_argument("images", nargs="+", help="image files")
+    classify.add_argument("--labels", nargs="+", required=True, help="candidate labels")
+    classify.add_argument("--templates", nargs="+", help='prompt templates with one "{}" (default: an ensemble)')
+    classify.add_argument("--top", type=int, default=3, help="labels to print per image")
+    classify.set_defaults(func=cmd_classify)

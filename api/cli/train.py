@@ -1,0 +1,69 @@
+"""`clipdex train` and `datasets`: training dual encoders on data people have or generate."""
+
+from __future__ import annotations
+
+from api.cli.common import UsageError
+from api.settings import Settings
+
+
+def cmd_train(args, settings: Settings) -> int:
+    from indexer.training_data import TrainingDataError, load_pairs
+    from retrieval.training import EvalData, TrainConfig, TrainingError, train
+
+    if bool(args.arch) == bool(args.base):
+        raise UsageError("give --arch ARCH to train a new model or --from MODEL to fine-tune one")
+    try:
+        pairs = load_pairs(args.data, settings.max_image_pixels)
+        evaluation = None
+        if args.eval:
+            held = load_pairs(args.eval, settings.max_image_pixels)
+            evaluation = EvalData(held.images, held.captions, labels=held.classes, targets=held.targets)
+        config = TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size or 128, lr=args.lr, finetune=args.finetune,
+            device=args.device, max_seconds=args.minutes * 60 if args.minutes else None, progress=not args.quiet,
+        )
+        result = train(pairs.images, pairs.captions, args.out, arch=args.arch, base=args.base, config=config,
+                       eval_data=evaluation, groups=pairs.targets)  # class folders: a class's pairs are positives
+    except (TrainingDataError, TrainingError) as exc:
+        raise UsageError(str(exc)) from None
+    for record in result.history:
+        metrics = "  ".join(f"{k} {v:.3f}" for k, v in record.items() if k not in ("epoch", "step", "seconds"))
+        print(f"epoch {record['epoch']:3d}  step {record['step']:6d}  {metrics}")
+    print(f"model written to {result.out_dir}: use it as --model {result.out_dir}")
+    return 0
+
+
+def cmd_datasets_shapes(args, settings: Settings) -> int:
+    from api.demo import write_scenes
+
+    if args.count < 1:
+        raise UsageError("--count must be at least 1")
+    written = write_scenes(args.out, args.count, args.split, seed=args.seed)
+    print(f"wrote {len(written)} {args.split} scenes with captions to {args.out}")
+    return 0
+
+
+def add_parsers(sub, common, index_flags) -> None:
+    train = sub.add_parser("train", parents=[common], help="train or fine-tune a dual encoder")
+    train.add_argument("data", help="folder with .txt sidecars, class folders, .csv/.jsonl, or shapes:N")
+    train.add_argument("--out", required=True, help="model folder to write (resumes if it holds a run)")
+    train.add_argument("--arch", help="open_clip architecture to train from scratch, e.g. clipdex-small")
+    train.add_argument("--from", dest="base", help="model spec to fine-tune")
+    train.add_argument("--finetune", choices=("full", "proj", "last", "lora"), default="full",
+                       help="what to train when fine-tuning: everything, the projections, the last blocks, "
+                            "or LoRA adapters (merged into the weights when saved)")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--minutes", type=float, help="stop after this long (checkpointed)")
+    train.add_argument("--eval", help="held-out data to evaluate on after each epoch")
+    train.set_defaults(func=cmd_train)
+
+    datasets = sub.add_parser("datasets", help="generate data sets")
+    kinds = datasets.add_subparsers(dest="dataset", required=True)
+    shapes = kinds.add_parser("shapes", help="captioned scenes of coloured shapes (PNG + .txt)")
+    shapes.add_argument("out", help="folder to write")
+    shapes.add_argument("--count", type=int, default=1000)
+    shapes.add_argument("--split", choices=("train", "test", "heldout"), default="train",
+                        help="train never shows the held-out colour x shape pairs")
+    shapes.add_argument("--seed", type=int, default=0)
+    shapes.set_defaults(func=cmd_datasets_shapes)

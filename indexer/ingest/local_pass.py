@@ -1,0 +1,76 @@
+"""The embedding pass in this process: decode worker processes (a torch DataLoader) feed
+the model; on a GPU, JPEGs are decoded on the device (gpu_feed.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from indexer.collection import Collection
+from indexer.ingest.decode import DecodeDataset, collate
+from indexer.ingest.gpu_feed import prepared_batches
+from indexer.ingest.options import DECODE_AUTO, DECODE_CPU, DECODE_MODES, IndexOptions, IndexReport, default_workers
+from indexer.ingest.progress import Progress
+from indexer.ingest.results import ResultWriter
+from indexer.store import FileState
+
+log = logging.getLogger(__name__)
+
+
+def local_embed_pass(
+    collection: Collection,
+    index,
+    encoder,
+    items: list[tuple[int, str]],
+    moved_by_hash: dict[str, list[FileState]],
+    options: IndexOptions,
+    report: IndexReport,
+    progress: Progress,
+) -> list[tuple[int, str]]:
+    from torch.utils.data import DataLoader
+
+    on_device = _device_preprocessor(encoder, options.decode, options.jpeg_decoder)
+    workers = default_workers(on_device is not None) if options.num_workers is None else options.num_workers
+    if len(items) < 2 * options.batch_size:
+        workers = min(workers, 1)
+    dataset = DecodeDataset(
+        items,
+        encoder.preprocess,
+        frozenset(moved_by_hash),
+        options.max_pixels,
+        min_side=encoder.loaded.image_size,
+        jpeg_to_device=on_device is not None,
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=options.batch_size,
+        num_workers=workers,
+        collate_fn=collate,
+        prefetch_factor=4 if workers else None,
+        # JPEG bytes go to the decoder from plain memory; only worker-decoded pixels gain by pinning.
+        pin_memory=str(encoder.device).startswith("cuda") and on_device is None,
+    )
+    results = ResultWriter(collection, index, moved_by_hash, options, report)
+    prepared = prepared_batches(loader, on_device, encoder, options.max_pixels, options.decode_threads)
+    for batch, pixels, decoded in prepared:
+        vectors = encoder.embed_pixels(pixels) if pixels is not None else None
+        progress.update(results.record(vectors, decoded, batch["moved"], batch["failed"]))
+        if results.due():
+            results.checkpoint()
+    results.checkpoint()
+    return results.again
+
+
+def _device_preprocessor(encoder, decode: str, jpeg_decoder: str = "auto"):
+    """The on-device JPEG preprocessor, or None to decode everything in the workers."""
+    if decode not in DECODE_MODES:
+        raise ValueError(f"decode must be auto, cpu or device, not {decode!r}")
+    if decode == DECODE_CPU or (decode == DECODE_AUTO and not str(encoder.device).startswith("cuda")):
+        return None
+    if encoder.loaded.family != "open_clip":  # a transformers model's own image processor decides
+        return None
+    from retrieval.images.gpu_preprocess import TensorPreprocessor
+
+    preprocessor = TensorPreprocessor.from_model(encoder.loaded.model, encoder.device, jpeg_decoder)
+    if preprocessor is None:
+        log.info("this model's image transform is not reproduced on the device; decoding on the CPU")
+    return preprocessor
