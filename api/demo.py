@@ -83,9 +83,9 @@ def run_demo(work_dir: str, minutes: float = 5.0, train_count: int = 20000, coll
     from indexer.collection import Collection
     from indexer.ingest import IndexOptions, index_folders
     from retrieval.captioning.own import OwnCaptioner
+    from retrieval.datasets.shapes import names_every_object
     from retrieval.encoders import TorchEncoder
     from retrieval.models import load_model
-    from retrieval.datasets.shapes import names_every_object
     from retrieval.zero_shot import classify, label_vectors
 
     model_dir = ensure_model(os.path.join(work_dir, "model"), minutes, train_count, say)

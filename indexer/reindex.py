@@ -17,8 +17,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from indexer.captions import caption_source, file_id_of
-from indexer.captions import copy_caption_cache
+from indexer.captions import caption_source, copy_caption_cache, file_id_of
 from indexer.collection import Collection, CollectionError
 from indexer.collection.switch import COMPLETE_MARKER, next_dir, previous_dir
 from indexer.ingest import IndexOptions, IndexReport, index_folders

@@ -16,8 +16,8 @@ import csv
 import os
 from dataclasses import dataclass
 
-from indexer.jsonl import records
 from indexer.ingest.scan import scan_folders
+from indexer.jsonl import records
 from retrieval.images.decode import ImageError, read_image_file
 
 CLASS_TEMPLATES = ("a photo of a {}.", "a picture of a {}.", "an image of a {}.")

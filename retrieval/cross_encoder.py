@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from retrieval.encoders.devices import pick_device
-from retrieval.models import BadModelSpec, TRANSFORMERS_PREFIX
+from retrieval.models import TRANSFORMERS_PREFIX, BadModelSpec
 
 MODEL_CLASSES = {"vilt": "ViltForImageAndTextRetrieval", "blip": "BlipForImageTextRetrieval"}
 

@@ -10,9 +10,8 @@ import sys
 import time
 
 import httpx
-from PIL import Image
-
 from imagefiles import noise_image, write_bad_files, write_photos
+from PIL import Image
 
 TINY = "random:clipdex-tiny"
 API_KEY = "test-key-123"

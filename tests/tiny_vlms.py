@@ -71,8 +71,13 @@ def _byte_tokenizer(special: list[str], **kwargs):
 
 
 def save_tiny_paligemma(folder: str) -> str:
-    from transformers import (GemmaTokenizer, PaliGemmaConfig, PaliGemmaForConditionalGeneration,
-                              PaliGemmaProcessor, SiglipImageProcessor)
+    from transformers import (
+        GemmaTokenizer,
+        PaliGemmaConfig,
+        PaliGemmaForConditionalGeneration,
+        PaliGemmaProcessor,
+        SiglipImageProcessor,
+    )
 
     pieces = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<image>", "\u2581",
               *[chr(c) for c in range(ord("a"), ord("z") + 1)], *[f"<0x{b:02X}>" for b in range(256)]]
@@ -93,8 +98,13 @@ def save_tiny_paligemma(folder: str) -> str:
 
 
 def save_tiny_qwen2_vl(folder: str) -> str:
-    from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor, Qwen2VLProcessor,
-                              Qwen2VLVideoProcessor)
+    from transformers import (
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
 
     special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
                "<|video_pad|>"]
@@ -138,8 +148,13 @@ def save_tiny_florence2(folder: str) -> str:
 
 
 def save_tiny_smolvlm(folder: str) -> str:
-    from transformers import (SmolVLMConfig, SmolVLMForConditionalGeneration, SmolVLMImageProcessor, SmolVLMProcessor,
-                              SmolVLMVideoProcessor)
+    from transformers import (
+        SmolVLMConfig,
+        SmolVLMForConditionalGeneration,
+        SmolVLMImageProcessor,
+        SmolVLMProcessor,
+        SmolVLMVideoProcessor,
+    )
     from transformers.models.smolvlm.processing_smolvlm import DEFAULT_CHAT_TEMPLATE
 
     special = ["<|endoftext|>", "<|im_start|>", "<end_of_utterance>", "<image>", "<fake_token_around_image>",

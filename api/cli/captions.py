@@ -94,8 +94,8 @@ def cmd_caption(args, settings: Settings) -> int:
 
 def cmd_train_captioner(args, settings: Settings) -> int:
     from indexer.training_data import TrainingDataError, load_pairs
-    from retrieval.training import CaptionTrainConfig, train_captioner
     from retrieval.models import DEFAULT_MODEL
+    from retrieval.training import CaptionTrainConfig, train_captioner
 
     try:
         pairs = load_pairs(args.data, settings.max_image_pixels)

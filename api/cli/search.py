@@ -124,9 +124,9 @@ def cmd_classify(args, settings: Settings) -> int:
     results = []
     for name, row in zip(names, probabilities):
         ranked = rank_labels(labels, row)
-        results.append({"path": name, "labels": [{"label": l, "probability": p} for l, p in ranked]})
+        results.append({"path": name, "labels": [{"label": label, "probability": p} for label, p in ranked]})
         if not args.json:
-            top = ", ".join(f"{l} {p:.3f}" for l, p in ranked[: args.top])
+            top = ", ".join(f"{label} {p:.3f}" for label, p in ranked[: args.top])
             print(f"{show_path(name)}: {top}")
     if args.json:
         print(json.dumps(results))

@@ -66,8 +66,8 @@ def cmd_models(args, settings: Settings) -> int:
 
 
 def cmd_export_onnx(args, settings: Settings) -> int:
-    from retrieval.models import load_model
     from retrieval.encoders.onnx_export import OnnxExportError, cache_dir_for, exported
+    from retrieval.models import load_model
 
     spec = args.model_spec
     loaded = load_model(spec, cache_dir=settings.model_cache_dir)

@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.http.errors import ApiError
 from api.http.jobs import Jobs
-from api.settings import Settings
 from api.http.text_batcher import TextBatcher
+from api.settings import Settings
 from indexer.collection import Collection
 from indexer.texts import TextCollection
 from retrieval.encoders import Encoder

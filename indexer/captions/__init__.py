@@ -3,7 +3,7 @@
 Modules (test file in brackets):
 
 - cache.py    captions cached in the database by (content, captioner, prompt); captioning rows in a time budget (tests/integration/test_caption_cache.py)
-- sources.py  a caption text's source ``caption:FILE_ID`` (tests/unit/indexer/test_caption_text.py)
+- sources.py  a caption text's source ``caption:FILE_ID`` (tests/integration/test_caption_texts.py)
 - follow.py   the FileEvents listener that keeps caption texts with their files (tests/integration/test_caption_texts.py)
 - sync.py     sync_caption_texts: exactly one caption text per indexed image (tests/integration/test_caption_texts.py)
 """

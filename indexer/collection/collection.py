@@ -16,10 +16,10 @@ from indexer.collection.switch import finish_switch
 from indexer.store import OK, Store, sqlite_url
 from retrieval.index.duplicates import near_duplicate_groups
 from retrieval.index.plan import DEFAULT_MEMORY_MB, IndexConfig, outgrown, plan_for
-from retrieval.models import canonical_spec
 from retrieval.index.search_index import SearchIndex
 from retrieval.index.vector_index import IndexFileError
 from retrieval.index.vector_rows import VectorRowsError
+from retrieval.models import canonical_spec
 
 log = logging.getLogger(__name__)
 

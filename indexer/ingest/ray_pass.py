@@ -36,8 +36,8 @@ from datetime import datetime
 import numpy as np
 
 from indexer.collection import Collection, CollectionError
-from indexer.ingest.decode import DECODED, FAILED, MOVED, DecodeDataset
 from indexer.ingest.contracts import FileEvents
+from indexer.ingest.decode import DECODED, FAILED, MOVED, DecodeDataset
 from indexer.ingest.options import IndexOptions, IndexReport
 from indexer.ingest.results import ResultWriter
 from indexer.ingest.run import index_folders

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 from sqlalchemy import bindparam, create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Engine
 
-from indexer.store.schema import files_table, metadata, meta_table, roots_table
+from indexer.store.schema import files_table, meta_table, roots_table
 
 SCHEMA_VERSION = 1
 

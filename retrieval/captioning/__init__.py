@@ -6,9 +6,9 @@ Modules (test file in brackets):
 - registry.py          load_captioner: which backend a spec names (tests/integration/test_vlm_captioners.py)
 - transformers_vlm.py  BLIP, GIT, Florence-2, PaliGemma 2, Qwen2-VL, SmolVLM... from transformers (tests/integration/test_vlm_captioners.py)
 - coca.py              open_clip's CoCa (tests/integration/test_vlm_captioners.py)
-- own_model.py         clipdex's own word decoder over a frozen dual encoder (tests/integration/test_own_captioner.py)
+- own_model.py         clipdex's own word decoder and its vocabulary (tests/unit/retrieval/test_captioning.py)
 - own.py               clipdex's own captioner at inference (tests/integration/test_own_captioner.py)
-- metrics.py           BLEU-4 and CIDEr-D against reference captions (tests/integration/test_own_captioner.py)
+- metrics.py           BLEU-4 and CIDEr-D against reference captions (tests/unit/retrieval/test_captioning.py)
 """
 
 from retrieval.captioning.base import (

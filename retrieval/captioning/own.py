@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 
+from retrieval.captioning.base import Captioner, CaptionerError
 from retrieval.captioning.own_model import (
     CONFIG_FILE,
     WEIGHTS_FILE,
@@ -18,7 +19,6 @@ from retrieval.captioning.own_model import (
     image_features,
     words_of,
 )
-from retrieval.captioning.base import Captioner, CaptionerError
 from retrieval.encoders.devices import half_precision
 
 

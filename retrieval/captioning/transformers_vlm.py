@@ -38,8 +38,8 @@ class TransformersCaptioner(Captioner):
         import torch
 
         from retrieval.encoders.devices import half_dtype, pick_device
-        from retrieval.models.transformers_loader import local_folder
         from retrieval.models.fingerprint import folder_weights_fingerprint
+        from retrieval.models.transformers_loader import local_folder
 
         try:
             import transformers  # noqa: F401

@@ -4,7 +4,6 @@ import os
 import shutil
 
 import pytest
-
 from live_server import Server, build_collection
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

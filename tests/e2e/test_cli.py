@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 from imagefiles import write_bad_files, write_photos
 
 TINY = "random:clipdex-tiny"
@@ -139,8 +138,8 @@ def test_classify_and_index_texts_from_the_command_line(folder, tmp_path):
         "--labels", "cat", "dog", "car", "--data-dir", data, "--json").stdout)
     assert [os.path.basename(r["path"]) for r in out] == ["photo_0001.jpg", "photo_0002.jpg"]
     for result in out:
-        assert {l["label"] for l in result["labels"]} == {"cat", "dog", "car"}
-        assert abs(sum(l["probability"] for l in result["labels"]) - 1) < 1e-4
+        assert {item["label"] for item in result["labels"]} == {"cat", "dog", "car"}
+        assert abs(sum(item["probability"] for item in result["labels"]) - 1) < 1e-4
     text = clipdex("classify", str(folder / "photo_0001.jpg"), "--labels", "cat", "dog", "--top", "1",
                    "--data-dir", data).stdout
     assert text.count(":") == 1 and ("cat" in text or "dog" in text)

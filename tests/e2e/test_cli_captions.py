@@ -6,7 +6,6 @@ import os
 import sqlite3
 
 import pytest
-
 from imagefiles import write_photos
 from test_cli import TINY, clipdex
 

@@ -7,7 +7,6 @@ import time
 
 import httpx
 import pytest
-
 from imagefiles import png_bomb_bytes, write_photos
 from live_server import API_KEY, MAX_UPLOAD, Server, build_collection, jpeg_bytes
 

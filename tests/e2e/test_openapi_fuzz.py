@@ -4,11 +4,11 @@ no 5xx, and every response matches the spec."""
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from live_server import API_KEY, Server, build_collection
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from api.http.app import create_app
 from api.settings import Settings
-from live_server import API_KEY, Server, build_collection
 
 # The spec needs no running app: build it from the factory, call the live server below.
 schema = schemathesis.openapi.from_dict(create_app(Settings(), "/nonexistent").openapi())

@@ -11,7 +11,6 @@ import tempfile
 import time
 
 import pytest
-
 from imagefiles import write_photos
 from live_server import free_port
 

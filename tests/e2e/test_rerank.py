@@ -25,8 +25,8 @@ def setup(tmp_path_factory):
 
 
 def test_search_with_rerank_orders_hits_by_the_cross_encoder(setup):
-    from retrieval.images.decode import decode_image
     from retrieval.cross_encoder import Reranker
+    from retrieval.images.decode import decode_image
 
     data, folder, server = setup
     with httpx.Client(base_url=server.url, timeout=120) as client:

@@ -5,8 +5,8 @@ budget leaves the rest pending."""
 import os
 
 import pytest
-
 from imagefiles import write_photos
+
 from indexer.captions import CaptionCache, caption_rows
 from indexer.ingest.decode import content_hash
 from indexer.store import Store

@@ -6,14 +6,14 @@ cache lacks."""
 import os
 
 import pytest
-
 from imagefiles import write_photos
+from test_caption_cache import Counting
+
 from indexer.captions import CaptionsFollowFiles, caption_source, read_images, sync_caption_texts
 from indexer.collection import Collection
 from indexer.ingest import IndexOptions, index_folders
 from indexer.texts import TextCollection
 from retrieval.captioning import load_captioner
-from test_caption_cache import Counting
 
 pytest.importorskip("transformers")
 

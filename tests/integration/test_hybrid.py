@@ -6,12 +6,12 @@ import os
 
 import numpy as np
 import pytest
-
 from imagefiles import write_photos
+
 from indexer.captions import caption_source
 from indexer.collection import Collection, SearchFilters
-from indexer.search import hybrid_search
 from indexer.ingest import IndexOptions, index_folders
+from indexer.search import hybrid_search
 from indexer.texts import TextCollection
 
 CAPTIONS = ["a red bus in the rain", "a green apple on a table", "two dogs on a beach", "a city street at night",

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
+from retrieval.captioning import load_captioner
 from retrieval.datasets import shapes
 from retrieval.training import CaptionTrainConfig, CaptionTrainingError, train_captioner
-from retrieval.captioning import load_captioner
 
 ENCODER = "random:clipdex-tiny"
 

@@ -6,8 +6,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from imagefiles import noise_image, rotated_pair, write_bad_files, write_odd_but_valid, write_photos
+
 from indexer.collection import Collection, ModelMismatch
 from indexer.ingest import IndexOptions, index_folders
 from indexer.store import FAILED, OK

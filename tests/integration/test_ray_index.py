@@ -17,8 +17,8 @@ from indexer.store import OK
 
 ray = pytest.importorskip("ray")
 
-from indexer.ingest import ray_pass as ray_index
-from indexer.ingest.ray_pass import SHARD_DIR, RayIndexError, RayOptions, index_folders_ray
+from indexer.ingest import ray_pass as ray_index  # noqa: E402 (after the skip: it needs Ray)
+from indexer.ingest.ray_pass import SHARD_DIR, RayIndexError, RayOptions, index_folders_ray  # noqa: E402
 
 TINY = "random:clipdex-tiny"
 OPTIONS = IndexOptions(batch_size=8, num_workers=1, checkpoint_seconds=0.0, progress=False)

@@ -6,9 +6,10 @@ import pytest
 pytest.importorskip("transformers")
 
 from imagefiles import noise_image  # noqa: E402
-from retrieval.models import BadModelSpec  # noqa: E402
-from retrieval.cross_encoder import Reranker  # noqa: E402
 from tiny_transformers import RERANKERS, save_tiny_clip  # noqa: E402
+
+from retrieval.cross_encoder import Reranker  # noqa: E402
+from retrieval.models import BadModelSpec  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=sorted(RERANKERS))

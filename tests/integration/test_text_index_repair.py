@@ -3,8 +3,8 @@ so nothing is lost. Readers get an error that says how to embed them again; writ
 which hold the model, embed them again on the spot."""
 
 import pytest
-
 from imagefiles import write_photos
+
 from indexer.collection import Collection
 from indexer.ingest import IndexOptions, index_folders
 from indexer.texts import TextCollection

@@ -5,9 +5,9 @@ import os
 import numpy as np
 import pytest
 
+from retrieval.datasets.shapes import make_split
 from retrieval.encoders import TorchEncoder
 from retrieval.models import load_model
-from retrieval.datasets.shapes import make_split
 from retrieval.training import EvalData, TrainConfig, TrainingError, evaluate, train
 
 

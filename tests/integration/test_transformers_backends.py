@@ -9,11 +9,12 @@ import pytest
 pytest.importorskip("transformers")
 
 from imagefiles import noise_image, write_photos  # noqa: E402
+from tiny_transformers import BUILDERS  # noqa: E402
+
 from indexer.collection import Collection, ModelMismatch  # noqa: E402
 from indexer.ingest import IndexOptions, index_folders  # noqa: E402
 from retrieval.encoders import TorchEncoder  # noqa: E402
 from retrieval.models import BadModelSpec, ModelNotAvailable, load_model  # noqa: E402
-from tiny_transformers import BUILDERS  # noqa: E402
 
 TEXTS = ["a red circle", "two dogs on the beach at night", "hello world", "a"]
 

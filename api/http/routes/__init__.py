@@ -1,1 +1,13 @@
-"""HTTP routers, one file per area, all under /v1."""
+"""HTTP routers, one file per area, all under /v1 (the page at /).
+
+Modules (test file in brackets):
+
+- search.py      text->image, image->image (upload or id), image->text; hybrid, re-rank, captions (tests/e2e/test_http.py)
+- images.py      an indexed image by id: the file, a thumbnail, its metadata (tests/e2e/test_http.py)
+- classify.py    zero-shot labels of indexed or uploaded images (tests/e2e/test_http.py)
+- texts.py       adding and removing texts for image->text search (tests/e2e/test_http.py)
+- captions.py    captions of uploads or indexed images, answers to questions (tests/e2e/test_captions_http.py)
+- collection.py  health, readiness, stats, the re-index job (tests/e2e/test_http.py)
+- duplicates.py  groups of near-duplicates (tests/e2e/test_http.py)
+- web.py         the page and its assets (tests/e2e/test_browser.py)
+"""

@@ -19,17 +19,17 @@ from api.http.schemas import (
     MAX_K,
     MAX_OFFSET,
     Filters,
-    IsoDateTime,
     ImageHit,
     ImageToTextRequest,
+    IsoDateTime,
     SearchResponse,
     TextSearchRequest,
     TextSearchResponse,
     display_path,
     exif_date,
 )
-from indexer.collection import Hit, SearchFilters
 from api.services import reranker_from
+from indexer.collection import Hit, SearchFilters
 from indexer.search import hybrid_search, rerank_hits
 
 router = APIRouter(prefix="/v1", tags=["search"], responses=ERROR_RESPONSES)

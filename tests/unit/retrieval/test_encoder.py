@@ -1,5 +1,4 @@
 import numpy as np
-
 from imagefiles import noise_image
 
 

@@ -66,9 +66,8 @@ def _write_hub_cache(cache: str, repo_id: str, files: dict) -> None:
 @pytest.mark.slow
 def test_pretrained_tag_loads_offline_from_the_hub_cache(tmp_path):
     """The default spec's real loading path, with weights a test wrote into the cache."""
-    from safetensors.torch import save_file
-
     import open_clip
+    from safetensors.torch import save_file
 
     torch.manual_seed(1)
     source = open_clip.create_model("ViT-B-32")

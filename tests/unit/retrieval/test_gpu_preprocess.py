@@ -7,11 +7,11 @@ import sys
 import numpy as np
 import pytest
 import torch
+from imagefiles import noise_image
 from PIL import Image, ImageOps
 
-from imagefiles import noise_image
-from retrieval.images.decode import decode_image
 from retrieval.images import gpu_jpeg
+from retrieval.images.decode import decode_image
 from retrieval.images.gpu_preprocess import TensorPreprocessor, choose_jpeg_decoder, orient
 
 

@@ -2,9 +2,9 @@ import io
 
 import numpy as np
 import pytest
+from imagefiles import BAD_FILES, noise_image, rotated_pair
 from PIL import Image
 
-from imagefiles import BAD_FILES, noise_image, rotated_pair
 from retrieval.images.decode import ImageError, decode_image
 
 

@@ -1,6 +1,6 @@
 import pytest
-
 from imagefiles import noise_image
+
 from indexer.training_data import TrainingDataError, load_pairs
 
 

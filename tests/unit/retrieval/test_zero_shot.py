@@ -38,6 +38,7 @@ def test_bad_labels_and_templates_are_refused(labels, templates, words):
 def test_probabilities_are_the_same_on_every_backend(tiny_model, tmp_path):
     """The ONNX runtime scales by the model's own learned temperature too (not a fixed 100)."""
     from imagefiles import noise_image
+
     from retrieval.encoders import make_encoder
 
     labels = ["a red square", "a blue circle", "noise"]

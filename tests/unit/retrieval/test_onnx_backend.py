@@ -5,10 +5,10 @@ import sys
 
 import numpy as np
 import pytest
-
 from imagefiles import noise_image
-from retrieval.encoders.backend import make_encoder
+
 from retrieval.encoders import TorchEncoder
+from retrieval.encoders.backend import make_encoder
 
 pytest.importorskip("onnxruntime")
 
