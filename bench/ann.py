@@ -1,6 +1,6 @@
 """Approximate indexes against exact search: recall@10, single-query latency, memory, build time.
 
-    python bench/ann.py [--sizes 1000000 10000000] [--data clustered uniform] [--queries 200]
+    python -m bench.ann [--sizes 1000000 10000000] [--data clustered uniform] [--queries 200]
 
 For each size and kind of synthetic 512-d unit vectors (bench/synthetic_vectors.py) this
 builds the index clipdex chooses for that size through the collection's own path
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import resource
 import shutil
@@ -29,14 +28,11 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from synthetic_vectors import VectorMixture  # noqa: E402
-
-from retrieval.index.plan import default_nprobe, plan_for, shortlist_depth  # noqa: E402
-from retrieval.index.search_index import SearchIndex  # noqa: E402
-from retrieval.index.sharded_index import merge_top_k  # noqa: E402
+from bench.common import RESULTS, ROOT, save_json, table_header, table_line
+from bench.synthetic_vectors import VectorMixture
+from retrieval.index.plan import default_nprobe, plan_for, shortlist_depth
+from retrieval.index.search_index import SearchIndex
+from retrieval.index.sharded_index import merge_top_k
 
 CHUNK = 1_000_000
 
@@ -55,8 +51,8 @@ def resident_after_load(folder: str) -> float:
     of this run muddles the number there."""
     import subprocess
 
-    child = subprocess.run([sys.executable, __file__, "--measure-load", folder],
-                           capture_output=True, text=True, check=True)
+    child = subprocess.run([sys.executable, "-m", "bench.ann", "--measure-load", folder],
+                           capture_output=True, text=True, check=True, cwd=ROOT)
     return float(child.stdout.strip().splitlines()[-1].split()[0])
 
 
@@ -118,7 +114,7 @@ def run(n: int, data: str, dim: int, queries_n: int, work: str, sweep: bool = Fa
         for nprobe, shortlist in settings:
             loaded.shards.set_nprobe(nprobe)
             found = loaded.search(queries, 10, shortlist=shortlist)[1]
-            timing = latency(lambda q: loaded.search(q, 10, shortlist=shortlist), queries)
+            timing = latency(functools.partial(loaded.search, k=10, shortlist=shortlist), queries)
             rows.append({
                 "vectors": n, "data": data, "index": plan.factory(dim), "nprobe": nprobe,
                 "shortlist": shortlist or shortlist_depth(10, n) if plan.kind == "ivfpq" else None,
@@ -133,15 +129,15 @@ def run(n: int, data: str, dim: int, queries_n: int, work: str, sweep: bool = Fa
         shutil.rmtree(folder, ignore_errors=True)
 
 
-HEADER = (f"{'vectors':>10} {'data':>9} {'index':>22} {'nprobe':>6} {'short':>5} {'recall@10':>9} {'p50 ms':>7} "
-          f"{'p99 ms':>7} {'flat ms':>8} {'speed-up':>8} {'RSS MB':>7} {'build s':>8}")
+COLUMNS = [("vectors", ">10", "vectors"), ("data", ">9", "data"), ("index", ">22", "index"), ("nprobe", ">6", "nprobe"),
+           ("short", ">5", lambda row: row["shortlist"] or "-"), ("recall@10", ">9.4f", "recall_at_10"),
+           ("p50 ms", ">7.2f", "p50_ms"), ("p99 ms", ">7.2f", "p99_ms"), ("flat ms", ">8.1f", "flat_p50_ms"),
+           ("speed-up", ">8.1f", "speedup_vs_flat"), ("RSS MB", ">7.0f", "index_resident_mb"),
+           ("build s", ">8.0f", "build_s")]
 
 
 def print_row(row: dict) -> None:
-    print(f"{row['vectors']:>10} {row['data']:>9} {row['index']:>22} {row['nprobe']:>6} {row['shortlist'] or '-':>5} "
-          f"{row['recall_at_10']:>9.4f} "
-          f"{row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['flat_p50_ms']:>8.1f} {row['speedup_vs_flat']:>8.1f} "
-          f"{row['index_resident_mb']:>7.0f} {row['build_s']:>8.0f}", flush=True)
+    print(table_line(COLUMNS, row), flush=True)
 
 
 def main() -> None:
@@ -152,12 +148,12 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--work", default=None, help="folder for the index files (default: temp)")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "ann.json"))
+    parser.add_argument("--out", default=os.path.join(RESULTS, "ann.json"))
     parser.add_argument("--sweep", action="store_true", help="also 3/4 of the default nprobe, with a twice longer shortlist too")
     parser.add_argument("--measure-load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure_load:
-        import faiss  # noqa: F401 - the library itself is not the index
+        import faiss  # the library itself is not the index
 
         before = anon_rss_mb()
         loaded = SearchIndex.load(args.measure_load)
@@ -168,17 +164,16 @@ def main() -> None:
     import faiss
 
     print(f"{os.cpu_count()} CPUs, faiss {faiss.__version__} with {faiss.omp_get_max_threads()} threads")
-    print(HEADER)
+    print(table_header(COLUMNS))
     rows = []
     for n in args.sizes:
         for data in args.data:
             if data == "uniform" and n > args.uniform_max:
                 continue
             rows += run(n, data, args.dim, args.queries, args.work or tempfile.gettempdir(), args.sweep)
-            os.makedirs(os.path.dirname(args.out), exist_ok=True)
-            with open(args.out, "w") as handle:  # after each size: a long run keeps what it measured
-                json.dump({"cpus": os.cpu_count(), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                           "rows": rows}, handle, indent=1)
+            save_json(args.out, {"cpus": os.cpu_count(),  # after each size: a long run keeps what it measured
+                                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                                 "rows": rows}, indent=1)
     print(f"wrote {args.out}")
 
 

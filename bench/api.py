@@ -1,6 +1,6 @@
 """HTTP text search: queries/s and latency with 1 and 8 concurrent clients on loopback.
 
-    python bench/api.py [--images 100000] [--model random:ViT-B-32] [--queries 200]
+    python -m bench.api [--images 100000] [--model random:ViT-B-32] [--queries 200]
 
 Builds a collection of synthetic vectors (clustered on the unit sphere, like real
 CLIP embeddings) with one metadata row each, starts `clipdex serve` on it, and
@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.common import hub_offline, print_table, temp_path, write_result
 
 
 def clustered_unit_vectors(n: int, dim: int, clusters: int = 1000, seed: int = 0):
@@ -107,9 +105,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--model", default="random:ViT-B-32")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-api-bench"))
+    parser.add_argument("--work", default=temp_path("clipdex-api-bench"))
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
 
     from retrieval.models import load_model
 
@@ -144,15 +142,11 @@ def main() -> None:
         server.wait(10)
 
     print(f"\nclipdex HTTP text search: {args.images:,} images, {args.model}, loopback, {os.cpu_count()} CPUs")
-    print(f"{'clients':>7s} {'queries/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'encode ms':>10s} {'search ms':>10s} {'lookup ms':>10s}")
-    for row in rows:
-        print(f"{row['clients']:7d} {row['qps']:10.1f} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} "
-              f"{row.get('encode_ms', 0):10.1f} {row.get('search_ms', 0):10.2f} {row.get('lookup_ms', 0):10.2f}")
-    out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "api.json"), "w") as handle:
-        json.dump({"images": args.images, "model": args.model, "cpus": os.cpu_count(), "rows": rows}, handle, indent=2)
-    print(f"wrote {os.path.join(out_dir, 'api.json')}")
+    print_table([("clients", "7d", "clients"), ("queries/s", "10.1f", "qps"), ("p50 ms", "8.1f", "p50_ms"),
+                 ("p99 ms", "8.1f", "p99_ms"), ("encode ms", "10.1f", lambda row: row.get("encode_ms", 0)),
+                 ("search ms", "10.2f", lambda row: row.get("search_ms", 0)),
+                 ("lookup ms", "10.2f", lambda row: row.get("lookup_ms", 0))], rows)
+    write_result("api.json", {"images": args.images, "model": args.model, "cpus": os.cpu_count(), "rows": rows})
 
 
 if __name__ == "__main__":

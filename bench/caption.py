@@ -1,6 +1,6 @@
 """Quality of clipdex's own captioner on synthetic shapes, trained within a CPU time budget.
 
-    python bench/caption.py [--encoder DIR] [--train 20000] [--minutes 9]
+    python -m bench.caption [--encoder DIR] [--train 20000] [--minutes 9]
 
 The captioner is trained (``retrieval.caption_training``) on the image tower of a dual
 encoder clipdex trained on the same world: ``--encoder`` names it; without it,
@@ -16,13 +16,10 @@ ever had. Prints a table and writes bench/results/caption.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.common import CAPTIONER, QUALITY_MODEL, hub_offline, print_table, write_result
 
 GOAL = 0.90
 
@@ -31,7 +28,7 @@ def ensure_encoder(path: str | None, minutes: float) -> tuple[str, float]:
     from retrieval.datasets.shapes import make_split
     from retrieval.training import CONFIG_FILE, WEIGHTS_FILE, TrainConfig, train
 
-    out = path or os.path.join(tempfile.gettempdir(), "clipdex-quality-model")
+    out = path or QUALITY_MODEL
     if os.path.exists(os.path.join(out, CONFIG_FILE)) and os.path.exists(os.path.join(out, WEIGHTS_FILE)):
         return out, 0.0
     started = time.perf_counter()
@@ -64,15 +61,15 @@ def main() -> None:
     parser.add_argument("--encoder-minutes", type=float, default=9.0)
     parser.add_argument("--train", type=int, default=20000)
     parser.add_argument("--minutes", type=float, default=9.0)
-    parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "clipdex-captioner"))
+    parser.add_argument("--out", default=CAPTIONER)
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
 
     import torch
 
     from retrieval.captioning.own import OwnCaptioner
-    from retrieval.training import CaptionTrainConfig, train_captioner
     from retrieval.datasets.shapes import make_split
+    from retrieval.training import CaptionTrainConfig, train_captioner
 
     encoder, encoder_seconds = ensure_encoder(args.encoder, args.encoder_minutes)
     images, captions, _ = make_split(args.train, 0, "train")
@@ -91,19 +88,14 @@ def main() -> None:
     print(f"\nown captioner on {encoder}: trained on {args.train:,} scenes for {train_seconds / 60:.1f} min "
           f"({result.steps} steps, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs)"
           + (f"; the dual encoder took {encoder_seconds / 60:.1f} min before" if encoder_seconds else ""))
-    print(f"{'500 held-out images':36s} {'names every object':>18s} {'exact':>6s} {'BLEU-4':>7s} {'CIDEr-D':>8s} "
-          f"{'img/s':>6s}")
-    for name, row in rows.items():
-        print(f"{name:36s} {row['names every object']:18.3f} {row['exact caption']:6.3f} {row['BLEU-4']:7.3f} "
-              f"{row['CIDEr-D']:8.3f} {row['images/s']:6.0f}")
+    print_table([("500 held-out images", "36s", "name"), ("names every object", "18.3f", "names every object"),
+                 ("exact", "6.3f", "exact caption"), ("BLEU-4", "7.3f", "BLEU-4"), ("CIDEr-D", "8.3f", "CIDEr-D"),
+                 ("img/s", "6.0f", "images/s")], [{"name": name, **row} for name, row in rows.items()])
     met = rows["unseen scenes (seen pairs)"]["names every object"] >= GOAL
     print(f"goal: names every object on >= {GOAL:.0%} of unseen scenes: {'met' if met else 'NOT met'}")
-    out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "caption.json"), "w") as handle:
-        json.dump({"train": args.train, "train_seconds": train_seconds, "encoder_seconds": encoder_seconds,
-                   "steps": result.steps, "cpus": os.cpu_count(), "goal": GOAL, "met": met, "results": rows,
-                   "history": result.history}, handle, indent=2)
+    write_result("caption.json", {"train": args.train, "train_seconds": train_seconds, "encoder_seconds": encoder_seconds,
+                                  "steps": result.steps, "cpus": os.cpu_count(), "goal": GOAL, "met": met,
+                                  "results": rows, "history": result.history})
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """`clipdex index` in one process against `clipdex index --ray` on this machine, and what
 a 100-million-image job would take on N GPU nodes.
 
-    python bench/cluster.py [--images 2000] [--model random:ViT-B-32] [--batch-size 64] [--ray-workers 2]
+    python -m bench.cluster [--images 2000] [--model random:ViT-B-32] [--batch-size 64] [--ray-workers 2]
                             [--backend torch|onnx|onnx-int8]
 
 Rows, in one run, the same model (--backend, random weights) and images (64-256 px, 3/4 JPEG,
@@ -25,15 +25,11 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-
-from photos import photo_like
+from bench.common import MEASURED, hub_offline, print_table, temp_path, write_result
+from bench.photos import photo_like
 
 SIZES = ((256, 192), (128, 96), (64, 64), (192, 256), (200, 150), (96, 128))
 FILES_PER_WAVE = 256 * 4096  # RayOptions: shards_per_wave x shard_files
@@ -187,12 +183,9 @@ def print_estimate(est: dict) -> None:
           f"{est['driver_images_per_s']:,.0f} images/s (one process writes the index and the SQL rows)")
     print(f"  waves            100M / {i['files_per_wave']:,} = {math.ceil(est['images'] / i['files_per_wave'])} x "
           f"{i['fixed_s_per_wave']:.1f} s fixed cost")
-    print(f"  {'nodes':>5s} {'GPUs':>5s} {'nodes/s':>10s} {'images/s':>10s} {'bound':>14s} {'hours':>7s} "
-          f"{'read GB/s':>10s}")
-    for row in est["rows"]:
-        print(f"  {row['nodes']:5d} {row['gpus']:5d} {row['nodes_images_per_s']:10,.0f} {row['images_per_s']:10,.0f} "
-              f"{row['bound']:>14s} "
-              f"{row['hours']:7.2f} {row['read_gb_per_s']:10.2f}")
+    print_table([("nodes", "5d", "nodes"), ("GPUs", "5d", "gpus"), ("nodes/s", "10,.0f", "nodes_images_per_s"),
+                 ("images/s", "10,.0f", "images_per_s"), ("bound", ">14s", "bound"), ("hours", "7.2f", "hours"),
+                 ("read GB/s", "10.2f", "read_gb_per_s")], est["rows"], indent="  ")
     print(f"  nodes/s = nodes x per-node rate; images/s = min(nodes/s, driver rate);"
           f" hours = 100e6 / images/s / 3600 + waves x fixed cost; "
           f"read GB/s at {i['bytes_per_image'] / 1e3:.0f} kB per image")
@@ -206,10 +199,10 @@ def main() -> None:
     parser.add_argument("--ray-workers", type=int, nargs="+", default=[2])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"])
-    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-bench-cluster"))
+    parser.add_argument("--work", default=temp_path("clipdex-bench-cluster"))
     parser.add_argument("--cores-per-node", type=int, default=192)
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
 
     import ray
     import torch
@@ -242,14 +235,12 @@ def main() -> None:
     print(f"\nclipdex index, one process vs Ray: {args.images} images 64-256 px ({total_bytes / args.images / 1e3:.1f} kB"
           f" avg), {args.model} ({args.backend}), batch {args.batch_size}, device {args.device}, cpus {os.cpu_count()}, "
           f"torch threads {torch.get_num_threads()}")
-    print(f"{'mode':18s} {'images':>7s} {'seconds':>8s} {'images/s':>9s} {'ratio':>6s}")
-    for row in rows:
-        print(f"{row['mode']:18s} {row['embedded']:7d} {row['seconds']:8.1f} {row['images_per_s']:9.1f} "
-              f"{row['ratio']:6.2f}")
+    print_table([("mode", "18s", "mode"), ("images", "7d", "embedded"), ("seconds", "8.1f", "seconds"),
+                 ("images/s", "9.1f", "images_per_s"), ("ratio", "6.2f", "ratio")], rows)
     print(f"(Ray start {ray_init:.1f} s, not counted; a 32-image Ray run, the fixed cost of a wave, "
           f"took {fixed['seconds']:.1f} s; driver commit {commit_s_per_1k:.3f} s per 1k files)")
 
-    est = estimate(os.path.join(HERE, "measured", "gpu_ingest.h100.json"), commit_s_per_1k, fixed["seconds"],
+    est = estimate(os.path.join(MEASURED, "gpu_ingest.h100.json"), commit_s_per_1k, fixed["seconds"],
                    cores_per_node=args.cores_per_node)
     print_estimate(est)
     result = {"model": args.model, "backend": args.backend, "images": args.images, "image_bytes_avg": total_bytes / args.images,
@@ -257,11 +248,7 @@ def main() -> None:
               "torch_threads": torch.get_num_threads(), "ray_version": ray.__version__, "ray_init_seconds": ray_init,
               "rows": rows, "ray_fixed_cost_32_images": fixed, "driver_commit_s_per_1k": commit_s_per_1k,
               "estimate_100m": est}
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    out = os.path.join(HERE, "results", "cluster.json" if args.backend == "torch" else f"cluster.{args.backend}.json")
-    with open(out, "w") as handle:
-        json.dump(result, handle, indent=2)
-    print(f"wrote {out}")
+    write_result("cluster.json" if args.backend == "torch" else f"cluster.{args.backend}.json", result)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """CPU ingest by backend: PyTorch eager, ONNX Runtime fp32, ONNX Runtime int8.
 
-    python bench/cpu_ingest.py [--images 2000] [--model random:ViT-B-32] [--large-every 10]
+    python -m bench.cpu_ingest [--images 2000] [--model random:ViT-B-32] [--large-every 10]
 
 In one run on the same machine, for each backend:
   model forward   pre-made tensors, batches through the encoder only (its ceiling)
@@ -15,20 +15,16 @@ Prints a table and writes bench/results/cpu_ingest.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from ingest import forward_ceiling, index_into  # noqa: E402
-from photos import make_folder  # noqa: E402
+from bench.common import hub_offline, print_table, temp_path, write_result
+from bench.ingest import forward_ceiling, index_into
+from bench.photos import make_folder
 
 GOAL = 19.0  # 1.5x an ONNX Runtime peer's ~12 images/s with ViT-B-32 on 2 cores
 QUERIES = [f"a photo of {thing} {place}" for thing in ("a dog", "a red car", "two people", "a cat", "a bowl of fruit",
@@ -64,8 +60,7 @@ def top10_overlap(reference: str, other: str, queries: np.ndarray) -> float:
 def query_latency(encoder, vectors: int = 100_000) -> dict:
     """A text query end to end without HTTP: tokenize + text tower + search of a flat
     index of ``vectors`` (the default index up to 100k), one query at a time, warm."""
-    from synthetic_vectors import VectorMixture
-
+    from bench.synthetic_vectors import VectorMixture
     from retrieval.index.search_index import SearchIndex
 
     folder = tempfile.mkdtemp(prefix="clipdex-cpu-query-")
@@ -96,9 +91,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="decode worker processes (rows)")
     parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])
-    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-bench"))
+    parser.add_argument("--work", default=temp_path("clipdex-bench"))
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
 
     import torch
 
@@ -146,11 +141,10 @@ def main() -> None:
     print(f"\nCPU ingest: {args.images} JPEGs (640x480, every {args.large_every}th 4000x3000), {args.model}, "
           f"batch {args.batch_size}, {os.cpu_count()} CPUs, "
           f"torch threads {torch.get_num_threads()}")
-    print(f"{'backend':12s} {'workers':>7s} {'forward img/s':>14s} {'index img/s':>12s} {'of forward':>11s} "
-          f"{'vs goal 19':>11s}")
-    for row in rows:
-        print(f"{row['backend']:12s} {row['workers']:7d} {row['forward_images_per_s']:14.1f} {row['images_per_s']:12.1f} "
-              f"{row['ratio_to_forward']:11.2f} {row['images_per_s'] / GOAL:11.2f}")
+    print_table([("backend", "12s", "backend"), ("workers", "7d", "workers"),
+                 ("forward img/s", "14.1f", "forward_images_per_s"), ("index img/s", "12.1f", "images_per_s"),
+                 ("of forward", "11.2f", "ratio_to_forward"),
+                 (f"vs goal {GOAL:g}", "11.2f", lambda row: row["images_per_s"] / GOAL)], rows)
     for backend, values in queries.items():
         print(f"text query, {backend}: encode {values['encode_p50_ms']:.1f} ms, encode + search of "
               f"{values['vectors']} vectors p50 {values['total_p50_ms']:.1f} ms (max {values['total_max_ms']:.1f})")
@@ -160,11 +154,7 @@ def main() -> None:
               "batch_size": args.batch_size, "workers": args.workers, "cpus": os.cpu_count(),
               "torch_threads": torch.get_num_threads(), "goal_images_per_s": GOAL, "rows": rows,
               "agreement": agreement, "text_query": queries}
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "cpu_ingest.json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as handle:
-        json.dump(result, handle, indent=2)
-    print(f"wrote {out}")
+    write_result("cpu_ingest.json", result)
     for data in data_dirs.values():
         shutil.rmtree(data, ignore_errors=True)
 

@@ -1,6 +1,6 @@
 """Zero-shot Fashion-MNIST after contrastive training on its train split with templated captions.
 
-    python bench/fashion.py [--minutes 8] [--train 60000]
+    python -m bench.fashion [--minutes 8] [--train 60000]
 
 Trains clipdex-small from scratch on (image, "a photo of a {class}.") pairs, then
 classifies the 10,000 test images by prompts alone (labels embedded through the
@@ -10,13 +10,10 @@ templates, no classifier head). Prints a table and writes bench/results/fashion.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.common import hub_offline, temp_path, write_result
 
 GOAL = 0.85
 
@@ -26,12 +23,12 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=60000)
     parser.add_argument("--minutes", type=float, default=8.0)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "clipdex-fashion-model"))
+    parser.add_argument("--out", default=temp_path("clipdex-fashion-model"))
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
 
-    from retrieval.encoders import TorchEncoder
     from retrieval.datasets.fashion_mnist import CAPTION_TEMPLATES, CLASSES, load_split
+    from retrieval.encoders import TorchEncoder
     from retrieval.models import load_model
     from retrieval.training import EvalData, TrainConfig, evaluate, train
 
@@ -51,11 +48,8 @@ def main() -> None:
           f"({result.steps} steps, {os.cpu_count()} CPUs)")
     print(f"{'metric':34s} {'value':>7s} {'goal':>7s}")
     print(f"{'zero-shot accuracy, 10,000 test':34s} {accuracy:7.3f} {GOAL:7.2f} {'met' if accuracy >= GOAL else 'NOT met'}")
-    out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "fashion.json"), "w") as handle:
-        json.dump({"train": len(images), "train_seconds": seconds, "steps": result.steps, "accuracy": accuracy,
-                   "goal": GOAL, "history": result.history}, handle, indent=2)
+    write_result("fashion.json", {"train": len(images), "train_seconds": seconds, "steps": result.steps,
+                                  "accuracy": accuracy, "goal": GOAL, "history": result.history})
 
 
 if __name__ == "__main__":

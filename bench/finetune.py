@@ -1,7 +1,7 @@
 """Fine-tuning: a model that knows half the shapes vocabulary learns the other half from
 at most 500 pairs, without forgetting the first.
 
-    python bench/finetune.py [--base-minutes 4] [--pairs 500]
+    python -m bench.finetune [--base-minutes 4] [--pairs 500]
 
 Half A: scenes in red, green and blue; half B: yellow, purple and orange. A model
 trained from scratch on A is fine-tuned on a few B pairs. Recall@10 (text->image, 500
@@ -13,14 +13,11 @@ bench/results/finetune.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.common import hub_offline, temp_path, write_result
 
 HALF_A = ("red", "green", "blue")
 HALF_B = ("yellow", "purple", "orange")
@@ -33,13 +30,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--mode", default="last", choices=("full", "proj", "last", "lora"))
-    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-finetune"))
+    parser.add_argument("--work", default=temp_path("clipdex-finetune"))
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
 
+    from retrieval.datasets.shapes import make_split
     from retrieval.encoders import TorchEncoder
     from retrieval.models import load_model
-    from retrieval.datasets.shapes import make_split
     from retrieval.training import EvalData, TrainConfig, evaluate, train
 
     def held_out(colours, seed):
@@ -77,11 +74,8 @@ def main() -> None:
         print(f"{'half ' + half:22s} {before[half]:7.3f} {after[half]:7.3f} {after[half] - before[half]:+7.3f}")
     met = after["B"] > before["B"] and before["A"] - after["A"] <= 0.05
     print(f"goal (B rises, A drops <= 0.05): {'met' if met else 'NOT met'}")
-    out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "finetune.json"), "w") as handle:
-        json.dump({"mode": args.mode, "pairs": args.pairs, "epochs": args.epochs, "lr": args.lr, "before": before,
-                   "after": after, "finetune_seconds": seconds, "goal_met": met}, handle, indent=2)
+    write_result("finetune.json", {"mode": args.mode, "pairs": args.pairs, "epochs": args.epochs, "lr": args.lr,
+                                   "before": before, "after": after, "finetune_seconds": seconds, "goal_met": met})
 
 
 if __name__ == "__main__":

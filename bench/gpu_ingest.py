@@ -1,6 +1,6 @@
 """GPU ingest: images/s from JPEG files into a collection, against the model-only ceiling.
 
-    python bench/gpu_ingest.py [--images 20000] [--models ViT-B-32 ViT-L-14] [--workers N]
+    python -m bench.gpu_ingest [--images 20000] [--models ViT-B-32 ViT-L-14] [--workers N]
 
 For each model (random weights), in one run on the same GPU:
   model only            pre-made normalised tensors already on the GPU, bf16 autocast (the ceiling)
@@ -15,7 +15,6 @@ CPU path's. Prints a table and writes bench/results/gpu_ingest.json ($OUT/ when 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -23,10 +22,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from photos import make_folder  # noqa: E402
+from bench.common import hub_offline, temp_path, write_result
+from bench.photos import make_folder
 
 PHOTO_SIZES = ((500, 375), (640, 480), (800, 600), (1024, 768), (375, 500), (768, 1024))
 
@@ -101,16 +98,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="default: the pipeline's own choice")
     parser.add_argument("--decode-threads", type=int, default=None, help="default: the pipeline's own choice")
     parser.add_argument("--skip-cpu-decode-for", nargs="*", default=["ViT-L-14"])
-    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-gpu-bench"))
+    parser.add_argument("--work", default=temp_path("clipdex-gpu-bench"))
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
 
     import torch
 
     from indexer.ingest import IndexOptions, default_workers
     from retrieval.encoders import TorchEncoder
-    from retrieval.models import load_model
     from retrieval.images.gpu_preprocess import choose_jpeg_decoder
+    from retrieval.models import load_model
 
     if not torch.cuda.is_available():
         sys.exit("no CUDA device: this benchmark measures the GPU path")
@@ -161,11 +158,7 @@ def main() -> None:
     result = {"device": torch.cuda.get_device_name(0), "images": args.images, "batch_size": args.batch_size,
               "workers": workers, "decode_threads": threads, "cpus": os.cpu_count(),
               "hardware_jpeg_decoder": hardware, "rows": rows}
-    out_dir = os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "gpu_ingest.json"), "w") as handle:
-        json.dump(result, handle, indent=2)
-    print(f"wrote {os.path.join(out_dir, 'gpu_ingest.json')}")
+    write_result("gpu_ingest.json", result, folder=os.environ.get("OUT"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Where GPU ingest time goes: each stage of the pipeline timed alone on the same files.
 
-    python bench/gpu_stages.py --folder /tmp/clipdex-gpu-bench/photos_20000 [--model ViT-B-32]
+    python -m bench.gpu_stages --folder /tmp/clipdex-gpu-bench/photos_20000 [--model ViT-B-32]
 
 Stages (images/s, each alone):
   read+hash         one process reading and hashing files
@@ -8,18 +8,16 @@ Stages (images/s, each alone):
   nvjpeg decode     torchvision decode_jpeg on cuda, batched, bytes already in memory
   decode+resize     the above plus orientation, resize, crop, normalise on the GPU
   decode+model      the above plus the model forward
-Prints a table and writes bench/results/gpu_stages.json.
+Prints a table and writes bench/results/gpu_stages.json ($OUT/ when set).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.common import write_result
 
 
 def main() -> None:
@@ -36,8 +34,8 @@ def main() -> None:
 
     from indexer.ingest.decode import DecodeDataset, collate, content_hash
     from retrieval.encoders import TorchEncoder
-    from retrieval.models import load_model
     from retrieval.images.gpu_preprocess import TensorPreprocessor
+    from retrieval.models import load_model
 
     paths = sorted(os.path.join(args.folder, n) for n in os.listdir(args.folder) if n.endswith(".jpg"))
     paths = paths[: args.images]
@@ -144,10 +142,8 @@ def main() -> None:
     torch.cuda.synchronize()
     record("model only", len(blobs), time.perf_counter() - started)
 
-    out_dir = os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "gpu_stages.json"), "w") as handle:
-        json.dump({"device": torch.cuda.get_device_name(0), "model": args.model, "rows": rows}, handle, indent=2)
+    write_result("gpu_stages.json", {"device": torch.cuda.get_device_name(0), "model": args.model, "rows": rows},
+                 folder=os.environ.get("OUT"))
 
 
 if __name__ == "__main__":

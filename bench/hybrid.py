@@ -1,7 +1,7 @@
 """Does captioning help search? Text->image recall of image vectors alone vs hybrid
 (image + caption similarity), on synthetic shapes scenes.
 
-    python bench/hybrid.py [--encoder DIR] [--captioner DIR] [--scenes 1000]
+    python -m bench.hybrid [--encoder DIR] [--captioner DIR] [--scenes 1000]
 
 The dual encoder and the own captioner are the ones bench/quality.py and bench/caption.py
 train (default: their output folders in the temp dir). 1,000 scenes with distinct captions
@@ -15,23 +15,20 @@ table and writes bench/results/hybrid.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.common import CAPTIONER, QUALITY_MODEL, hub_offline, table_header, table_line, write_result
 
 WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0)
 
 
 def run(split: str, count: int, encoder, captioner, work: str) -> dict:
-    from indexer.captions import caption_source
-    from indexer.captions import caption_rows
+    from indexer.captions import caption_rows, caption_source
     from indexer.collection import Collection
-    from indexer.search import hybrid_search
     from indexer.ingest import IndexOptions, index_folders
+    from indexer.search import hybrid_search
     from indexer.texts import TextCollection
     from retrieval.datasets.shapes import make_split
 
@@ -64,11 +61,11 @@ def run(split: str, count: int, encoder, captioner, work: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--encoder", default=os.path.join(tempfile.gettempdir(), "clipdex-quality-model"))
-    parser.add_argument("--captioner", default=os.path.join(tempfile.gettempdir(), "clipdex-captioner"))
+    parser.add_argument("--encoder", default=QUALITY_MODEL)
+    parser.add_argument("--captioner", default=CAPTIONER)
     parser.add_argument("--scenes", type=int, default=1000)
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
 
     from retrieval.captioning.own import OwnCaptioner
     from retrieval.encoders import TorchEncoder
@@ -81,18 +78,17 @@ def main() -> None:
         for split, name in (("train", "unseen scenes (seen pairs)"), ("test", "test split (incl. held-out pairs)")):
             results[name] = run(split, args.scenes, encoder, captioner, work)
     print(f"\ntext->image on {args.scenes} scenes with distinct captions; every true caption is a query")
-    print(f"{'scenes':36s} {'caption weight':>14s} {'R@1':>6s} {'R@5':>6s} {'R@10':>6s}")
+    columns = [("scenes", "36s", "scenes"), ("caption weight", "14.1f", "weight"), ("R@1", "6.3f", "R@1"),
+               ("R@5", "6.3f", "R@5"), ("R@10", "6.3f", "R@10")]
+    print(table_header(columns))
     for name, result in results.items():
         for weight, recall in result["recall"].items():
-            print(f"{name:36s} {weight:14.1f} {recall['R@1']:6.3f} {recall['R@5']:6.3f} {recall['R@10']:6.3f}")
+            print(table_line(columns, {"scenes": name, "weight": weight, **recall}))
         print(f"{'':36s} (captions word for word right: {result['captions exactly right']:.3f}, "
               f"{result['caption images/s']:.0f} images/s captioned)")
-    out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "hybrid.json"), "w") as handle:
-        json.dump({"scenes": args.scenes, "encoder": args.encoder, "captioner": args.captioner,
-                   "results": {n: {**r, "recall": {str(w): v for w, v in r["recall"].items()}}
-                               for n, r in results.items()}}, handle, indent=2)
+    write_result("hybrid.json", {"scenes": args.scenes, "encoder": args.encoder, "captioner": args.captioner,
+                                 "results": {n: {**r, "recall": {str(w): v for w, v in r["recall"].items()}}
+                                             for n, r in results.items()}})
 
 
 if __name__ == "__main__":

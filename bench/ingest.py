@@ -1,6 +1,6 @@
 """Ingest throughput of `clipdex index` against the bare model forward (the ceiling).
 
-    python bench/ingest.py [--images 2000] [--model random:ViT-B-32] [--noop-files 10000]
+    python -m bench.ingest [--images 2000] [--model random:ViT-B-32] [--noop-files 10000]
 
 Rows, all in one run on the same machine:
   model forward   pre-made tensors of the same images, batches through the encoder only
@@ -12,7 +12,6 @@ Prints a table and writes bench/results/ingest.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -20,10 +19,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from photos import make_folder  # noqa: E402
+from bench.common import hub_offline, print_table, temp_path, write_result
+from bench.photos import make_folder
 
 
 def forward_ceiling(encoder, paths, batch_size) -> float:
@@ -94,9 +91,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--noop-files", type=int, default=10000)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "clipdex-bench"))
+    parser.add_argument("--work", default=temp_path("clipdex-bench"))
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
 
     import torch
 
@@ -124,20 +121,14 @@ def main() -> None:
 
     print(f"\nclipdex ingest: {args.images} JPEGs 640x480, {args.model}, batch {args.batch_size}, "
           f"device {encoder.device}, torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
-    print(f"{'row':40s} {'images/s':>10s} {'of ceiling':>11s}")
-    for row in rows:
-        print(f"{row['row']:40s} {row['images_per_s']:10.1f} {row['ratio']:11.2f}")
+    print_table([("row", "40s", "row"), ("images/s", "10.1f", "images_per_s"), ("of ceiling", "11.2f", "ratio")], rows)
     print(f"{'no-change re-index, ' + str(args.noop_files) + ' files':40s} {noop:9.2f}s  (first index {first:.1f}s)")
     result = {
         "model": args.model, "images": args.images, "batch_size": args.batch_size, "device": encoder.device,
         "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "rows": rows,
         "noop_reindex_files": args.noop_files, "noop_reindex_seconds": noop, "first_index_seconds": first,
     }
-    os.makedirs(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"), exist_ok=True)
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "ingest.json")
-    with open(out, "w") as handle:
-        json.dump(result, handle, indent=2)
-    print(f"wrote {out}")
+    write_result("ingest.json", result)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How much int8 (ONNX Runtime dynamic quantization) changes search results of a trained model.
 
-    python bench/int8_agreement.py [--minutes 3] [--scenes 500]
+    python -m bench.int8_agreement [--minutes 3] [--scenes 500]
 
 Random weights squeeze every score into a sliver (top-1 and top-10 of a text query differ
 by ~0.01 with random:ViT-B-32), so any perturbation reorders them; a trained model is the
@@ -14,14 +14,12 @@ Prints a table and writes bench/results/int8_agreement.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import tempfile
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.common import hub_offline, write_result
 
 
 def top10_kept(queries_a, items_a, queries_b, items_b) -> float:
@@ -36,12 +34,12 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=500)
     parser.add_argument("--model", help="a trained model folder to use instead of training one")
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
     os.environ.setdefault("CLIPDEX_ONNX_CACHE", tempfile.mkdtemp(prefix="clipdex-int8-onnx-"))
 
+    from retrieval.datasets.shapes import make_split
     from retrieval.encoders.backend import make_encoder
     from retrieval.models import load_model
-    from retrieval.datasets.shapes import make_split
     from retrieval.training import TrainConfig, train
 
     model_dir = args.model
@@ -69,11 +67,7 @@ def main() -> None:
     }
     for key, value in result.items():
         print(f"{key:28s} {value if isinstance(value, (str, int)) else f'{value:.4f}'}")
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "int8_agreement.json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as handle:
-        json.dump(result, handle, indent=1)
-    print(f"wrote {out}")
+    write_result("int8_agreement.json", result, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Throughput of each dual-encoder backend on this machine, tiny and base sizes, random weights.
 
-    python bench/models.py [--images 64] [--texts 256] [--sizes tiny base]
+    python -m bench.models [--images 64] [--texts 256] [--sizes tiny base]
 
 Rows: open_clip (random:clipdex-tiny, random:ViT-B-32), open_clip through ONNX Runtime,
 and the transformers classes CLIPModel, AlignModel, SiglipModel (tiny configs as the
@@ -13,17 +13,29 @@ writes bench/results/models.json.
 from __future__ import annotations
 
 import argparse
-import json
+import functools
+import importlib.util
 import os
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from bench.common import ROOT, hub_offline, table_header, table_line, write_result
 
 TEXTS = ["a photo of a dog on the beach", "two red cars in a city street at night", "a bowl of fruit",
          "mountains under snow", "a child playing football", "an old church", "a cat asleep", "a plate of pasta"]
+
+
+@functools.cache
+def tiny_transformers():
+    """tests/tiny_transformers.py, the tests' tiny-model builders. tests/ is no package (pytest
+    adds it to the import path), so the file is loaded by its path, and the import path is
+    left alone."""
+    spec = importlib.util.spec_from_file_location("tiny_transformers", os.path.join(ROOT, "tests", "tiny_transformers.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def rate(work, items: int, repeats: int = 3) -> float:
@@ -55,8 +67,7 @@ def transformers_base(kind: str, folder: str) -> str:
     small tokenizer of the kind it uses (the vocabulary's size barely changes the cost)."""
     import transformers as hf
 
-    import tiny_transformers as tiny
-
+    tiny = tiny_transformers()
     if kind == "clip":
         tokenizer = tiny._clip_tokenizer(folder)
         config = hf.CLIPConfig(text_config={"vocab_size": len(tokenizer), "bos_token_id": len(tokenizer) - 2,
@@ -86,7 +97,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--sizes", nargs="+", default=["tiny", "base"], choices=["tiny", "base"])
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
 
     import torch
 
@@ -102,29 +113,25 @@ def main() -> None:
         for kind in ("clip", "align", "siglip"):
             folder = os.path.join(work, f"{kind}-{size}")
             if size == "tiny":
-                import tiny_transformers
-
-                tiny_transformers.BUILDERS[kind](folder)
+                tiny_transformers().BUILDERS[kind](folder)
             else:
                 transformers_base(kind, folder)
             specs.append((size, f"transformers {kind}", f"transformers:{folder}", "torch"))
 
     rows = []
     print(f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, batch {args.batch_size}")
-    print(f"{'size':5s} {'backend':26s} {'dim':>5s} {'image':>5s} {'params':>8s} {'images/s':>9s} {'texts/s':>9s}")
+    columns = [("size", "5s", "size"), ("backend", "26s", "backend"), ("dim", "5d", "embed_dim"),
+               ("image", "5d", "image_size"),
+               ("params", ">8s", lambda row: f"{row['params_m']:.1f}M" if row["params_m"] else "-"),
+               ("images/s", "9.1f", "images_per_s"), ("texts/s", "9.1f", "texts_per_s")]
+    print(table_header(columns))
     for size, backend, spec, engine in specs:
         encoder = make_encoder(load_model(spec), engine, device="cpu", batch_size=args.batch_size)
         row = {"size": size, "backend": backend, "engine": encoder.backend, **measure(encoder, args.images, args.texts,
                                                                                       args.batch_size)}
         rows.append(row)
-        params = f"{row['params_m']:.1f}M" if row["params_m"] else "-"
-        print(f"{size:5s} {backend:26s} {row['embed_dim']:5d} {row['image_size']:5d} {params:>8s} "
-              f"{row['images_per_s']:9.1f} {row['texts_per_s']:9.1f}", flush=True)
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "models.json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as handle:
-        json.dump({"cpus": os.cpu_count(), "batch_size": args.batch_size, "rows": rows}, handle, indent=1)
-    print(f"wrote {out}")
+        print(table_line(columns, row), flush=True)
+    write_result("models.json", {"cpus": os.cpu_count(), "batch_size": args.batch_size, "rows": rows}, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Retrieval quality of a model clipdex trains itself on synthetic shapes, on held-out data.
 
-    python bench/quality.py [--train 20000] [--minutes 9] [--out /tmp/clipdex-quality-model]
+    python -m bench.quality [--train 20000] [--minutes 9] [--out /tmp/clipdex-quality-model]
 
 Trains clipdex-small from scratch on the shapes training split (which never shows the
 held-out colour x shape pairs) within a time budget, then reports on 1,000 held-out
@@ -12,13 +12,10 @@ writes bench/results/quality.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.common import QUALITY_MODEL, hub_offline, write_result
 
 GOALS = {"text->image R@1": 0.5, "text->image R@10": 0.9, "image->text R@1": 0.5, "held-out zero-shot accuracy": 0.7}
 
@@ -31,15 +28,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "clipdex-quality-model"))
+    parser.add_argument("--out", default=QUALITY_MODEL)
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
 
     import torch
 
+    from retrieval.datasets.shapes import colour_shape_labels, make_split
     from retrieval.encoders import TorchEncoder
     from retrieval.models import load_model
-    from retrieval.datasets.shapes import colour_shape_labels, make_split
     from retrieval.training import EvalData, TrainConfig, evaluate, train
 
     images, captions, _ = make_split(args.train, 0, "train")
@@ -68,12 +65,10 @@ def main() -> None:
     print(f"{'metric':32s} {'value':>7s} {'goal':>7s}")
     for name, value in metrics.items():
         goal = GOALS.get(name)
-        print(f"{name:32s} {value:7.3f} {('>= %.2f' % goal) if goal else '':>7s} {'' if goal is None else ('met' if value >= goal else 'NOT met')}")
-    out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "quality.json"), "w") as handle:
-        json.dump({"train": args.train, "test": args.test, "train_seconds": train_seconds, "steps": result.steps,
-                   "cpus": os.cpu_count(), "metrics": metrics, "goals": GOALS, "history": result.history}, handle, indent=2)
+        print(f"{name:32s} {value:7.3f} {f'>= {goal:.2f}' if goal else '':>7s} {'' if goal is None else ('met' if value >= goal else 'NOT met')}")
+    write_result("quality.json", {"train": args.train, "test": args.test, "train_seconds": train_seconds,
+                                  "steps": result.steps, "cpus": os.cpu_count(), "metrics": metrics, "goals": GOALS,
+                                  "history": result.history})
 
 
 if __name__ == "__main__":
