@@ -10,7 +10,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.captioning import DEFAULT_CAPTIONER
+from retrieval.encoders.backend import BACKENDS
 from retrieval.images.decode import DEFAULT_MAX_PIXELS
+from retrieval.index.plan import KINDS as INDEX_KINDS
 from retrieval.index.plan import IndexConfig
 
 
@@ -24,7 +26,7 @@ class Settings(BaseSettings):
     onnx_cache: str | None = Field(None, description="where exported ONNX towers are kept; default "
                                    "~/.cache/clipdex/onnx (a model folder keeps its own in DIR/onnx)")
     device: str = Field("auto", description="auto (cuda, mps, cpu), or a torch device")
-    backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+    backend: Literal[BACKENDS] = Field(
         "auto", description="inference backend; auto: ONNX Runtime on a CPU when installed, else PyTorch")
     batch_size: int = Field(64, ge=1, le=4096)
     num_workers: int | None = Field(None, ge=0, le=64, description="decode worker processes; default from cores")
@@ -41,7 +43,7 @@ class Settings(BaseSettings):
     caption_budget_s: float = Field(10.0, ge=0, description="how long a search may spend captioning new hits")
 
     # Vector index (None: what the collection has, else chosen by size)
-    index_type: Literal["auto", "flat", "ivf", "ivfpq"] | None = Field(
+    index_type: Literal[INDEX_KINDS] | None = Field(
         None, description="auto (by collection size), flat, ivf or ivfpq; remembered by the collection")
     index_memory_mb: int | None = Field(None, ge=1, description="memory budget for the index (default 2048)")
     index_shards: int | None = Field(None, ge=1, le=256, description="index shards (default 1)")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from indexer.ingest.scan import scan_folders
 from indexer.jsonl import records
-from retrieval.images.decode import ImageError, read_image_file
+from retrieval.images.decode import DEFAULT_MAX_PIXELS, ImageError, read_image_file
 
 CLASS_TEMPLATES = ("a photo of a {}.", "a picture of a {}.", "an image of a {}.")
 
@@ -101,7 +101,7 @@ def _table_pairs(path: str, max_pixels: int) -> Pairs:
     return Pairs([_load(os.path.join(base, p), max_pixels) for p, _ in rows], [c.strip() for _, c in rows])
 
 
-def load_pairs(source: str, max_pixels: int = 100_000_000) -> Pairs:
+def load_pairs(source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pairs:
     if source.startswith("shapes:"):
         from retrieval.datasets.shapes import make_split
 

@@ -6,6 +6,7 @@ import json
 
 from api.cli.common import UsageError, open_collection, show_path
 from api.settings import Settings, onnx_cache_dir
+from indexer.store import FAILED, OK, PENDING
 
 
 def cmd_status(args, settings: Settings) -> int:
@@ -19,9 +20,9 @@ def cmd_status(args, settings: Settings) -> int:
         "model": collection.model_spec,
         "embed_dim": collection.embed_dim,
         "roots": [show_path(r) for r in collection.store.roots()],
-        "indexed": counts["ok"],
-        "failed": counts["failed"],
-        "pending": counts["pending"],
+        "indexed": counts[OK],
+        "failed": counts[FAILED],
+        "pending": counts[PENDING],
         "vectors": vectors,
         "index": index.describe() if index is not None else None,
         "failures": [{"path": show_path(p), "error": e} for p, e in failures],

@@ -8,7 +8,7 @@ Modules (test file in brackets):
 - schemas.py       request and response models (tests/e2e/test_openapi_fuzz.py)
 - errors.py        every error as JSON {"error": {code, message, detail}} (tests/e2e/test_openapi_fuzz.py)
 - body_limit.py    a hard cap on request bodies, counted as they arrive (tests/e2e/test_http.py)
-- model_holder.py  the encoder loaded at start or on first use, unloaded when idle (tests/e2e/test_http.py)
+- model_cache.py   the encoder, captioner and re-ranker, loaded on first use, unloaded when idle (tests/e2e/test_http.py)
 - text_batcher.py  concurrent text queries share one encoder call (tests/unit/api/test_text_batcher.py)
 - captioning.py    the service's captioner and the captions of hits within a time budget (tests/e2e/test_captions_http.py)
 - jobs.py          background jobs (re-index) with progress (tests/e2e/test_http.py)

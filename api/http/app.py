@@ -11,10 +11,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.http.body_limit import BodyLimit
 from api.http.deps import ServiceState, read_access
 from api.http.errors import install
-from api.http.model_holder import ModelHolder
+from api.http.model_cache import CAPTIONER, ENCODER, RERANKER, ModelCache
 from api.http.routes import captions, classify, collection, duplicates, images, search, texts, web
 from api.http.text_batcher import TextBatcher
-from api.services import encoder_recipe
+from api.services import encoder_recipe, load_captioner_from, reranker_from
 from api.settings import Settings, index_config
 from indexer.collection import Collection, ModelMismatch
 from indexer.texts import TextCollection
@@ -23,17 +23,20 @@ from retrieval.models import DEFAULT_MODEL
 log = logging.getLogger(__name__)
 
 
-def _load_encoder(state: ServiceState) -> None:
+def _models(state: ServiceState) -> ModelCache:
+    """The service's models, each loaded on first use (the encoder at start unless lazy)."""
     settings = state.settings
-    spec = settings.model or state.collection.model_spec or DEFAULT_MODEL
-    state.model_spec = spec
-    try:
-        state.collection.check_model(spec)
-        state.encoder = encoder_recipe(settings, spec)()
-        state.model_error = None
-    except (ModelMismatch, RuntimeError, ValueError, OSError) as exc:
-        state.model_error = str(exc)
-        log.error("model %s not loaded: %s", spec, exc)
+    state.model_spec = settings.model or state.collection.model_spec or DEFAULT_MODEL
+
+    def encoder():
+        state.collection.check_model(state.model_spec)
+        return encoder_recipe(settings, state.model_spec)()
+
+    models = ModelCache(settings.model_idle_unload_s, keep_while=state.jobs.running)
+    models.register(ENCODER, encoder, retry_after_error=False)  # a model that failed fails again
+    models.register(CAPTIONER, lambda: load_captioner_from(settings))
+    models.register(RERANKER, lambda: reranker_from(settings))
+    return models
 
 
 def create_app(settings: Settings, data_dir: str) -> FastAPI:
@@ -45,12 +48,14 @@ def create_app(settings: Settings, data_dir: str) -> FastAPI:
         coll = Collection(data_dir, settings.database_url, index_config(settings))
         state = ServiceState(settings=settings, collection=coll, texts=TextCollection(coll))
         app.state.service = state
-        state.models = ModelHolder(state, lambda: _load_encoder(state), settings.model_idle_unload_s)
-        if settings.lazy_load:
-            state.model_spec = settings.model or coll.model_spec or DEFAULT_MODEL
-        else:
-            await state.models.get()
-        state.batcher = TextBatcher(state.encoder, settings.text_batch_window_ms, settings.text_batch_max)
+        state.models = _models(state)
+        if not settings.lazy_load:
+            try:
+                await state.models.get(ENCODER)
+            except (ModelMismatch, RuntimeError, ValueError, OSError):
+                pass  # recorded: /v1/ready says why, searches answer 503
+        state.batcher = TextBatcher(state.models.peek(ENCODER), settings.text_batch_window_ms,
+                                    settings.text_batch_max)
         await state.batcher.start()
         state.models.start()
         try:

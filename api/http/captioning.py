@@ -1,33 +1,20 @@
-"""The service's captioner: loaded on the first request that needs it, and the captioning of
-search hits (cached captions first, new ones within the time budget)."""
+"""The service's captioner (from the model cache: loaded on the first request that needs it),
+and the captioning of search hits (cached captions first, new ones within the time budget)."""
 
 from __future__ import annotations
-
-import threading
 
 import anyio
 from starlette.concurrency import run_in_threadpool
 
 from api.http.errors import ApiError
-from api.services import load_captioner_from
+from api.http.model_cache import CAPTIONER
 from indexer.captions import caption_files
 from retrieval.captioning import AnswerNotSupported, CaptionerError, PromptTooLong
 
-_load_lock = threading.Lock()
-
-
-def _load(state):
-    with _load_lock:  # two first requests must not load two copies
-        if state.captioner is None:
-            state.captioner = load_captioner_from(state.settings)
-    return state.captioner
-
 
 async def get_captioner(state):
-    if state.captioner is not None:
-        return state.captioner
     try:
-        return await run_in_threadpool(_load, state)
+        return await state.models.get(CAPTIONER)
     except (CaptionerError, RuntimeError, ValueError, OSError, ImportError) as exc:
         raise ApiError(503, f"the captioner could not be loaded: {exc}", code="unavailable") from None
 

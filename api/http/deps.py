@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.http.errors import ApiError
 from api.http.jobs import Jobs
+from api.http.model_cache import ENCODER, ModelCache
 from api.http.text_batcher import TextBatcher
 from api.settings import Settings
 from indexer.collection import Collection
@@ -33,13 +34,9 @@ class ServiceState:
     collection: Collection
     texts: TextCollection
     jobs: Jobs = field(default_factory=Jobs)
+    models: ModelCache = field(default_factory=ModelCache)  # encoder, captioner, re-ranker
     model_spec: str | None = None
-    encoder: object | None = None
     batcher: TextBatcher | None = None
-    model_error: str | None = None
-    reranker: object | None = None  # loaded on the first request that asks for it
-    captioner: object | None = None  # likewise
-    models: object | None = None  # the ModelHolder: loads and unloads the encoder
 
 
 def get_state(request: Request) -> ServiceState:
@@ -79,9 +76,12 @@ def read_access(settings: Settings):
 
 
 async def ready_encoder(state: ServiceState = Depends(get_state)):
-    encoder = await state.models.get() if state.models is not None else state.encoder
+    try:
+        encoder = await state.models.get(ENCODER)
+    except Exception:  # recorded: /v1/ready and this answer say why
+        encoder = None
     if encoder is None:
-        raise ApiError(503, f"the model is not loaded: {state.model_error or 'still loading'}")
+        raise ApiError(503, f"the model is not loaded: {state.models.error(ENCODER) or 'still loading'}")
     return encoder
 
 

@@ -67,6 +67,7 @@ class Filters(BaseModel):
 MAX_ID = 2**63 - 1  # ids are SQL BIGINTs
 Id = Annotated[Int, Field(ge=1, le=MAX_ID)]
 MAX_K = 1000  # results per page
+MAX_TEXTS_PER_REQUEST = 10_000
 MAX_OFFSET = 100_000  # deepest page start
 
 
@@ -129,7 +130,7 @@ class ImageInfo(BaseModel):
 
 class TextsAddRequest(BaseModel):
     model_config = STRICT
-    texts: list[Str] = Field(min_length=1, max_length=10_000)
+    texts: list[Str] = Field(min_length=1, max_length=MAX_TEXTS_PER_REQUEST)
     source: Str | None = Field(None, max_length=1000, description="where the texts came from")
 
 

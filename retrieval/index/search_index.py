@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from retrieval.index import sharded_index
-from retrieval.index.plan import IndexPlan, default_nprobe, shortlist_depth
+from retrieval.index.plan import IVFPQ, IndexPlan, default_nprobe, shortlist_depth
 from retrieval.index.sharded_index import ShardedIndex
 from retrieval.index.vector_index import VectorIndex
 from retrieval.index.vector_rows import VectorRows
@@ -125,7 +125,7 @@ class SearchIndex:
         default deep enough for the recall goal) is re-scored exactly."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         shards = self.shards  # one reference: a rebuild may swap in new shards meanwhile
-        if shards.kind != "ivfpq":
+        if shards.kind != IVFPQ:
             return shards.search(queries, k, allowed_ids)
         _, candidates = shards.search(queries, max(k, shortlist or shortlist_depth(k, len(shards))), allowed_ids)
         return self._rerank(queries, candidates, k)

@@ -14,6 +14,7 @@ from api.http.deps import ServiceState, State, read_upload, ready_encoder
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.schemas import MAX_ID, AnswerItem, AnswerResponse, CaptionItem, CaptionResponse, display_path
 from indexer.captions import caption_rows, read_images
+from indexer.store import OK
 from retrieval.captioning import MAX_PROMPT_CHARS
 
 router = APIRouter(prefix="/v1", tags=["captions"], responses=ERROR_RESPONSES)
@@ -38,7 +39,7 @@ def _rows(state: ServiceState, ids: list[int]):
     rows, missing = [], {}
     for image_id in ids:
         row = state.collection.store.get_row(image_id)
-        if row is None or row["status"] != "ok":
+        if row is None or row["status"] != OK:
             missing[image_id] = f"no indexed image with id {image_id}"
         else:
             rows.append(row)

@@ -9,10 +9,12 @@ from starlette.concurrency import run_in_threadpool
 from api.http.deps import ReadyEncoder, ServiceState, State, require_key
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.jobs import Job, JobBusy
+from api.http.model_cache import ENCODER
 from api.http.schemas import Health, IndexInfo, JobStatus, Readiness, Stats, display_path
 from api.services import index_collection, index_options
 from api.settings import index_config
 from indexer.collection import Collection
+from indexer.store import FAILED, OK, PENDING
 
 router = APIRouter(prefix="/v1", tags=["collection"], responses=ERROR_RESPONSES)
 # Read endpoints: the app adds the read-access check to these.
@@ -26,11 +28,11 @@ async def health() -> Health:
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}}, summary="Model loaded, ready to serve")
 async def ready(state: State):
-    loaded = state.encoder is not None
+    loaded = state.models.peek(ENCODER) is not None
+    error = state.models.error(ENCODER)
     lazy = state.settings.lazy_load or state.settings.model_idle_unload_s > 0
     # A lazily loaded (or unloaded) model is ready: the next request loads it.
-    body = Readiness(ready=loaded or (lazy and state.model_error is None), loaded=loaded, model=state.model_spec,
-                     error=state.model_error)
+    body = Readiness(ready=loaded or (lazy and error is None), loaded=loaded, model=state.model_spec, error=error)
     return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
 
 
@@ -44,9 +46,9 @@ def _stats(state: ServiceState) -> Stats:
         model=collection.model_spec or state.model_spec,
         embed_dim=collection.embed_dim,
         roots=[display_path(r) for r in collection.store.roots()],
-        indexed=counts["ok"],
-        failed=counts["failed"],
-        pending=counts["pending"],
+        indexed=counts[OK],
+        failed=counts[FAILED],
+        pending=counts[PENDING],
         vectors=vectors,
         texts=state.texts.count(),
         index=IndexInfo(**index.describe()) if index is not None else None,

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.http.deps import ServiceState, State
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.schemas import MAX_ID, ImageInfo, display_path, exif_date
+from indexer.store import OK
 from indexer.thumbnails import make_thumbnail, thumbnail_path
 from retrieval.images.decode import ImageError
 
@@ -38,7 +39,7 @@ async def image_file(state: State, image_id: int = Path(ge=1, le=MAX_ID)):
 @router.get("/{image_id}/thumbnail", response_class=FileResponse, responses=_IMAGE_RESPONSE, summary="A small JPEG preview")
 async def image_thumbnail(state: State, image_id: int = Path(ge=1, le=MAX_ID)):
     row = await run_in_threadpool(_row, state, image_id)
-    if row["status"] != "ok":
+    if row["status"] != OK:
         raise ApiError(404, f"image {image_id} is not indexed ({row['status']}): no thumbnail")
     dest = thumbnail_path(state.collection.data_dir, image_id, row["mtime_ns"])
     try:

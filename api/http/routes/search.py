@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api.http.captioning import fill_hit_captions
 from api.http.deps import ReadyEncoder, ServiceState, State, read_upload
 from api.http.errors import ERROR_RESPONSES, ApiError
+from api.http.model_cache import RERANKER
 from api.http.schemas import (
     MAX_ID,
     MAX_K,
@@ -28,7 +29,6 @@ from api.http.schemas import (
     display_path,
     exif_date,
 )
-from api.services import reranker_from
 from indexer.collection import Hit, SearchFilters
 from indexer.search import hybrid_search, rerank_hits
 
@@ -113,12 +113,10 @@ async def search_text(
 async def _reranker(state: ServiceState):
     if not state.settings.reranker:
         raise ApiError(400, "re-ranking is not configured: set CLIPDEX_RERANKER to a ViLT or BLIP ITM model")
-    if state.reranker is None:
-        try:
-            state.reranker = await run_in_threadpool(reranker_from, state.settings)
-        except (RuntimeError, ValueError, OSError) as exc:
-            raise ApiError(503, f"the re-ranker could not be loaded: {exc}", code="unavailable") from None
-    return state.reranker
+    try:
+        return await state.models.get(RERANKER)
+    except (RuntimeError, ValueError, OSError, ImportError) as exc:
+        raise ApiError(503, f"the re-ranker could not be loaded: {exc}", code="unavailable") from None
 
 
 def _form_filters(folder, file_types, date_from, date_to) -> Filters | None:

@@ -9,6 +9,7 @@ from api.http.deps import ReadyEncoder, State, require_key
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.schemas import MAX_ID, TextsAddRequest, TextsAddResponse
 from indexer.collection import ModelMismatch
+from indexer.texts import MAX_TEXT_CHARS
 
 router = APIRouter(prefix="/v1/texts", tags=["texts"], responses=ERROR_RESPONSES, dependencies=[Depends(require_key)])
 
@@ -22,8 +23,8 @@ async def add_texts(
     texts = [t.strip() for t in body.texts]
     if any(not t for t in texts):
         raise ApiError(422, "texts: must not be empty or blank")
-    if any(len(t) > 10_000 for t in texts):
-        raise ApiError(422, "texts: each at most 10,000 characters")
+    if any(len(t) > MAX_TEXT_CHARS for t in texts):
+        raise ApiError(422, f"texts: each at most {MAX_TEXT_CHARS:,} characters")
     try:
         ids = await run_in_threadpool(state.texts.add, texts, encoder, body.source)
     except ModelMismatch as exc:
