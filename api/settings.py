@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     api_key: str | None = Field(None, description="required for every endpoint that changes state")
     require_key_for_reads: bool = Field(False, description="also require the API key for searches")
+    full_paths: bool = Field(False, description="full file paths for readers without the API key too (by "
+                             "default they see paths relative to the indexed folders when a key is set)")
     cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins; none: CORS off")
     max_upload_bytes: int = Field(20_000_000, ge=1)
     text_batch_window_ms: float = Field(3.0, ge=0, description="how long a text query waits for company")

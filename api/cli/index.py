@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -23,6 +24,7 @@ def cmd_index(args, settings: Settings) -> int:
     collection = open_collection(args, settings, args.folders, must_exist=False)
     spec = model_spec(args, settings, collection)
     options = index_options(settings, batch_size=args.batch_size, workers=args.workers, progress=not args.quiet)
+    options.follow_links = args.follow_links
     ray = None
     if args.ray:  # Ray is imported only on this path
         from indexer.ingest.ray_pass import RayOptions
@@ -49,6 +51,8 @@ def cmd_index(args, settings: Settings) -> int:
         )
     for path, reason in report.scan_errors:
         print(f"warning: {show_path(path)}: {reason}", file=sys.stderr)
+    if report.links_out:
+        print(f"{report.links_out} links out of the indexed folders were followed (--follow-links)", file=sys.stderr)
     if report.failed:
         print(f"{report.failed} files could not be indexed: see `clipdex status`", file=sys.stderr)
     if captions_dropped:
@@ -121,6 +125,8 @@ def add_parsers(sub, common, index_flags) -> None:
     index = sub.add_parser("index", parents=[common, index_flags], help="index folders (incremental)")
     index.add_argument("folders", nargs="*", help="folders or files (default: the collection's folders)")
     index.add_argument("--workers", type=int, help="decode worker processes")
+    index.add_argument("--follow-links", action=argparse.BooleanOptionalAction, default=None,
+                       help="follow links out of the indexed folders (and serve what they point at); remembered")
     index.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                        help="decode and embed on a Ray cluster: alone, a local one; or auto, HOST:PORT, ray://HOST:PORT")
     index.add_argument("--ray-workers", type=int, metavar="N", help="--ray: encoder actors (default: one per GPU)")

@@ -20,6 +20,7 @@ def cmd_status(args, settings: Settings) -> int:
         "model": collection.model_spec,
         "embed_dim": collection.embed_dim,
         "roots": [show_path(r) for r in collection.store.roots()],
+        "follow_links": collection.follows_links(),
         "indexed": counts[OK],
         "failed": counts[FAILED],
         "pending": counts[PENDING],
@@ -32,7 +33,8 @@ def cmd_status(args, settings: Settings) -> int:
         return 0
     print(f"collection: {info['data_dir']}")
     print(f"model:      {info['model'] or '(none yet)'}  ({info['embed_dim'] or '?'} dims)")
-    print(f"folders:    {', '.join(info['roots']) or '(none)'}")
+    links = "  (links out of them followed: --follow-links)" if info["follow_links"] else ""
+    print(f"folders:    {', '.join(info['roots']) or '(none)'}{links}")
     print(f"indexed:    {info['indexed']}   failed: {info['failed']}   pending: {info['pending']}   vectors: {vectors}")
     if index is not None:
         described = info["index"]

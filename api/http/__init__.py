@@ -7,6 +7,7 @@ Modules (test file in brackets):
 - routes/          one router per area: search, images, classify, texts, captions, collection, duplicates, web
 - schemas.py       request and response models (tests/e2e/test_openapi_fuzz.py)
 - errors.py        every error as JSON {"error": {code, message, detail}} (tests/e2e/test_openapi_fuzz.py)
+- security_headers.py nosniff and a Content-Security-Policy on every response (tests/e2e/test_hostile.py)
 - body_limit.py    a hard cap on request bodies, counted as they arrive (tests/e2e/test_http.py)
 - model_cache.py   the encoder, captioner and re-ranker, loaded on first use, unloaded when idle (tests/e2e/test_http.py)
 - text_batcher.py  concurrent text queries share one encoder call (tests/unit/api/test_text_batcher.py)

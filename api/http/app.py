@@ -13,6 +13,7 @@ from api.http.deps import ServiceState, read_access
 from api.http.errors import install
 from api.http.model_cache import CAPTIONER, ENCODER, RERANKER, ModelCache
 from api.http.routes import captions, classify, collection, duplicates, images, search, texts, web
+from api.http.security_headers import SecurityHeaders
 from api.http.text_batcher import TextBatcher
 from api.services import encoder_recipe, load_captioner_from, reranker_from
 from api.settings import Settings, index_config
@@ -80,6 +81,7 @@ def create_app(settings: Settings, data_dir: str) -> FastAPI:
     # Uploads are checked against max_upload_bytes exactly; the body cap leaves room for
     # the multipart envelope and form fields around the file.
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 1_000_000)
+    app.add_middleware(SecurityHeaders)  # outermost: every response, errors and refusals too
 
     reads = [Depends(read_access(settings))]
     for module in (search, images, classify, duplicates, captions):

@@ -15,9 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from api.http.errors import ApiError
 from api.http.jobs import Jobs
 from api.http.model_cache import ENCODER, ModelCache
+from api.http.schemas import display_path
 from api.http.text_batcher import TextBatcher
 from api.settings import Settings
 from indexer.collection import Collection
+from indexer.collection.paths import shown_relative
 from indexer.texts import TextCollection
 from retrieval.encoders import Encoder
 from retrieval.images.decode import DecodedImage, ImageError, decode_image
@@ -85,9 +87,30 @@ async def ready_encoder(state: ServiceState = Depends(get_state)):
     return encoder
 
 
-# The dependencies routes declare, typed: ``state: State``, ``encoder: ReadyEncoder``.
+@dataclass
+class PathView:
+    """How this request sees file paths: in full, or as ROOT-NAME/RELATIVE (``roots`` set)."""
+
+    roots: list[str] | None = None
+
+    def show(self, path: str) -> str:
+        return display_path(path if self.roots is None else shown_relative(path, self.roots))
+
+
+def path_view(key: str | None = Depends(API_KEY_HEADER), state: ServiceState = Depends(get_state)) -> PathView:
+    """Full paths for the API key's holder, and where no key is set (one user) or
+    CLIPDEX_FULL_PATHS says so; otherwise paths relative to the indexed folders, so that
+    readers do not learn the server's file system by walking the ids."""
+    settings = state.settings
+    if settings.full_paths or not settings.api_key or _key_matches(key, settings.api_key):
+        return PathView()
+    return PathView(state.collection.store.roots())
+
+
+# The dependencies routes declare, typed: ``state: State``, ``encoder: ReadyEncoder``, ``paths: Paths``.
 State = Annotated[ServiceState, Depends(get_state)]
 ReadyEncoder = Annotated[Encoder, Depends(ready_encoder)]
+Paths = Annotated[PathView, Depends(path_view)]
 
 
 async def read_upload(file: UploadFile, settings: Settings) -> DecodedImage:

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.schemas import ErrorResponse
@@ -61,6 +62,13 @@ def install(app: FastAPI) -> None:
         where = ".".join(p for p in first["loc"] if p not in ("body", "query", "path"))
         message = f"{where}: {first['msg']}" if where else first["msg"]
         return error_json(422, message, detail=detail)
+
+    @app.exception_handler(ValidationError)
+    async def _invalid_inside(_request: Request, exc: ValidationError):  # a model built in a handler
+        detail = _plain(exc.errors())
+        first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
+        where = ".".join(first["loc"])
+        return error_json(422, f"{where}: {first['msg']}" if where else first["msg"], detail=detail)
 
     @app.exception_handler(CollectionBusy)
     async def _busy(_request: Request, exc: CollectionBusy):

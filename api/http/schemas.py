@@ -6,6 +6,7 @@ import os
 from datetime import datetime
 from typing import Annotated
 
+from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from retrieval.captioning import MAX_PROMPT_CHARS
@@ -56,16 +57,32 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+MAX_FILE_TYPES = 16  # extensions a filter may name
+
+
 class Filters(BaseModel):
     model_config = STRICT
     folder: Str | None = Field(None, max_length=4096, description="only images under this folder")
-    file_types: list[Str] | None = Field(None, max_length=16, description='extensions, e.g. ["jpg", "png"]')
+    file_types: list[Str] | None = Field(None, max_length=MAX_FILE_TYPES, description='extensions, e.g. ["jpg", "png"]')
     date_from: IsoDateTime | None = Field(None, description="EXIF date taken, from (inclusive)")
     date_to: IsoDateTime | None = Field(None, description="EXIF date taken, to (inclusive)")
 
 
 MAX_ID = 2**63 - 1  # ids are SQL BIGINTs
-Id = Annotated[Int, Field(ge=1, le=MAX_ID)]
+# (The bounds before the validator: so the spec says minimum/maximum, not ge/le.)
+Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_not_text_or_bool)]
+
+
+def _whole_number(value):
+    """A path's id as its digits only: "1.0", "+1" or " 1" name no image."""
+    if isinstance(value, str) and not value.isdigit():
+        raise ValueError("must be a whole number written with digits only")
+    return value
+
+
+# An id in a URL path: /v1/images/{id}
+PathId = Annotated[int, Path(ge=1, le=MAX_ID), BeforeValidator(_whole_number)]
+
 MAX_K = 1000  # results per page
 MAX_TEXTS_PER_REQUEST = 10_000
 MAX_OFFSET = 100_000  # deepest page start

@@ -4,6 +4,7 @@ Modules (test file in brackets):
 
 - collection.py  Collection: model binding, loading/repairing/saving the index, search, duplicates (tests/integration/test_pipeline.py)
 - hits.py        Hit and SearchFilters (tests/e2e/test_http.py)
+- paths.py       whether a path, links resolved, lies in the indexed folders; paths shown relative (tests/e2e/test_hostile.py)
 - locks.py       one writer per index file, across processes and threads (tests/integration/test_pipeline.py)
 - switch.py      finishing a re-index switch a crash cut short (tests/integration/test_reindex_refusal.py)
 - errors.py      ModelMismatch, CollectionError, CollectionBusy

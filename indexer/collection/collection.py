@@ -12,6 +12,7 @@ import numpy as np
 from indexer.collection.errors import CollectionError, ModelMismatch
 from indexer.collection.hits import Hit, SearchFilters, hit_of_row
 from indexer.collection.locks import writer_lock
+from indexer.collection.paths import is_inside
 from indexer.collection.switch import finish_switch
 from indexer.store import OK, Store, sqlite_url
 from retrieval.index.duplicates import near_duplicate_groups
@@ -71,6 +72,22 @@ class Collection:
         self.check_model(spec)
         if self.model_spec is None or self.embed_dim is None:
             self.store.set_meta_many({"model": canonical_spec(spec), "embed_dim": str(int(embed_dim))})
+
+    # -- folders ----------------------------------------------------------------------
+
+    def follows_links(self, asked: bool | None = None) -> bool:
+        """Whether links out of the indexed folders are followed (indexed and served):
+        ``asked`` (then remembered), else what was asked last, else no."""
+        if asked is not None:
+            if self.store.get_meta("follow_links") != ("1" if asked else "0"):
+                self.store.set_meta("follow_links", "1" if asked else "0")
+            return asked
+        return self.store.get_meta("follow_links") == "1"
+
+    def holds_path(self, path: str) -> bool:
+        """Whether ``path``, links resolved, lies in the indexed folders (or links out of
+        them are followed): what the server may read and send."""
+        return self.follows_links() or is_inside(path, [os.path.realpath(r) for r in self.store.roots()])
 
     # -- index ------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ class IndexReport:
     failed: int = 0
     removed: int = 0
     repaired: int = 0
+    links_out: int = 0  # links followed out of the indexed folders (--follow-links)
     scan_errors: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -47,6 +48,9 @@ class IndexOptions:
     jpeg_decoder: str = "auto"
     decode_threads: int = 4  # GPU path: threads preparing batches while the model runs
     on_progress: Callable[[int, int], None] | None = None  # (done, total) after each batch
+    # Follow links out of the indexed folders: None keeps what the collection was told last
+    # (default no); the choice is remembered.
+    follow_links: bool | None = None
 
 
 def default_workers(gpu_decode: bool = False) -> int:

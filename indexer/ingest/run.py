@@ -57,16 +57,17 @@ def _run(collection: Collection, roots: list[str], model_spec: str, encoder_fact
          options: IndexOptions, embed_pass: EmbedPass, events: FileEvents) -> IndexReport:
     started = time.monotonic()
     collection.check_model(model_spec)
-    plan = plan_run(collection, checked_roots(collection, roots))
+    plan = plan_run(collection, checked_roots(collection, roots), collection.follows_links(options.follow_links))
     report = IndexReport(scanned=plan.scanned, new=len(plan.new), changed=len(plan.changed),
-                         unchanged=plan.unchanged, scan_errors=plan.scan_errors)
+                         unchanged=plan.unchanged, scan_errors=plan.scan_errors, links_out=plan.links_out)
     if plan.nothing_to_do:
         report.seconds = time.monotonic() - started
         return report  # the model and the index are never loaded
 
     collection.store.insert_pending(plan.new)
     collection.store.mark_changed(plan.changed)
-    events.changed([file_id for file_id, _, _ in plan.changed])
+    events.changed([file_id for file_id, _, _ in plan.changed] + plan.unusable_were_indexed)
+    report.failed += collection.store.record_unusable(plan.unusable)  # listed in status with the rest
 
     encoder = None
     if collection.embed_dim is None:  # first run: the model decides the dimension
@@ -77,7 +78,8 @@ def _run(collection: Collection, roots: list[str], model_spec: str, encoder_fact
     held = set(index.ids().tolist())
     moved_by_hash = vectors_to_hand_on(plan.gone, held)
 
-    pending = collection.store.pending()
+    leaving = plan.pending_gone()  # deleted while still pending (a crash before): they only leave
+    pending = [item for item in collection.store.pending() if item[0] not in leaving]
     progress = Progress(len(pending), options.progress, options.on_progress)
     try:
         if pending:

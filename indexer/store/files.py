@@ -54,16 +54,18 @@ class Store:
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        from indexer.store.migrate import SchemaTooNew, upgrade
+        from indexer.store.migrate import SchemaTooNew, migration_lock, upgrade
 
-        try:
-            upgrade(self.engine)  # the same alembic migrations on SQLite and PostgreSQL
-        except SchemaTooNew as exc:
-            raise StoreError(str(exc)) from None
-        version = self.get_meta("schema_version")
-        if version is None:
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
-        elif int(version) > SCHEMA_VERSION:
+        # Two first runs on a new data dir would both create the tables: one at a time.
+        with migration_lock(self.engine):
+            try:
+                upgrade(self.engine)  # the same alembic migrations on SQLite and PostgreSQL
+            except SchemaTooNew as exc:
+                raise StoreError(str(exc)) from None
+            version = self.get_meta("schema_version")
+            if version is None:
+                self.set_meta("schema_version", str(SCHEMA_VERSION))
+        if version is not None and int(version) > SCHEMA_VERSION:
             raise StoreError(
                 f"the collection database has schema version {version}; this clipdex "
                 f"understands up to {SCHEMA_VERSION}: upgrade clipdex"
@@ -117,6 +119,30 @@ class Store:
         with self.engine.begin() as conn:
             for start in range(0, len(rows), 5000):
                 conn.execute(files_table.insert(), rows[start:start + 5000])
+
+    def record_unusable(self, entries: Iterable[tuple[str, str]]) -> int:
+        """(path, reason) of entries that look like images by name but are no files clipdex
+        can read (a FIFO, a link that loops or leaves the folders): failed rows, so status
+        lists them with the rest. Returns how many rows are new or changed."""
+        entries = list(entries)
+        if not entries:
+            return 0
+        c = files_table.c
+        written = 0
+        with self.engine.begin() as conn:
+            for path, reason in entries:
+                row = conn.execute(select(c.id, c.status, c.error).where(c.path == path)).first()
+                if row is None:
+                    conn.execute(files_table.insert().values(path=path, ext=_ext(path), size=0, mtime_ns=0,
+                                                             status=FAILED, error=reason, indexed_at=_now()))
+                elif (row.status, row.error) != (FAILED, reason):
+                    conn.execute(update(files_table).where(c.id == row.id).values(
+                        size=0, mtime_ns=0, status=FAILED, error=reason, vector_id=None, content_hash=None,
+                        indexed_at=_now()))
+                else:
+                    continue
+                written += 1
+        return written
 
     def mark_changed(self, changes: Iterable[tuple[int, int, int]]) -> None:
         """(id, size, mtime_ns) of files whose content may have changed: back to pending."""

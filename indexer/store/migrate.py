@@ -4,17 +4,51 @@ holds exactly the first revision's tables and is stamped with it."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 FIRST_REVISION = "0001"
+ADVISORY_LOCK_KEY = 0x636C6970646578  # "clipdex": PostgreSQL's lock of the migrations
 
 
 class SchemaTooNew(RuntimeError):
     pass
+
+
+@contextlib.contextmanager
+def migration_lock(engine: Engine):
+    """One process migrates a database at a time; the others wait, then find it done.
+    SQLite: a POSIX lock on a file beside the database; PostgreSQL: an advisory lock."""
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        try:
+            handle = open(database + ".migrate.lock", "a")
+        except OSError:  # a read-only data dir: nothing can migrate it anyway
+            yield
+            return
+        with handle:
+            fcntl.lockf(handle, fcntl.LOCK_EX)  # waits; freed when the process ends, however it ends
+            try:
+                yield
+            finally:
+                fcntl.lockf(handle, fcntl.LOCK_UN)
+    elif engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    else:
+        yield
 
 
 def upgrade(engine: Engine) -> str:

@@ -4,6 +4,7 @@ Modules (test file in brackets):
 
 - decode.py          bytes -> an upright RGB picture, or an ImageError that says why (tests/unit/retrieval/test_images.py)
 - gpu_preprocess.py  JPEG bytes -> model-ready batches on the device (tests/unit/retrieval/test_gpu_preprocess.py)
+- aspect.py          extreme aspect ratios cut to 4:1 before the resize (tests/unit/retrieval/test_images.py)
 - gpu_jpeg.py        the GPU's hardware JPEG engines through nvImageCodec (tests/unit/retrieval/test_gpu_preprocess.py)
 """
 

@@ -24,6 +24,9 @@ except ImportError:  # pragma: no cover - depends on the install
     HEIF_SUPPORTED = False
 
 DEFAULT_MAX_PIXELS = 100_000_000  # a 10k x 10k photo; bigger declared sizes are refused
+# The declared size is checked against the caller's limit (_check_pixels) before anything is
+# decoded; PIL's own, lower limit would refuse first and name its number, not the one in force.
+Image.MAX_IMAGE_PIXELS = None
 _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 36867
 _DATETIME = 306

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from retrieval.images.aspect import centre_box
+
 log = logging.getLogger(__name__)
 
 JPEG_DECODERS = ("auto", "nvimgcodec", "torchvision")
@@ -172,6 +174,7 @@ class TensorPreprocessor:
         on an H100 a batch of 256 photos took 3.1 ms of GPU time instead of 7.2.
         """
         groups: dict[tuple[int, int], list[int]] = {}
+        images = [_bounded(image) for image in images]
         for position, image in enumerate(images):
             groups.setdefault(tuple(image.shape[-2:]), []).append(position)
         out = torch.empty((len(images), 3, self.size, self.size), dtype=dtype, device=self.device)
@@ -197,3 +200,12 @@ class TensorPreprocessor:
                 crop = crop.clamp_(0, 255).round_()
             out[positions] = ((crop.float() - mean) / std).to(dtype)
         return out
+
+
+def _bounded(image: torch.Tensor) -> torch.Tensor:
+    """The centre of a (3, H, W) picture cut to at most MAX_ASPECT : 1, as on the CPU path."""
+    box = centre_box(image.shape[-1], image.shape[-2])
+    if box is None:
+        return image
+    left, top, right, bottom = box
+    return image[:, top:bottom, left:right]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from retrieval.images.aspect import BoundedAspect
 from retrieval.models.hub import DEFAULT_OPEN_CLIP_WEIGHTS, hub_file, weight_file_names
 from retrieval.models.loaded import LoadedModel
 from retrieval.models.spec import (
@@ -87,6 +88,8 @@ def load_open_clip(parsed: ModelSpec, cache_dir: str | None = None) -> LoadedMod
     """The open_clip model a parsed spec names, in eval mode on the CPU."""
     model, _train_transform, preprocess, tokenizer = _create(parsed, cache_dir)
     model.eval()
+    if (getattr(model.visual, "preprocess_cfg", None) or {}).get("resize_mode", "shortest") == "shortest":
+        preprocess = BoundedAspect(preprocess)  # a 30000 x 1 strip must not become 6,720,000 x 224 first
     image_size = model.visual.image_size
     if isinstance(image_size, (tuple, list)):
         image_size = image_size[0]

@@ -14,6 +14,7 @@ import os
 
 import torch
 
+from retrieval.images.aspect import BoundedAspect
 from retrieval.models.hub import hub_snapshot
 from retrieval.models.loaded import LoadedModel
 from retrieval.models.spec import TRANSFORMERS_PREFIX, BadModelSpec, ModelSpec, canonical_spec
@@ -117,6 +118,9 @@ def load_transformers(parsed: ModelSpec, cache_dir: str | None = None) -> Loaded
         image_dim = int(wrapped.encode_image(torch.zeros(1, 3, image_size, image_size)).shape[-1])
     if image_dim != embed_dim:
         raise BadModelSpec(f"{spec!r}: image vectors have {image_dim} dimensions, text vectors {embed_dim}")
-    return LoadedModel(spec=canonical_spec(spec), model=wrapped, preprocess=ImagePreprocess(processor.image_processor),
+    preprocess = ImagePreprocess(processor.image_processor)
+    if getattr(processor.image_processor, "do_center_crop", False):  # short side resized, then cropped
+        preprocess = BoundedAspect(preprocess)
+    return LoadedModel(spec=canonical_spec(spec), model=wrapped, preprocess=preprocess,
                        tokenizer=tokenizer, embed_dim=embed_dim, image_size=image_size,
                        family="transformers")

@@ -34,7 +34,10 @@ def browser():
 
 @pytest.fixture
 def page(browser, site):
-    page = browser.new_page()
+    # The tests read the page with scripts of their own (wait_for_function evaluates them),
+    # which the page's Content-Security-Policy forbids; test_the_page_works_under_its_own_
+    # content_security_policy checks the page itself under it.
+    page = browser.new_page(bypass_csp=True)
     page.goto(site[1] + "/")
     yield page
     page.close()
@@ -125,7 +128,7 @@ def test_the_page_works_when_reads_need_the_key(browser, site, tmp_path):
     data = str(tmp_path / "copy")
     sh.copytree(os.path.join(site[0], "data"), data)
     locked = Server(data, CLIPDEX_API_KEY=API_KEY, CLIPDEX_REQUIRE_KEY_FOR_READS="true")
-    page = browser.new_page()
+    page = browser.new_page(bypass_csp=True)
     try:
         page.goto(locked.url + "/")
         page.fill("#query", "anything")
@@ -142,3 +145,22 @@ def test_the_page_works_when_reads_need_the_key(browser, site, tmp_path):
     finally:
         page.close()
         locked.stop()
+
+
+def test_the_page_works_under_its_own_content_security_policy(browser, site):
+    page = browser.new_page()  # the policy enforced: no test scripts are run in the page
+    refused = []
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
+            else None)
+    try:
+        response = page.goto(site[1] + "/")
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        page.fill("#query", "a holiday photo")
+        page.click("#search-button")
+        page.wait_for_selector("#results .hit img")
+        page.locator("#results .hit").first.wait_for()
+        assert page.locator("#results .hit").count() == 12
+        assert refused == []
+    finally:
+        page.close()

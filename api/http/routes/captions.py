@@ -10,9 +10,9 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.http.captioning import get_captioner, run_captioner
-from api.http.deps import ServiceState, State, read_upload, ready_encoder
+from api.http.deps import Paths, ServiceState, State, read_upload, ready_encoder
 from api.http.errors import ERROR_RESPONSES, ApiError
-from api.http.schemas import MAX_ID, AnswerItem, AnswerResponse, CaptionItem, CaptionResponse, display_path
+from api.http.schemas import MAX_ID, AnswerItem, AnswerResponse, CaptionItem, CaptionResponse
 from indexer.captions import caption_rows, read_images
 from indexer.store import OK
 from retrieval.captioning import MAX_PROMPT_CHARS
@@ -88,6 +88,7 @@ async def caption(
 @router.post("/answer", response_model=AnswerResponse, summary="Answer a question about images")
 async def answer(
     state: State,
+    paths: Paths,
     question: str = Form(min_length=1, max_length=MAX_PROMPT_CHARS, description="the question"),
     file: UploadFile = File(None, description="an image to ask about"),
     ids: list[FormId] = Form(None, description="ids of indexed images to ask about"),
@@ -122,9 +123,9 @@ async def answer(
         images, readable, errors = await run_in_threadpool(read_images, rows, state.settings.max_image_pixels)
         texts = dict(zip([r["id"] for r in readable],
                          await run_captioner(captioner.answer, images, question) if images else []))
-        paths = {r["id"]: display_path(r["path"]) for r in rows}
+        shown = {r["id"]: paths.show(r["path"]) for r in rows}
         for image_id in ids:
-            answers.append(AnswerItem(id=image_id, path=paths.get(image_id), score=scores.get(image_id),
+            answers.append(AnswerItem(id=image_id, path=shown.get(image_id), score=scores.get(image_id),
                                       answer=texts.get(image_id), error=missing.get(image_id) or errors.get(image_id)))
     return AnswerResponse(question=question, answers=answers, captioner=captioner.name,
                           took_ms=(time.perf_counter() - started) * 1000)

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.http.deps import ReadyEncoder, ServiceState, State, require_key
+from api.http.deps import Paths, PathView, ReadyEncoder, ServiceState, State, require_key
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.jobs import Job, JobBusy
 from api.http.model_cache import ENCODER
-from api.http.schemas import Health, IndexInfo, JobStatus, Readiness, Stats, display_path
+from api.http.schemas import Health, IndexInfo, JobStatus, Readiness, Stats
 from api.services import index_collection, index_options
 from api.settings import index_config
 from indexer.collection import Collection
@@ -36,16 +36,16 @@ async def ready(state: State):
     return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
 
 
-def _stats(state: ServiceState) -> Stats:
+def _stats(state: ServiceState, paths: PathView) -> Stats:
     collection = state.collection
     counts = collection.store.counts()
     index = collection.load_index() if collection.embed_dim else None
     vectors = len(index) if index is not None else 0
     return Stats(
-        data_dir=collection.data_dir,
+        data_dir=paths.show(collection.data_dir),
         model=collection.model_spec or state.model_spec,
         embed_dim=collection.embed_dim,
-        roots=[display_path(r) for r in collection.store.roots()],
+        roots=[paths.show(r) for r in collection.store.roots()],
         indexed=counts[OK],
         failed=counts[FAILED],
         pending=counts[PENDING],
@@ -56,8 +56,8 @@ def _stats(state: ServiceState) -> Stats:
 
 
 @reads.get("/stats", response_model=Stats, summary="Counts and model")
-async def stats(state: State) -> Stats:
-    return await run_in_threadpool(_stats, state)
+async def stats(state: State, paths: Paths) -> Stats:
+    return await run_in_threadpool(_stats, state, paths)
 
 
 def job_status(job: Job) -> JobStatus:

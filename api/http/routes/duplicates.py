@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from api.http.deps import State
+from api.http.deps import Paths, State
 from api.http.errors import ERROR_RESPONSES
 from api.http.routes.search import image_hit
 from api.http.schemas import DuplicateGroup, DuplicatesResponse
@@ -16,6 +16,7 @@ router = APIRouter(prefix="/v1", tags=["collection"], responses=ERROR_RESPONSES)
 @router.get("/duplicates", response_model=DuplicatesResponse, summary="Groups of near-duplicate images")
 async def duplicates(
     state: State,
+    paths: Paths,
     threshold: float = Query(0.95, ge=0.0, le=1.0, description="cosine similarity that makes two images duplicates"),
     limit: int = Query(100, ge=1, le=10_000, description="groups to return, largest first"),
 ) -> DuplicatesResponse:
@@ -23,5 +24,5 @@ async def duplicates(
     return DuplicatesResponse(
         threshold=threshold,
         total_groups=len(groups),
-        groups=[DuplicateGroup(files=[image_hit(hit) for hit in group]) for group in groups[:limit]],
+        groups=[DuplicateGroup(files=[image_hit(hit, paths) for hit in group]) for group in groups[:limit]],
     )

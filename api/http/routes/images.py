@@ -1,20 +1,26 @@
-"""Indexed images by id: the file itself, a thumbnail, and its metadata. Never by path."""
+"""Indexed images by id: the file itself, a thumbnail, and its metadata. Never by path.
+
+Only a file that was indexed as an image is sent, and only while it still is the file that
+was indexed: the row is ``ok``, the path (links resolved) lies in the indexed folders
+(unless the collection follows links out of them), size and modification time are the
+row's, and its bytes still open as an image, whose own format names the content type.
+"""
 
 from __future__ import annotations
 
-import mimetypes
 import os
 
-from fastapi import APIRouter, Path
-from fastapi.responses import FileResponse
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, Response
+from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from api.http.deps import ServiceState, State
+from api.http.deps import Paths, ServiceState, State
 from api.http.errors import ERROR_RESPONSES, ApiError
-from api.http.schemas import MAX_ID, ImageInfo, display_path, exif_date
+from api.http.schemas import ImageInfo, PathId, exif_date
 from indexer.store import OK
 from indexer.thumbnails import make_thumbnail, thumbnail_path
-from retrieval.images.decode import ImageError
+from retrieval.images.decode import ImageError, probe_image
 
 router = APIRouter(prefix="/v1/images", tags=["images"], responses=ERROR_RESPONSES)
 _IMAGE_RESPONSE = {200: {"content": {"image/*": {}}, "description": "the image"}}
@@ -27,20 +33,45 @@ def _row(state: ServiceState, image_id: int) -> dict:
     return row
 
 
-@router.get("/{image_id}", response_class=FileResponse, responses=_IMAGE_RESPONSE, summary="The image file")
-async def image_file(state: State, image_id: int = Path(ge=1, le=MAX_ID)):
+def _servable(state: ServiceState, row: dict) -> None:
+    """Refuse (404) a row that is no indexed image, or whose file left the indexed folders."""
+    if row["status"] != OK:
+        raise ApiError(404, f"image {row['id']} is not indexed ({row['status']}): nothing to serve")
+    if not state.collection.holds_path(row["path"]):
+        raise ApiError(404, f"image {row['id']} is outside the indexed folders now: not served")
+
+
+def _indexed_bytes(state: ServiceState, row: dict) -> tuple[bytes, str]:
+    """(the file's bytes, their content type) while the file is the one indexed."""
+    _servable(state, row)
+    try:
+        with open(row["path"], "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if (info.st_size, info.st_mtime_ns) != (row["size"], row["mtime_ns"]):
+                raise ApiError(404, f"image {row['id']} changed since it was indexed: re-index to serve it")
+            data = handle.read()
+    except FileNotFoundError:
+        raise ApiError(404, f"image {row['id']} is no longer on disk") from None
+    except OSError as exc:
+        raise ApiError(404, f"image {row['id']} cannot be read: {exc.strerror or exc}") from None
+    try:
+        header = probe_image(data, state.settings.max_image_pixels)
+    except ImageError as exc:
+        raise ApiError(404, f"image {row['id']} is not an image any more: {exc}") from None
+    return data, Image.MIME.get(header.format or "", "application/octet-stream")
+
+
+@router.get("/{image_id}", response_class=Response, responses=_IMAGE_RESPONSE, summary="The image file")
+async def image_file(state: State, image_id: PathId):
     row = await run_in_threadpool(_row, state, image_id)
-    if not os.path.isfile(row["path"]):
-        raise ApiError(404, f"image {image_id} is no longer on disk")
-    media_type = mimetypes.guess_type(display_path(row["path"]))[0]
-    return FileResponse(row["path"], media_type=media_type or "application/octet-stream")
+    data, media_type = await run_in_threadpool(_indexed_bytes, state, row)
+    return Response(data, media_type=media_type)
 
 
 @router.get("/{image_id}/thumbnail", response_class=FileResponse, responses=_IMAGE_RESPONSE, summary="A small JPEG preview")
-async def image_thumbnail(state: State, image_id: int = Path(ge=1, le=MAX_ID)):
+async def image_thumbnail(state: State, image_id: PathId):
     row = await run_in_threadpool(_row, state, image_id)
-    if row["status"] != OK:
-        raise ApiError(404, f"image {image_id} is not indexed ({row['status']}): no thumbnail")
+    await run_in_threadpool(_servable, state, row)
     dest = thumbnail_path(state.collection.data_dir, image_id, row["mtime_ns"])
     try:
         await run_in_threadpool(make_thumbnail, row["path"], dest, state.settings.max_image_pixels)
@@ -52,11 +83,11 @@ async def image_thumbnail(state: State, image_id: int = Path(ge=1, le=MAX_ID)):
 
 
 @router.get("/{image_id}/info", response_model=ImageInfo, summary="What the collection knows about an image")
-async def image_info(state: State, image_id: int = Path(ge=1, le=MAX_ID)) -> ImageInfo:
+async def image_info(state: State, paths: Paths, image_id: PathId) -> ImageInfo:
     row = await run_in_threadpool(_row, state, image_id)
     return ImageInfo(
         id=row["id"],
-        path=display_path(row["path"]),
+        path=paths.show(row["path"]),
         status=row["status"],
         error=row["error"],
         width=row["width"],

@@ -8,25 +8,25 @@ from datetime import datetime
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.http.captioning import fill_hit_captions
-from api.http.deps import ReadyEncoder, ServiceState, State, read_upload
+from api.http.deps import Paths, PathView, ReadyEncoder, ServiceState, State, read_upload
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.model_cache import RERANKER
 from api.http.schemas import (
-    MAX_ID,
+    MAX_FILE_TYPES,
     MAX_K,
     MAX_OFFSET,
     Filters,
     ImageHit,
     ImageToTextRequest,
     IsoDateTime,
+    PathId,
     SearchResponse,
     TextSearchRequest,
     TextSearchResponse,
-    display_path,
     exif_date,
 )
 from indexer.collection import Hit, SearchFilters
@@ -35,10 +35,10 @@ from indexer.search import hybrid_search, rerank_hits
 router = APIRouter(prefix="/v1", tags=["search"], responses=ERROR_RESPONSES)
 
 
-def image_hit(hit: Hit) -> ImageHit:
+def image_hit(hit: Hit, paths: PathView) -> ImageHit:
     return ImageHit(
         id=hit.file_id,
-        path=display_path(hit.path),
+        path=paths.show(hit.path),
         score=hit.score,
         width=hit.width,
         height=hit.height,
@@ -65,7 +65,7 @@ def _naive(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=None) if moment is not None else None
 
 
-async def _search_images(state, vector, k, offset, min_score, filters, response: Response, timings: dict,
+async def _search_images(state, paths, vector, k, offset, min_score, filters, response: Response, timings: dict,
                          as_hits: bool = True):
     started = time.perf_counter()
     hits = await run_in_threadpool(
@@ -73,12 +73,13 @@ async def _search_images(state, vector, k, offset, min_score, filters, response:
     )
     timings.setdefault("search", time.perf_counter() - started)
     response.headers["Server-Timing"] = ", ".join(f"{name};dur={seconds * 1000:.2f}" for name, seconds in timings.items())
-    return [image_hit(h) for h in hits] if as_hits else hits
+    return [image_hit(h, paths) for h in hits] if as_hits else hits
 
 
 @router.post("/search/text", response_model=SearchResponse, summary="Find images that match a text")
 async def search_text(
     state: State,
+    paths: Paths,
     encoder: ReadyEncoder,
     body: TextSearchRequest,
     response: Response,
@@ -95,16 +96,16 @@ async def search_text(
                                             body.offset, body.caption_weight, _filters(body.filters), body.min_score)
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None
-        hits = [image_hit(h) for h in found]
+        hits = [image_hit(h, paths) for h in found]
     elif reranker is None:
-        hits = await _search_images(state, vector, body.k, body.offset, body.min_score, body.filters, response, timings)
+        hits = await _search_images(state, paths, vector, body.k, body.offset, body.min_score, body.filters, response, timings)
     else:  # re-score the first rerank_depth hits (the cost is bounded), then page through
         depth = state.settings.rerank_depth
-        shortlist = await _search_images(state, vector, max(depth, body.k + body.offset), 0, body.min_score,
+        shortlist = await _search_images(state, paths, vector, max(depth, body.k + body.offset), 0, body.min_score,
                                          body.filters, response, timings, as_hits=False)
         reranked = await run_in_threadpool(rerank_hits, reranker, body.query, shortlist[:depth],
                                            state.settings.max_image_pixels)
-        hits = [image_hit(h) for h in (reranked + shortlist[depth:])[body.offset:body.offset + body.k]]
+        hits = [image_hit(h, paths) for h in (reranked + shortlist[depth:])[body.offset:body.offset + body.k]]
     captioner = await fill_hit_captions(state, hits, body.caption_prompt) if body.caption and hits else None
     return SearchResponse(hits=hits, k=body.k, offset=body.offset, took_ms=(time.perf_counter() - started) * 1000,
                           captioner=captioner)
@@ -128,6 +129,7 @@ def _form_filters(folder, file_types, date_from, date_to) -> Filters | None:
 @router.post("/search/image", response_model=SearchResponse, summary="Find images similar to an uploaded one")
 async def search_by_upload(
     state: State,
+    paths: Paths,
     encoder: ReadyEncoder,
     response: Response,
     file: UploadFile = File(description="the query image"),
@@ -135,7 +137,7 @@ async def search_by_upload(
     offset: int = Form(0, ge=0, le=MAX_OFFSET),
     min_score: float = Form(None, ge=-1.0, le=1.0),
     folder: str = Form(None, max_length=4096),
-    file_types: list[str] = Form(None),
+    file_types: list[str] = Form(None, max_length=MAX_FILE_TYPES),
     date_from: Annotated[IsoDateTime, Form()] = None,
     date_to: Annotated[IsoDateTime, Form()] = None,
     caption: bool = Form(False, description="caption the returned hits"),
@@ -145,7 +147,7 @@ async def search_by_upload(
     vector = await run_in_threadpool(encoder.embed_images, [decoded.image])
     timings = {"encode": time.perf_counter() - started}
     filters = _form_filters(folder, file_types, date_from, date_to)
-    hits = await _search_images(state, vector[0], k, offset, min_score, filters, response, timings)
+    hits = await _search_images(state, paths, vector[0], k, offset, min_score, filters, response, timings)
     captioner = await fill_hit_captions(state, hits, None) if caption and hits else None
     return SearchResponse(hits=hits, k=k, offset=offset, took_ms=(time.perf_counter() - started) * 1000,
                           captioner=captioner)
@@ -161,13 +163,14 @@ def _indexed_vector(state: ServiceState, image_id: int) -> np.ndarray:
 @router.get("/images/{image_id}/similar", response_model=SearchResponse, summary="Images similar to an indexed one")
 async def similar_to_indexed(
     state: State,
+    paths: Paths,
     response: Response,
-    image_id: int = Path(ge=1, le=MAX_ID),
+    image_id: PathId,
     k: int = Query(10, ge=1, le=MAX_K),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
     min_score: float = Query(None, ge=-1.0, le=1.0),
     folder: str = Query(None, max_length=4096),
-    file_types: list[str] = Query(None),
+    file_types: list[str] = Query(None, max_length=MAX_FILE_TYPES),
     date_from: Annotated[IsoDateTime, Query()] = None,
     date_to: Annotated[IsoDateTime, Query()] = None,
     caption: bool = Query(False, description="caption the returned hits"),
@@ -175,7 +178,7 @@ async def similar_to_indexed(
     started = time.perf_counter()
     vector = await run_in_threadpool(_indexed_vector, state, image_id)
     filters = _form_filters(folder, file_types, date_from, date_to)
-    hits = await _search_images(state, vector, k, offset, min_score, filters, response, {})
+    hits = await _search_images(state, paths, vector, k, offset, min_score, filters, response, {})
     captioner = await fill_hit_captions(state, hits, None) if caption and hits else None
     return SearchResponse(hits=hits, k=k, offset=offset, took_ms=(time.perf_counter() - started) * 1000,
                           captioner=captioner)

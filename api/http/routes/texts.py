@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from api.http.deps import ReadyEncoder, State, require_key
 from api.http.errors import ERROR_RESPONSES, ApiError
-from api.http.schemas import MAX_ID, TextsAddRequest, TextsAddResponse
+from api.http.schemas import PathId, TextsAddRequest, TextsAddResponse
 from indexer.collection import ModelMismatch
 from indexer.texts import MAX_TEXT_CHARS
 
@@ -33,7 +33,7 @@ async def add_texts(
 
 
 @router.delete("/{text_id}", status_code=204, summary="Remove a text")
-async def delete_text(state: State, text_id: int = Path(ge=1, le=MAX_ID)) -> None:
+async def delete_text(state: State, text_id: PathId) -> None:
     removed = await run_in_threadpool(state.texts.remove, [text_id])
     if not removed:
         raise ApiError(404, f"no text with id {text_id}")

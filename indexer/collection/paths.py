@@ -1,0 +1,20 @@
+"""Where a path really is: whether, links resolved, it lies in the collection's folders."""
+
+from __future__ import annotations
+
+import os
+
+
+def is_inside(path: str, folders: list[str]) -> bool:
+    """Whether ``path`` (made real) is one of ``folders`` (real paths) or below one."""
+    real = os.path.realpath(path)
+    return any(real == folder or real.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders)
+
+
+def shown_relative(path: str, roots: list[str]) -> str:
+    """``path`` as ROOT-NAME/RELATIVE under the first of ``roots`` that holds it (the name
+    of the indexed folder, not where it is); the file name alone when none does."""
+    for root in sorted(roots, key=len, reverse=True):
+        if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
+            return os.path.join(os.path.basename(root.rstrip(os.sep)), os.path.relpath(path, root))
+    return os.path.basename(path)
