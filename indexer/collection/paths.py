@@ -15,6 +15,9 @@ def shown_relative(path: str, roots: list[str]) -> str:
     """``path`` as ROOT-NAME/RELATIVE under the first of ``roots`` that holds it (the name
     of the indexed folder, not where it is); the file name alone when none does."""
     for root in sorted(roots, key=len, reverse=True):
-        if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
-            return os.path.join(os.path.basename(root.rstrip(os.sep)), os.path.relpath(path, root))
+        name = os.path.basename(root.rstrip(os.sep))
+        if path == root:
+            return name
+        if path.startswith(root.rstrip(os.sep) + os.sep):
+            return os.path.join(name, os.path.relpath(path, root))
     return os.path.basename(path)

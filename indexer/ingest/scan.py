@@ -103,7 +103,7 @@ class _Walk:
             if image:
                 self.image_entry(entry)
         except OSError as exc:
-            self.result.unusable.append((entry.path, f"cannot stat: {exc.strerror or exc}"))
+            self.result.unusable.append((entry.path, f"cannot read: {exc.strerror or exc}"))
         return False
 
     def image_entry(self, entry: os.DirEntry) -> None:

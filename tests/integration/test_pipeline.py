@@ -277,6 +277,23 @@ def test_a_crash_half_way_loses_nothing_and_the_rerun_completes(tmp_path, tiny_e
     assert all(after[p] == t for p, t in done_before.items())
 
 
+def test_files_deleted_while_pending_are_removed_not_failed(tmp_path, tiny_encoder):
+    folder = tmp_path / "many"
+    write_photos(str(folder), 40)
+    data = str(tmp_path / "data")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _index(data, [str(folder)], CountingFactory(tiny_encoder, fail_after_batches=1))
+    collection = _collection(data)
+    pending = [path for _, path in collection.store.pending()]
+    collection.close()
+    assert pending
+    for path in pending[:10]:
+        os.remove(path)
+    report = _index(data, [str(folder)], CountingFactory(tiny_encoder))
+    assert (report.failed, report.removed) == (0, min(10, len(pending)))
+    assert _consistent(data) == (40 - min(10, len(pending)), 0)
+
+
 def test_orphan_vectors_and_lost_index_are_repaired(tmp_path, photos, tiny_encoder):
     data = str(tmp_path / "data")
     _index(data, [str(photos)], CountingFactory(tiny_encoder))

@@ -74,3 +74,41 @@ def test_a_database_made_before_migrations_is_adopted_with_its_rows(database_url
     CaptionCache(store).put({"h": "a caption"}, "captioner", None)  # the later revisions' tables are there
     assert CaptionCache(store).get(["h"], "captioner", None) == {"h": "a caption"}
     store.close()
+
+
+def _open_store(url, barrier, errors):
+    barrier.wait()  # all at once: the race two first runs on a new data dir have
+    try:
+        Store(url).close()
+    except Exception as exc:  # what the race used to give: "table ... already exists"
+        errors.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_first_opens_at_the_same_moment_migrate_once_without_errors(database_url, tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        url = database_url if attempt == 0 else _fresh(database_url, tmp_path, attempt)
+        barrier, errors = context.Barrier(6), context.Queue()
+        workers = [context.Process(target=_open_store, args=(url, barrier, errors)) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(120)
+        found = [errors.get() for _ in range(errors.qsize())] if not errors.empty() else []
+        assert found == [] and all(w.exitcode == 0 for w in workers)
+        assert Store(url).get_meta("schema_version") is not None
+
+
+def _fresh(url, tmp_path, attempt):
+    """Another new, empty database beside the first (SQLite: a new file)."""
+    if url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path}/again{attempt}.sqlite3"
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:  # empty it again: the race is on the first creation
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return url

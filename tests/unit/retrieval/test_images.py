@@ -75,3 +75,23 @@ def test_large_jpeg_is_drafted_but_reports_full_size():
     out = decode_image(data, min_side=224)
     assert (out.width, out.height) == (2000, 1500)
     assert min(out.image.size) >= 224 and out.image.size[0] < 2000
+
+
+def test_a_wide_picture_is_seen_as_before_and_a_strip_costs_no_giant_resize(tiny_model):
+    """The centre cut before the resize changes nothing the model sees (the centre square),
+    and a 30000 x 1 strip is resized from a 4:1 piece, not into 30000 x size."""
+    import numpy as np
+    from PIL import Image
+
+    from retrieval.images.aspect import BoundedAspect, centre_box
+
+    bounded = tiny_model.preprocess
+    assert isinstance(bounded, BoundedAspect)
+    wide = Image.fromarray((np.random.default_rng(1).random((60, 420, 3)) * 255).astype("uint8"))
+    assert centre_box(*wide.size) == (90, 0, 330, 60)
+    assert np.allclose(bounded(wide).numpy(), bounded.preprocess(wide).numpy(), atol=2e-2)
+    seen = []
+    strip = Image.new("RGB", (30_000, 1), (200, 30, 30))
+    BoundedAspect(lambda image: seen.append(image.size) or bounded.preprocess(image))(strip)
+    assert seen == [(4, 1)]
+    assert centre_box(100, 100) is None and centre_box(400, 100) is None
