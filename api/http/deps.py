@@ -97,11 +97,13 @@ class PathView:
         return display_path(path if self.roots is None else shown_relative(path, self.roots))
 
 
-def path_view(key: str | None = Depends(API_KEY_HEADER), state: ServiceState = Depends(get_state)) -> PathView:
+def path_view(request: Request, state: ServiceState = Depends(get_state)) -> PathView:
     """Full paths for the API key's holder, and where no key is set (one user) or
     CLIPDEX_FULL_PATHS says so; otherwise paths relative to the indexed folders, so that
-    readers do not learn the server's file system by walking the ids."""
+    readers do not learn the server's file system by walking the ids. (The header is read
+    here, not declared: a read needs no key, the key only shows more.)"""
     settings = state.settings
+    key = request.headers.get(API_KEY_HEADER.model.name)
     if settings.full_paths or not settings.api_key or _key_matches(key, settings.api_key):
         return PathView()
     return PathView(state.collection.store.roots())

@@ -139,8 +139,8 @@ def test_unreadable_file_is_recorded(tmp_path, photos, tiny_encoder):
     if os.geteuid() == 0:  # root reads anything: make the file vanish between scan and read instead
         real_scan = __import__("indexer.ingest.scan", fromlist=["scan_folders"]).scan_folders
 
-        def scan_then_lose(roots):
-            result = real_scan(roots)
+        def scan_then_lose(roots, *args):
+            result = real_scan(roots, *args)
             os.unlink(locked)
             return result
 
