@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 
 from api.cli.common import (
@@ -14,6 +15,7 @@ from api.cli.common import (
     open_collection,
     remember,
     require_indexed,
+    resolve_data_dir,
     show_path,
 )
 from api.services import index_collection, index_options
@@ -21,7 +23,21 @@ from api.settings import Settings
 
 
 def cmd_index(args, settings: Settings) -> int:
+    for folder in args.folders:  # before anything is made on disk
+        if not os.path.exists(folder):
+            raise UsageError(f"no such file or folder: {folder}")
+    new = not os.path.isdir(resolve_data_dir(args, settings, args.folders))
     collection = open_collection(args, settings, args.folders, must_exist=False)
+    try:
+        return _index(args, settings, collection)
+    except BaseException:
+        if new and collection.model_spec is None:  # it failed before anything was indexed: leave nothing
+            collection.close()
+            shutil.rmtree(collection.data_dir, ignore_errors=True)
+        raise
+
+
+def _index(args, settings: Settings, collection) -> int:
     spec = model_spec(args, settings, collection)
     options = index_options(settings, batch_size=args.batch_size, workers=args.workers, progress=not args.quiet)
     options.follow_links = args.follow_links

@@ -51,11 +51,15 @@ def local_embed_pass(
     )
     results = ResultWriter(collection, index, moved_by_hash, options, report)
     prepared = prepared_batches(loader, on_device, encoder, options.max_pixels, options.decode_threads)
-    for batch, pixels, decoded in prepared:
-        vectors = encoder.embed_pixels(pixels) if pixels is not None else None
-        progress.update(results.record(vectors, decoded, batch["moved"], batch["failed"]))
-        if results.due():
-            results.checkpoint()
+    try:
+        for batch, pixels, decoded in prepared:
+            vectors = encoder.embed_pixels(pixels) if pixels is not None else None
+            progress.update(results.record(vectors, decoded, batch["moved"], batch["failed"]))
+            if results.due():
+                results.checkpoint()
+    except KeyboardInterrupt:  # Ctrl-C: keep what was embedded, then stop; the rerun does the rest
+        results.checkpoint()
+        raise
     results.checkpoint()
     return results.again
 

@@ -21,8 +21,11 @@ class Progress:
         self.bar = None
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
 
             self.bar = tqdm(total=total, unit="img", desc="indexing")
+            self._logs = logging_redirect_tqdm()  # log lines above the bar, not through it
+            self._logs.__enter__()
 
     def update(self, n: int) -> None:
         self.done += n
@@ -37,4 +40,5 @@ class Progress:
 
     def close(self) -> None:
         if self.bar is not None:
+            self._logs.__exit__(None, None, None)
             self.bar.close()

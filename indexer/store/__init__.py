@@ -9,8 +9,18 @@ Modules (test file in brackets):
 - migrations/  alembic's environment and the versions
 """
 
-from indexer.store.files import FAILED, OK, PENDING, FileState, RowUpdates, Store, StoreError, sqlite_url
+from indexer.store.files import (
+    FAILED,
+    OK,
+    PENDING,
+    SQLITE_FILE,
+    FileState,
+    RowUpdates,
+    Store,
+    StoreError,
+    sqlite_url,
+)
 from indexer.store.schema import captions_table, files_table, meta_table, metadata, roots_table, texts_table
 
-__all__ = ["FAILED", "OK", "PENDING", "FileState", "RowUpdates", "Store", "StoreError", "captions_table",
+__all__ = ["FAILED", "OK", "PENDING", "SQLITE_FILE", "FileState", "RowUpdates", "Store", "StoreError", "captions_table",
            "files_table", "meta_table", "metadata", "roots_table", "sqlite_url", "texts_table"]

@@ -36,8 +36,11 @@ class StoreError(RuntimeError):
     pass
 
 
+SQLITE_FILE = "clipdex.sqlite3"  # the embedded database, in the data dir
+
+
 def sqlite_url(data_dir: str) -> str:
-    return "sqlite:///" + os.path.join(os.path.abspath(data_dir), "clipdex.sqlite3")
+    return "sqlite:///" + os.path.join(os.path.abspath(data_dir), SQLITE_FILE)
 
 
 def _ext(path: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from typing import Callable
 
 from retrieval.models.spec import ModelNotAvailable
@@ -25,12 +26,30 @@ def offline() -> bool:
     return bool(is_offline() if callable(is_offline) else constants.HF_HUB_OFFLINE)
 
 
-def hub_reachable(timeout: float = 3.0) -> bool:
-    try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def hub_reachable(timeout: float = 1.5) -> bool:
+    """Whether the hub answers within ``timeout`` seconds, name lookup included (a machine
+    without network can spend many seconds failing to resolve a name)."""
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+                answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return bool(answer and answer[0])
+
+
+def download_command(repo_id: str) -> str:
+    """The command the installed huggingface_hub offers to fetch a repository."""
+    import huggingface_hub
+
+    version = tuple(int(part) for part in huggingface_hub.__version__.split(".")[:2] if part.isdigit())
+    return f"hf download {repo_id}" if version >= (0, 34) else f"huggingface-cli download {repo_id}"
 
 
 def weight_file_names(filename: str) -> list[str]:
@@ -56,7 +75,7 @@ def cached_or_downloaded(fetch: Callable[[bool], str], not_available: str, faile
 
 
 def how_to_get(repo_id: str, cache_dir: str | None) -> str:
-    return (f"Download it once on a machine with network access (for example `huggingface-cli download {repo_id}`, "
+    return (f"Download it once on a machine with network access (for example `{download_command(repo_id)}`, "
             f"or run clipdex there with the same cache directory), then copy the cache "
             f"({cache_dir or '~/.cache/huggingface/hub'}); or use a local path or `random:ARCH` for tests.")
 

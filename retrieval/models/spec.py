@@ -15,6 +15,7 @@ A spec names where a model comes from:
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,7 @@ def parse_spec(spec: str) -> ModelSpec:
     if spec.startswith(RANDOM_PREFIX):
         arch = spec[len(RANDOM_PREFIX):]
         if arch not in open_clip.list_models():
-            raise BadModelSpec(f"unknown architecture {arch!r} in {spec!r}; see open_clip.list_models()")
+            raise BadModelSpec(f"unknown architecture {arch!r} in {spec!r}{_did_you_mean(arch, open_clip.list_models())}")
         return ModelSpec(spec, RANDOM, arch=arch)
     if spec.startswith(HF_HUB_PREFIX):
         return ModelSpec(spec, HF_HUB, repo=spec[len(HF_HUB_PREFIX):])
@@ -92,14 +93,21 @@ def parse_spec(spec: str) -> ModelSpec:
             f"a model directory, or random:ARCH"
         )
     if arch not in open_clip.list_models():
-        raise BadModelSpec(f"unknown architecture {arch!r} in {spec!r}")
+        raise BadModelSpec(f"unknown architecture {arch!r} in {spec!r}{_did_you_mean(arch, open_clip.list_models())}")
     if os.path.isfile(rest):
         return ModelSpec(spec, CHECKPOINT, arch=arch, path=os.path.abspath(rest))
     cfg = open_clip.get_pretrained_cfg(arch, rest)
     if not cfg:
         tags = open_clip.list_pretrained_tags_by_model(arch)
-        raise BadModelSpec(f"{rest!r} is neither a pretrained tag of {arch} ({tags}) nor a file")
+        raise BadModelSpec(f"{rest!r} is neither a pretrained tag of {arch} nor a file"
+                           f"{_did_you_mean(rest, tags, 'tags of ' + arch)}")
     return ModelSpec(spec, TAG, arch=arch, tag=rest, pretrained=cfg)
+
+
+def _did_you_mean(name: str, known: list[str], what: str = "architectures") -> str:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return f"{hint} (`clipdex models` lists the models clipdex knows; open_clip has {len(known)} {what})"
 
 
 def canonical_spec(spec: str) -> str:

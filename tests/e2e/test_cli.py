@@ -295,3 +295,34 @@ def test_models_catalogue_shows_sizes_accuracy_and_what_is_cached(tmp_path):
     assert {row["family"] for row in rows} == {"open_clip", "transformers"}
     table = clipdex("models", env_extra={"CLIPDEX_MODEL_CACHE_DIR": str(hub)}).stdout
     assert "ViT-B-32/laion2b_s34b_b79k" in table and "66.6%" in table
+
+
+def test_the_tests_keep_out_of_the_users_home(folder, tmp_path):
+    """conftest gives the run a home of its own: what the CLI remembers lands there."""
+    from conftest import REAL_HOME, TEST_HOME
+
+    real = os.path.join(REAL_HOME, ".cache", "clipdex", "last_collection")
+    before = os.stat(real).st_mtime_ns if os.path.exists(real) else None
+    clipdex("index", str(folder), "--data-dir", str(tmp_path / "data"), "--model", TINY, "-q")
+    with open(os.path.join(TEST_HOME, ".cache", "clipdex", "last_collection")) as handle:
+        assert handle.read() == str(tmp_path / "data")
+    assert (os.stat(real).st_mtime_ns if os.path.exists(real) else None) == before
+
+
+def test_a_failed_first_index_leaves_nothing_and_an_empty_collection_takes_nothing_over(folder, tmp_path):
+    missing = clipdex("index", str(tmp_path / "nowhere" / "photos"), check=False)
+    assert missing.returncode == 2 and "no such file or folder" in missing.stderr
+    assert not (tmp_path / "nowhere").exists() and not (tmp_path / ".clipdex").exists()
+    offline = clipdex("index", str(folder), check=False)  # the default pretrained model is not here
+    assert offline.returncode == 2 and "hf download" in offline.stderr
+    assert not (folder / ".clipdex").exists()
+    (folder / "sub").mkdir()
+    (folder / ".clipdex").mkdir()  # an empty data dir (left by an older clipdex) above the folder
+    lost = subprocess.run([sys.executable, "-m", "api.cli", "status"], cwd=folder / "sub", capture_output=True,
+                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert str(folder / ".clipdex") not in lost.stdout
+
+
+def test_a_model_name_typo_suggests_the_names_it_resembles(folder, tmp_path):
+    typo = clipdex("index", str(folder), "--data-dir", str(tmp_path / "data"), "--model", "random:ViT-B-3", check=False)
+    assert typo.returncode == 2 and "did you mean ViT-B-32" in typo.stderr and "clipdex models" in typo.stderr

@@ -277,6 +277,40 @@ def test_a_crash_half_way_loses_nothing_and_the_rerun_completes(tmp_path, tiny_e
     assert all(after[p] == t for p, t in done_before.items())
 
 
+def test_ctrl_c_keeps_what_was_embedded_and_the_rerun_does_only_the_rest(tmp_path, tiny_encoder):
+    folder = tmp_path / "many"
+    write_photos(str(folder), 40)
+    data = str(tmp_path / "data")
+
+    class Interrupting(CountingFactory):
+        def __call__(self):
+            inner = super().__call__()
+            factory = self
+
+            class Interrupted:
+                def __getattr__(self, name):
+                    return getattr(inner, name)
+
+                def embed_pixels(self, pixels):
+                    if factory.calls >= 2:
+                        raise KeyboardInterrupt
+                    return inner.embed_pixels(pixels)
+
+            return Interrupted()
+
+    slow_checkpoints = IndexOptions(batch_size=8, num_workers=0, checkpoint_seconds=3600, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        _index(data, [str(folder)], Interrupting(tiny_encoder), slow_checkpoints)
+    collection = _collection(data)
+    saved = collection.store.counts()[OK]
+    assert set(collection.load_index().ids().tolist()) == collection.store.vector_ids()
+    collection.close()
+    assert saved == 16  # two batches of 8, committed although no checkpoint was due
+    rerun = CountingFactory(tiny_encoder)
+    _index(data, [str(folder)], rerun)
+    assert rerun.embedded == 40 - saved and _consistent(data) == (40, 0)
+
+
 def test_files_deleted_while_pending_are_removed_not_failed(tmp_path, tiny_encoder):
     folder = tmp_path / "many"
     write_photos(str(folder), 40)
