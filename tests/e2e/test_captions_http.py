@@ -89,7 +89,7 @@ def test_a_captioner_that_is_not_there_is_a_clear_503(tmp_path):
         server.stop()
     assert response.status_code == 503
     assert "captioner could not be loaded" in response.json()["error"]["message"]
-    assert "huggingface-cli download" in response.json()["error"]["message"]
+    assert "hf download" in response.json()["error"]["message"]
     assert plain.status_code == 200  # search without captions is unaffected
 
 

@@ -72,7 +72,7 @@ def test_zero_shot_uses_the_models_own_scale(hf_model):
 
 def test_missing_weights_fail_fast_with_instructions(tmp_path):
     started = time.monotonic()
-    with pytest.raises(ModelNotAvailable, match="huggingface-cli download"):
+    with pytest.raises(ModelNotAvailable, match="hf download"):
         load_model("transformers:google/siglip-base-patch16-224", cache_dir=str(tmp_path / "hub"))
     assert time.monotonic() - started < 30
     with pytest.raises(BadModelSpec, match="names no model"):

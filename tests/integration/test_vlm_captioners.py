@@ -61,7 +61,7 @@ def test_over_long_prompts_are_refused_before_any_work(family):
 
 def test_missing_weights_fail_fast_with_a_clear_message(tmp_path):
     started = time.monotonic()
-    with pytest.raises(RuntimeError, match="huggingface-cli download"):
+    with pytest.raises(RuntimeError, match="hf download"):
         load_captioner("transformers:Salesforce/blip-image-captioning-base-not-here")
     assert time.monotonic() - started < 30
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "blip"}))
