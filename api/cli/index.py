@@ -31,10 +31,17 @@ def cmd_index(args, settings: Settings) -> int:
     try:
         return _index(args, settings, collection)
     except BaseException:
-        if new and collection.model_spec is None:  # it failed before anything was indexed: leave nothing
+        if new and _never_indexed(collection):  # it failed before anything was indexed: leave nothing
             collection.close()
             shutil.rmtree(collection.data_dir, ignore_errors=True)
         raise
+
+
+def _never_indexed(collection) -> bool:
+    try:
+        return collection.model_spec is None
+    except Exception:  # the database itself failed: keep everything
+        return False
 
 
 def _index(args, settings: Settings, collection) -> int:
