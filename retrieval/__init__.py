@@ -9,6 +9,8 @@ index/; where a hit gets its caption: captioning/.
 - images/        untrusted bytes -> pictures; GPU JPEG decoding and preprocessing
 - index/         FAISS indexes, float16 vector rows, shards, index plans, near-duplicates
 - captioning/    captioners: transformers VLMs, CoCa, clipdex's own
+- ocr/           text in pictures: OCR engines (RapidOCR, Tesseract, VLMs), matching that forgives OCR
+- regions/       boxes in pictures: the Region type, the VLMs' box formats, drawing
 - training/      contrastive training and fine-tuning, captioner training
 - datasets/      shapes scenes, Fashion-MNIST
 - zero_shot.py   zero-shot classification by prompt ensembles (tests/unit/retrieval/test_zero_shot.py)

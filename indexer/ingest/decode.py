@@ -7,10 +7,9 @@ is not decoded at all: its vector is reused.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Callable
 
-from retrieval.images.decode import ImageError, decode_image, probe_image
+from retrieval.images.decode import ImageError, content_hash, decode_image, probe_image
 
 MOVED, DECODED, JPEG, FAILED = "moved", "decoded", "jpeg", "failed"
 _DEVICE_MODES = ("RGB", "L")  # JPEG colour modes the GPU decoders turn into RGB like PIL does
@@ -20,10 +19,6 @@ def is_complete_jpeg(data: bytes) -> bool:
     """Starts with SOI and ends with EOI: a truncated file goes to the CPU decoder, which
     reports it, instead of being decoded into grey blocks on the device."""
     return data[:2] == b"\xff\xd8" and data.rstrip(b"\x00\r\n ")[-2:] == b"\xff\xd9"
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()  # SHA-NI makes it faster than blake2b
 
 
 class DecodeDataset:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass
 
 from retrieval.captioning.base import Captioner, CaptionerError
 
@@ -31,6 +32,15 @@ _ANSWERING = {"paligemma"}
 # GIT's checkpoints share one architecture; only those trained on question answering
 # (microsoft/git-base-vqav2, git-large-textvqa, ...) answer rather than caption on.
 _GIT_QA_NAME = re.compile(r"vqa|[-_]qa\b", re.IGNORECASE)
+
+
+@dataclass
+class RawGeneration:
+    """What a VLM wrote, special tokens kept (boxes are written in them), and the size
+    (width, height) of the picture as the model saw it, where its processor resized it."""
+
+    text: str
+    seen_size: tuple[int, int] | None = None
 
 
 class TransformersCaptioner(Captioner):
@@ -137,3 +147,46 @@ class TransformersCaptioner(Captioner):
         if self.family == "blip" and text and not question:
             texts = [t if t.lower().startswith(text.lower()) else f"{text} {t}" for t in texts]
         return texts
+
+    def _raw_prompts(self, count: int, prompt: str) -> list[str]:
+        if self.chat:
+            messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+            return [self.processor.apply_chat_template(messages, add_generation_prompt=True)] * count
+        if self.family == "florence2":
+            return [prompt] * count  # a task token, and the phrase of a grounding task
+        if self.family == "paligemma":
+            return [f"<image>{prompt}"] * count
+        raise CaptionerError(f"{self.name}: a {self.family or 'this'} model does not take task prompts; read text and "
+                             "find regions with Florence-2, PaliGemma or a chat VLM such as Qwen2-VL")
+
+    def generate_raw(self, images: list, prompt: str, max_new_tokens: int = 256) -> list[RawGeneration]:
+        """What the model writes for each picture after ``prompt`` (a Florence-2 task token,
+        a PaliGemma task, a chat instruction), special tokens kept, prompt left out."""
+        import torch
+
+        images = [image.convert("RGB") for image in images]
+        try:
+            inputs = self._inputs(images, self._raw_prompts(len(images), prompt))
+            with torch.inference_mode():
+                output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+        except (ValueError, RuntimeError, TypeError) as exc:
+            raise CaptionerError(f"{self.name}: generation failed: {exc}") from None
+        prompt_ids = inputs.get("input_ids")
+        if prompt_ids is not None and not self.encoder_decoder:
+            output = output[:, prompt_ids.shape[1]:]
+        tokenizer = self.processor.tokenizer
+        padding = {t for t in (tokenizer.pad_token, tokenizer.eos_token, tokenizer.bos_token) if t}
+        texts = []
+        for text in self.processor.batch_decode(output, skip_special_tokens=False):
+            for token in padding:
+                text = text.replace(token, "")
+            texts.append(text.strip())
+        return [RawGeneration(text, size) for text, size in zip(texts, self._seen_sizes(inputs, len(texts)))]
+
+    def _seen_sizes(self, inputs: dict, count: int) -> list[tuple[int, int] | None]:
+        """Qwen-VL's processors resize each picture to a multiple of their patch: its grid says to what."""
+        grid = inputs.get("image_grid_thw")
+        patch = getattr(getattr(self.processor, "image_processor", None), "patch_size", None)
+        if grid is None or not patch:
+            return [None] * count
+        return [(int(w) * patch, int(h) * patch) for _, h, w in grid.tolist()][:count]
