@@ -7,6 +7,7 @@ Uses retrieval/; knows no HTTP and no command line.
 - ingest/          index_folders: scan -> plan -> decode -> embed pass (local or Ray) -> results
 - texts/           the texts of image->text search
 - captions/        caption cache, caption texts that follow their files, sync
+- ocr/             text in pictures: reading it (OCR) once per picture, keeping it with its files, searching it
 - search/          hybrid (image + caption) ranking, cross-encoder re-ranking
 - reindex.py       re-embed with another model beside the old collection, then switch (tests/integration/test_reindex_refusal.py)
 - training_data.py (image, caption) pairs from folders, CSV/JSONL, class folders (tests/unit/indexer/test_training_data.py)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -28,6 +28,8 @@ class Hit:
     taken_at: datetime | None
     rerank_score: float | None = None  # set when a cross-encoder re-ordered the hits
     hybrid_score: float | None = None  # set when captions took part in the ranking (indexer/hybrid.py)
+    text_score: float | None = None  # how well the text read in the picture matches (indexer/ocr/search.py)
+    regions: list = field(default_factory=list)  # Regions: matching text lines, located objects
 
 
 def hit_of_row(row: dict, score: float) -> Hit:

@@ -17,9 +17,9 @@ Modules (test file in brackets):
 - progress.py    a bar on a terminal, log lines otherwise
 """
 
-from indexer.ingest.contracts import EmbedPass, FileEvents, NoFileEvents
+from indexer.ingest.contracts import EmbedPass, FileEvents, FileEventsToAll, NoFileEvents
 from indexer.ingest.options import IndexOptions, IndexReport, default_workers
 from indexer.ingest.run import index_folders
 
-__all__ = ["EmbedPass", "FileEvents", "IndexOptions", "IndexReport", "NoFileEvents", "default_workers",
+__all__ = ["EmbedPass", "FileEvents", "FileEventsToAll", "IndexOptions", "IndexReport", "NoFileEvents", "default_workers",
            "index_folders"]

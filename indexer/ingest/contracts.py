@@ -3,12 +3,15 @@ a Ray cluster), and who hears what happened to files (FileEvents: captions follo
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from indexer.collection import Collection
 from indexer.ingest.options import IndexOptions, IndexReport
 from indexer.ingest.progress import Progress
 from indexer.store import FileState
+
+log = logging.getLogger(__name__)
 
 
 class EmbedPass(Protocol):
@@ -43,3 +46,26 @@ class NoFileEvents:
 
     def removed(self, file_ids: list[int]) -> None:
         pass
+
+
+class FileEventsToAll:
+    """Tells every listener in turn; one that fails is logged and the others still hear."""
+
+    def __init__(self, *listeners: FileEvents):
+        self.listeners = listeners
+
+    def _tell(self, what: str, argument) -> None:
+        for listener in self.listeners:
+            try:
+                getattr(listener, what)(argument)
+            except Exception:  # a listener's failure must not stop the run
+                log.exception("%s could not follow the files (%s)", type(listener).__name__, what)
+
+    def changed(self, file_ids: list[int]) -> None:
+        self._tell("changed", file_ids)
+
+    def moved(self, moves: dict[int, int]) -> None:
+        self._tell("moved", moves)
+
+    def removed(self, file_ids: list[int]) -> None:
+        self._tell("removed", file_ids)

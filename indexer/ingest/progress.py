@@ -15,15 +15,16 @@ LOG_EVERY_S = 30
 class Progress:
     """A tqdm bar on a terminal; a log line every 30 s otherwise."""
 
-    def __init__(self, total: int, enabled: bool, callback: Callable[[int, int], None] | None = None):
-        self.callback = callback
+    def __init__(self, total: int, enabled: bool, callback: Callable[[int, int], None] | None = None,
+                 what: str = "indexing"):
+        self.callback, self.what = callback, what
         self.total, self.done, self.start, self.last_log = total, 0, time.monotonic(), time.monotonic()
         self.bar = None
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
             from tqdm.contrib.logging import logging_redirect_tqdm
 
-            self.bar = tqdm(total=total, unit="img", desc="indexing")
+            self.bar = tqdm(total=total, unit="img", desc=what)
             self._logs = logging_redirect_tqdm()  # log lines above the bar, not through it
             self._logs.__enter__()
 
@@ -36,7 +37,7 @@ class Progress:
         elif time.monotonic() - self.last_log > LOG_EVERY_S:
             self.last_log = time.monotonic()
             rate = self.done / max(self.last_log - self.start, 1e-9)
-            log.info("indexed %d/%d files (%.1f images/s)", self.done, self.total, rate)
+            log.info("%s: %d/%d files (%.1f images/s)", self.what, self.done, self.total, rate)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -221,6 +221,17 @@ class Store:
             ids = list(conn.execute(select(c.vector_id).where(and_(*conditions))).scalars())
         return np.asarray(ids, dtype=np.int64)
 
+    def ok_rows_with_content(self, content_hashes) -> list[dict]:
+        """Rows of indexed files holding any of these contents (copies are rows of their own)."""
+        hashes = sorted(set(content_hashes))
+        out: list[dict] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(hashes), 500):
+                query = select(files_table).where(files_table.c.status == OK,
+                                                  files_table.c.content_hash.in_(hashes[start:start + 500]))
+                out.extend(dict(row) for row in conn.execute(query).mappings())
+        return out
+
     def row_by_path(self, path: str) -> dict | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(files_table).where(files_table.c.path == path)).mappings().first()

@@ -6,7 +6,18 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 
 
@@ -84,4 +95,22 @@ captions_table = Table(
     Column("prompt", String(512), primary_key=True),  # "" for none
     Column("text", Text, nullable=False),
     Column("created_at", DateTime),
+)
+
+
+ocr_texts_table = Table(
+    "ocr_texts",
+    metadata,
+    # Text an OCR engine read in a picture, keyed by image content and engine (whose name
+    # carries its version): a picture is read once, and a moved or copied file keeps its text.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("content_hash", String(64), nullable=False, index=True),
+    Column("engine", String(512), nullable=False),
+    Column("lines", Text, nullable=False),  # JSON: the lines as Region dicts (text, box, corners, confidence)
+    Column("text", Text, nullable=False),  # the lines' text, one a line
+    Column("folded", Text, nullable=False),  # the text as forgiving search compares it (retrieval/ocr/matching.py)
+    Column("error", Text),  # the picture could not be read; it is not tried again until it changes
+    Column("created_at", DateTime),
+    UniqueConstraint("content_hash", "engine", name="uq_ocr_texts_content_engine"),
+    sqlite_autoincrement=True,
 )
