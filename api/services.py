@@ -1,5 +1,6 @@
 """What the CLI and the HTTP routes both build from Settings: the encoder, the index
-options, an index run whose captions follow its files, the captioner, the re-ranker.
+options, an index run whose captions and text follow its files (and that reads the text
+of new pictures), the captioner, the re-ranker.
 
 Each is built here once, from Settings and the overrides a surface has (CLI flags), so the
 two surfaces cannot drift apart.
@@ -7,13 +8,16 @@ two surfaces cannot drift apart.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from api.settings import Settings, onnx_cache_dir
 from indexer.captions import CaptionsFollowFiles
 from indexer.collection import Collection
-from indexer.ingest import IndexOptions, IndexReport, index_folders
+from indexer.ingest import FileEventsToAll, IndexOptions, IndexReport, index_folders
+from indexer.ocr import OcrFollowsFiles, OcrOptions, OcrReport, read_collection_texts, remembered_engine
 from retrieval.encoders import EncoderRecipe
+from retrieval.ocr import load_ocr_engine
 
 
 def encoder_recipe(settings: Settings, spec: str, backend: str | None = None, device: str | None = None,
@@ -36,18 +40,50 @@ def index_options(settings: Settings, batch_size: int | None = None, workers: in
     )
 
 
+@dataclass
+class IndexRun:
+    report: IndexReport
+    captions_dropped: int  # caption texts of changed or removed files (`clipdex index-captions` redoes them)
+    ocr: OcrReport | None  # the text read in new pictures, when the collection reads text
+
+    def as_dict(self) -> dict:
+        return {**self.report.__dict__, "captions_dropped": self.captions_dropped,
+                "ocr": None if self.ocr is None else {k: v for k, v in self.ocr.__dict__.items() if k != "failures"}}
+
+
+def ocr_options(settings: Settings, workers: int | None = None, progress: bool = True,
+                on_progress: Callable[[int, int], None] | None = None, ray=None) -> OcrOptions:
+    distributor = None
+    if ray is not None:
+        from indexer.ocr.ray_read import RayReader  # Ray is imported only on this path
+
+        distributor = RayReader(ray)
+    return OcrOptions(workers=workers, max_pixels=settings.max_image_pixels, progress=progress,
+                      on_progress=on_progress, device=None if settings.device == "auto" else settings.device,
+                      distributor=distributor)
+
+
 def index_collection(collection: Collection, roots: list[str], spec: str, encoder_factory: Callable,
-                     options: IndexOptions, ray=None) -> tuple[IndexReport, int]:
-    """An index run whose caption texts follow the files; ``ray``: RayOptions to embed on a
-    Ray cluster. Returns the report and how many captions of changed or removed files went."""
-    captions = CaptionsFollowFiles(collection)
+                     options: IndexOptions, ray=None, ocr: str | None = None,
+                     text_options: OcrOptions | None = None) -> IndexRun:
+    """An index run whose caption texts and read text follow the files, then the reading of
+    the text of new pictures with ``ocr`` (else the engine the collection remembers, if any;
+    loaded first, so a missing engine fails before the run); ``ray``: RayOptions to embed
+    (and read) on a Ray cluster."""
+    engine_spec = ocr or remembered_engine(collection)
+    engine = load_ocr_engine(engine_spec, device=(text_options or OcrOptions()).device) if engine_spec else None
+    captions, texts = CaptionsFollowFiles(collection), OcrFollowsFiles(collection)
+    events = FileEventsToAll(captions, texts)
     if ray is not None:
         from indexer.ingest.ray_pass import index_folders_ray  # Ray is imported only on this path
 
-        report = index_folders_ray(collection, roots, spec, encoder_factory, options, ray, events=captions)
+        report = index_folders_ray(collection, roots, spec, encoder_factory, options, ray, events=events)
     else:
-        report = index_folders(collection, roots, spec, encoder_factory, options, events=captions)
-    return report, captions.dropped
+        report = index_folders(collection, roots, spec, encoder_factory, options, events=events)
+    read = None
+    if engine is not None and collection.embed_dim:  # (a first run that indexed nothing has nothing to read)
+        read = read_collection_texts(collection, engine_spec, text_options, engine=engine)
+    return IndexRun(report, captions.dropped, read)
 
 
 def load_captioner_from(settings: Settings, spec: str | None = None, device: str | None = None):

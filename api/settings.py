@@ -42,6 +42,12 @@ class Settings(BaseSettings):
                            "`clipdex train-captioner` wrote")
     caption_budget_s: float = Field(10.0, ge=0, description="how long a search may spend captioning new hits")
 
+    # Text in pictures (OCR): the engine `clipdex index` reads new pictures with (a collection
+    # remembers the one it was indexed with)
+    ocr: str | None = Field(None, description="rapidocr, rapidocr:full, tesseract[:LANGS] or transformers:ORG/NAME "
+                            "(Florence-2, PaliGemma, Qwen-VL)")
+    ocr_workers: int | None = Field(None, ge=0, le=64, description="OCR worker processes; default one per core")
+
     # Vector index (None: what the collection has, else chosen by size)
     index_type: Literal[INDEX_KINDS] | None = Field(
         None, description="auto (by collection size), flat, ivf or ivfpq; remembered by the collection")

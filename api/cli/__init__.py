@@ -9,6 +9,7 @@ Modules (test file in brackets):
 - search.py    search, duplicates, classify (tests/e2e/test_cli.py)
 - status.py    status, models, export-onnx (tests/e2e/test_cli.py)
 - captions.py  caption, train-captioner, index-captions; captions of search hits (tests/e2e/test_cli_captions.py)
+- ocr.py       index-ocr, ocr: the text in a collection's pictures, or in files (tests/e2e/test_cli_ocr.py)
 - train.py     train, datasets (tests/e2e/test_cli.py)
 - serve.py     serve, demo (tests/e2e/test_http.py)
 """

@@ -18,8 +18,10 @@ from api.cli.common import (
     resolve_data_dir,
     show_path,
 )
-from api.services import index_collection, index_options
+from api.cli.ocr import print_ocr_report
+from api.services import index_collection, index_options, ocr_options
 from api.settings import Settings
+from retrieval.ocr import DEFAULT_OCR, ENGINES
 
 
 def cmd_index(args, settings: Settings) -> int:
@@ -53,16 +55,21 @@ def _index(args, settings: Settings, collection) -> int:
         from indexer.ingest.ray_pass import RayOptions
 
         ray = RayOptions(address=args.ray, workers=args.ray_workers)
-    report, captions_dropped = index_collection(collection, args.folders, spec, encoder_factory(spec, args, settings),
-                                                options, ray)
+    if args.no_ocr:
+        from indexer.ocr import stop_reading
+
+        stop_reading(collection)
+    run = index_collection(collection, args.folders, spec, encoder_factory(spec, args, settings), options, ray,
+                           ocr=None if args.no_ocr else args.ocr or settings.ocr,
+                           text_options=ocr_options(settings, progress=not args.quiet, ray=ray))
+    report, captions_dropped = run.report, run.captions_dropped
     if report.up_to_date and collection.embed_dim and (args.index_type or args.shards or args.memory_mb):
         with collection.writer_lock():  # nothing to index, but the index settings changed: apply them now
             collection.load_index(repair=True)
             collection.save_index()
     remember(collection.data_dir)
     if args.json:
-        print(json.dumps({**report.__dict__, "captions_dropped": captions_dropped, "data_dir": collection.data_dir},
-                         default=str))
+        print(json.dumps({**run.as_dict(), "data_dir": collection.data_dir}, default=str))
         return 0
     if report.up_to_date and not report.repaired:
         print(f"up to date: {report.unchanged} files unchanged ({report.seconds:.2f}s)")
@@ -81,6 +88,8 @@ def _index(args, settings: Settings, collection) -> int:
     if captions_dropped:
         print(f"{captions_dropped} captions of changed or removed files were dropped: "
               f"`clipdex index-captions` captions what changed", file=sys.stderr)
+    if run.ocr is not None:
+        print_ocr_report(run.ocr)
     return 0
 
 
@@ -153,6 +162,10 @@ def add_parsers(sub, common, index_flags) -> None:
     index.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                        help="decode and embed on a Ray cluster: alone, a local one; or auto, HOST:PORT, ray://HOST:PORT")
     index.add_argument("--ray-workers", type=int, metavar="N", help="--ray: encoder actors (default: one per GPU)")
+    index.add_argument("--ocr", nargs="?", const=DEFAULT_OCR, metavar="ENGINE",
+                       help=f"also read the text in the pictures, for `clipdex search --text-in-image` (default engine "
+                            f"{DEFAULT_OCR}; or {', '.join(ENGINES[1:])}); remembered")
+    index.add_argument("--no-ocr", action="store_true", help="stop reading the text of new pictures")
     index.set_defaults(func=cmd_index)
 
     reindex = sub.add_parser("reindex", parents=[common],

@@ -15,6 +15,7 @@ from indexer.collection import CollectionError, ModelMismatch
 from indexer.store import StoreError
 from retrieval.index.vector_index import IndexFileError
 from retrieval.models import BadModelSpec, ModelNotAvailable
+from retrieval.ocr import OcrError
 
 EXIT_USAGE, EXIT_DATABASE, EXIT_INTERRUPTED = 2, 3, 130
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args, get_settings())
     except (
         UsageError, ModelMismatch, BadModelSpec, ModelNotAvailable, CollectionError,
-        IndexFileError, StoreError, FileNotFoundError, ValueError,
+        IndexFileError, StoreError, FileNotFoundError, ValueError, OcrError,
     ) as exc:
         print(f"clipdex: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -19,15 +19,44 @@ def _read_query_image(path: str, settings: Settings):
         raise UsageError(f"{path}: {exc}") from None
 
 
+def _print_hits(hits, captions: dict) -> None:
+    for hit in hits:
+        reranked = f"  (re-rank {hit.rerank_score:.4f})" if hit.rerank_score is not None else ""
+        reranked += f"  (hybrid {hit.hybrid_score:.4f})" if hit.hybrid_score is not None else ""
+        reranked += f"  (text {hit.text_score:.2f})" if hit.text_score is not None else ""
+        print(f"{hit.score:.4f}  {show_path(hit.path)}{reranked}")
+        for region in hit.regions:
+            print(f"        \"{region.label}\" at {', '.join(f'{v:.0f}' for v in region.box)}")
+        if hit.file_id in captions:
+            print(f"        {captions[hit.file_id]}")
+
+
+def _hit_json(hit, captions: dict, with_captions: bool) -> dict:
+    out = {**hit.__dict__, "path": show_path(hit.path), "regions": [r.as_dict() for r in hit.regions]}
+    return out | ({"caption": captions.get(hit.file_id)} if with_captions else {})
+
+
+def _search_text_in_images(args, collection, encoder_factory_) -> list:
+    from indexer.ocr import search_text_in_images
+
+    if args.image or args.rerank or args.hybrid:
+        raise UsageError("--text-in-image goes alone or with a text query; not with --image, --rerank or --hybrid")
+    vector = encoder_factory_()().embed_texts([args.query])[0] if args.query else None
+    return search_text_in_images(collection, args.text_in_image, args.k, query_vector=vector)
+
+
 def cmd_search(args, settings: Settings) -> int:
     collection = open_collection(args, settings)
     require_indexed(collection)
     spec = model_spec(args, settings, collection)
     collection.check_model(spec)
-    if bool(args.query) == bool(args.image):
-        raise UsageError("give either a text query or --image PATH")
     if args.k < 1 or args.k > MAX_K:
         raise UsageError(f"-k must be between 1 and {MAX_K}")
+    if args.text_in_image is not None:
+        hits = _search_text_in_images(args, collection, lambda: encoder_factory(spec, args, settings))
+        return _show(args, settings, collection, hits, "no picture holds that text")
+    if bool(args.query) == bool(args.image):
+        raise UsageError("give either a text query or --image PATH (or --text-in-image TEXT)")
     picture = _read_query_image(args.image, settings) if args.image else None
     encoder = encoder_factory(spec, args, settings)()
     if picture is not None:
@@ -57,6 +86,10 @@ def cmd_search(args, settings: Settings) -> int:
         hits = hybrid_search(collection, TextCollection(collection), query[0], args.k, weight=args.caption_weight)
     else:
         hits = collection.search(query, args.k)[0]
+    return _show(args, settings, collection, hits, "no results: the collection has no indexed images")
+
+
+def _show(args, settings: Settings, collection, hits: list, none_found: str) -> int:
     captions = {}
     if args.caption and hits:
         from api.cli.captions import caption_search_hits
@@ -64,18 +97,11 @@ def cmd_search(args, settings: Settings) -> int:
         captions = {i: r.caption or f"(no caption: {r.error})" for i, r in
                     caption_search_hits(args, settings, collection, hits).items()}
     if args.json:
-        print(json.dumps([{**h.__dict__, "path": show_path(h.path), **({"caption": captions.get(h.file_id)}
-                                                                   if args.caption else {})} for h in hits],
-                         default=str))
+        print(json.dumps([_hit_json(h, captions, args.caption) for h in hits], default=str))
         return 0
-    for hit in hits:
-        reranked = f"  (re-rank {hit.rerank_score:.4f})" if hit.rerank_score is not None else ""
-        reranked += f"  (hybrid {hit.hybrid_score:.4f})" if hit.hybrid_score is not None else ""
-        print(f"{hit.score:.4f}  {show_path(hit.path)}{reranked}")
-        if hit.file_id in captions:
-            print(f"        {captions[hit.file_id]}")
+    _print_hits(hits, captions)
     if not hits:
-        print("no results: the collection has no indexed images", file=sys.stderr)
+        print(none_found, file=sys.stderr)
     return 0
 
 
@@ -146,6 +172,9 @@ def add_parsers(sub, common, index_flags) -> None:
                         help="rank by image and caption similarity together (after `clipdex index-captions`)")
     search.add_argument("--caption-weight", type=float, default=0.5, help="--hybrid: the captions' share (0..1)")
     search.add_argument("--captioner", help="captioner for --caption (or CLIPDEX_CAPTIONER)")
+    search.add_argument("--text-in-image", metavar="TEXT",
+                        help="pictures that show this text (read by `clipdex index --ocr`); forgives case, accents, "
+                             "OCR's slips and parts of words; with a query too, ranked by its meaning among equal matches")
     search.set_defaults(func=cmd_search)
 
     duplicates = sub.add_parser("duplicates", parents=[common], help="groups of near-duplicate images")

@@ -19,7 +19,8 @@ def cmd_serve(args, settings: Settings) -> int:
     collection.close()
     overrides = {"model": args.model or settings.model}
     for flag, setting in (("api_key", "api_key"), ("db_url", "database_url"), ("device", "device"),
-                          ("batch_size", "batch_size"), ("backend", "backend")):
+                          ("batch_size", "batch_size"), ("backend", "backend"), ("ocr", "ocr"),
+                          ("captioner", "captioner"), ("reranker", "reranker")):
         if getattr(args, flag, None):
             overrides[setting] = getattr(args, flag)
     served = settings.model_copy(update=overrides)
@@ -51,6 +52,11 @@ def add_parsers(sub, common, index_flags) -> None:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--api-key", help="API key for endpoints that change state (or CLIPDEX_API_KEY)")
+    serve.add_argument("--captioner", help="captioner for captions and answers (or CLIPDEX_CAPTIONER)")
+    serve.add_argument("--reranker", help="ViLT or BLIP ITM model for `rerank` (or CLIPDEX_RERANKER)")
+    serve.add_argument("--ocr", metavar="ENGINE",
+                       help="OCR engine the re-index job reads new pictures with (or CLIPDEX_OCR; default: the "
+                            "collection's)")
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="offline demo: generate, train, index, search")

@@ -27,6 +27,7 @@ def cmd_status(args, settings: Settings) -> int:
         "vectors": vectors,
         "index": index.describe() if index is not None else None,
         "failures": [{"path": show_path(p), "error": e} for p, e in failures],
+        "ocr": _ocr_status(collection),
     }
     if args.json:
         print(json.dumps(info))
@@ -40,6 +41,13 @@ def cmd_status(args, settings: Settings) -> int:
         described = info["index"]
         lists = f", {described['lists']} lists, nprobe {described['nprobe']}" if described["lists"] else ""
         print(f"index:      {described['type']}{lists}, {described['shards']} shard(s)")
+    if info["ocr"] is not None:
+        ocr = info["ocr"]
+        reading = f"new pictures read with {ocr['engine']}" if ocr["engine"] else "new pictures not read (--no-ocr)"
+        print(f"text:       {ocr['read']} pictures read, {ocr['with_text']} with text, {ocr['failed']} failed "
+              f"({ocr['engine_name']}); {reading}")
+        for failure in ocr["failures"][: args.show_failed]:
+            print(f"  text failed: {failure['path']}: {failure['error']}")
     reasons: dict[str, int] = {}
     for failure in info["failures"]:
         reasons[failure["error"]] = reasons.get(failure["error"], 0) + 1
@@ -48,6 +56,19 @@ def cmd_status(args, settings: Settings) -> int:
     for failure in info["failures"][: args.show_failed]:
         print(f"  failed: {failure['path']}: {failure['error']}")
     return 0
+
+
+def _ocr_status(collection) -> dict | None:
+    """What the collection's OCR engine has read; None when it never read any text."""
+    from indexer.ocr import engine_name, remembered_engine
+    from indexer.store.ocr_texts import OcrTexts
+
+    name = engine_name(collection)
+    if name is None:
+        return None
+    texts = OcrTexts(collection.store)
+    return {"engine": remembered_engine(collection), "engine_name": name, **texts.counts(name),
+            "failures": [{"path": show_path(p), "error": e} for p, e in texts.failures(name)]}
 
 
 def cmd_models(args, settings: Settings) -> int:

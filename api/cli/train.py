@@ -43,6 +43,30 @@ def cmd_datasets_shapes(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_datasets_text(args, settings: Settings) -> int:
+    import json
+    import os
+
+    from retrieval.datasets.text_scenes import FontsMissing, make_text_scenes, write_text_scenes
+
+    if args.count < 1:
+        raise UsageError("--count must be at least 1")
+    if not 0.0 <= args.text_share <= 1.0:
+        raise UsageError("--text-share must be between 0 and 1")
+    try:
+        scenes = make_text_scenes(args.count, seed=args.seed, text_share=args.text_share)
+    except FontsMissing as exc:
+        raise UsageError(str(exc)) from None
+    write_text_scenes(args.out, scenes)
+    with open(os.path.join(args.out, "queries.jsonl"), "w", encoding="utf-8") as handle:
+        for scene in scenes:
+            handle.write(json.dumps({"file": scene.name + ".jpg", "lines": scene.lines, "rotation": scene.rotation,
+                                     "queries": scene.queries}, ensure_ascii=False) + "\n")
+    print(f"wrote {len(scenes)} pictures ({sum(bool(s.lines) for s in scenes)} with text) to {args.out}, "
+          f"and what to search for in each to {os.path.join(args.out, 'queries.jsonl')}")
+    return 0
+
+
 def add_parsers(sub, common, index_flags) -> None:
     train = sub.add_parser("train", parents=[common], help="train or fine-tune a dual encoder")
     train.add_argument("data", help="folder with .txt sidecars, class folders, .csv/.jsonl, or shapes:N")
@@ -67,3 +91,10 @@ def add_parsers(sub, common, index_flags) -> None:
                         help="train never shows the held-out colour x shape pairs")
     shapes.add_argument("--seed", type=int, default=0)
     shapes.set_defaults(func=cmd_datasets_shapes)
+    text = kinds.add_parser("text", help="pictures with words, codes and numbers in them (JPEG), some turned, and "
+                                         "queries.jsonl: what to search for in each (`clipdex search --text-in-image`)")
+    text.add_argument("out", help="folder to write")
+    text.add_argument("--count", type=int, default=200)
+    text.add_argument("--text-share", type=float, default=0.8, help="share of pictures that hold text")
+    text.add_argument("--seed", type=int, default=0)
+    text.set_defaults(func=cmd_datasets_text)

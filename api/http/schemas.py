@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from retrieval.captioning import MAX_PROMPT_CHARS
 
@@ -95,9 +95,16 @@ class Paging(BaseModel):
     min_score: Float | None = Field(None, ge=-1.0, le=1.0, description="drop results scoring below this")
 
 
+MAX_TEXT_IN_IMAGE = 500
+
+
 class TextSearchRequest(Paging):
     model_config = STRICT
-    query: Str = Field(min_length=1, max_length=2000, description="what to look for")
+    query: Str | None = Field(None, min_length=1, max_length=2000, description="what to look for (its meaning)")
+    text_in_image: Str | None = Field(
+        None, min_length=1, max_length=MAX_TEXT_IN_IMAGE,
+        description="only pictures that show this text (read by OCR), best match first; forgives case, accents, OCR's "
+                    "slips and parts of words. With `query` too, among equal matches the query's meaning ranks")
     filters: Filters | None = None
     rerank: Bool = Field(False, description="re-order the top hits with the configured cross-encoder")
     caption: Bool = Field(False, description="caption the returned hits (cached captions first, within a time budget)")
@@ -106,6 +113,20 @@ class TextSearchRequest(Paging):
     caption_weight: Float = Field(0.5, ge=0.0, le=1.0, description="hybrid: the captions' share of the score")
     caption_prompt: Str | None = Field(None, max_length=MAX_PROMPT_CHARS,
                                        description="how captions should begin (or a task token), if the captioner takes one")
+
+    @model_validator(mode="after")
+    def _something_to_find(self):
+        if self.query is None and self.text_in_image is None:
+            raise ValueError("give a query, a text_in_image, or both")
+        return self
+
+
+class RegionOut(BaseModel):
+    box: list[float] = Field(description="x0, y0, x1, y1 in pixels of the upright picture (EXIF orientation applied)")
+    label: str = Field(description="a text line's text, or what was located")
+    score: float | None = Field(None, description="the engine's confidence, where it gives one")
+    method: str = Field(description="what found it: the OCR engine, or the localisation method")
+    quad: list[list[float]] | None = Field(None, description="a rotated text line's four corners, where known")
 
 
 class ImageHit(BaseModel):
@@ -122,6 +143,8 @@ class ImageHit(BaseModel):
     hybrid_score: float | None = Field(None, description="the image and caption score together, when hybrid")
     caption: str | None = Field(None, description="what the captioner wrote, when captions were asked for")
     caption_status: str | None = Field(None, description="new, cached, pending (time budget ran out) or failed")
+    text_score: float | None = Field(None, description="how well the text in the picture matches text_in_image (0..1)")
+    regions: list[RegionOut] = Field(default_factory=list, description="where in the picture: the matching text lines")
 
 
 class SearchResponse(BaseModel):
@@ -218,6 +241,22 @@ class IndexInfo(BaseModel):
     vectors: int
 
 
+class ImageText(BaseModel):
+    id: int
+    engine: str | None = Field(description="the OCR engine that read the collection's pictures (none: never read)")
+    status: str = Field(description="read, failed, or unread (not read yet: `clipdex index-ocr`)")
+    text: str = Field(description="the lines' text, one a line")
+    lines: list[RegionOut]
+    error: str | None = None
+
+
+class OcrStats(BaseModel):
+    engine: str = Field(description="the engine's name (version and options) whose readings are searched")
+    read: int
+    with_text: int
+    failed: int
+
+
 class Stats(BaseModel):
     data_dir: str
     model: str | None
@@ -229,6 +268,7 @@ class Stats(BaseModel):
     vectors: int
     texts: int
     index: IndexInfo | None
+    ocr: OcrStats | None = Field(None, description="text read in the pictures, when the collection reads text")
 
 
 class DuplicateGroup(BaseModel):

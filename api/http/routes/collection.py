@@ -10,11 +10,13 @@ from api.http.deps import Paths, PathView, ReadyEncoder, ServiceState, State, re
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.jobs import Job, JobBusy
 from api.http.model_cache import ENCODER
-from api.http.schemas import Health, IndexInfo, JobStatus, Readiness, Stats
-from api.services import index_collection, index_options
+from api.http.schemas import Health, IndexInfo, JobStatus, OcrStats, Readiness, Stats
+from api.services import index_collection, index_options, ocr_options
 from api.settings import index_config
 from indexer.collection import Collection
+from indexer.ocr import engine_name
 from indexer.store import FAILED, OK, PENDING
+from indexer.store.ocr_texts import OcrTexts
 
 router = APIRouter(prefix="/v1", tags=["collection"], responses=ERROR_RESPONSES)
 # Read endpoints: the app adds the read-access check to these.
@@ -52,7 +54,13 @@ def _stats(state: ServiceState, paths: PathView) -> Stats:
         vectors=vectors,
         texts=state.texts.count(),
         index=IndexInfo(**index.describe()) if index is not None else None,
+        ocr=_ocr_stats(collection),
     )
+
+
+def _ocr_stats(collection: Collection) -> OcrStats | None:
+    name = engine_name(collection)
+    return None if name is None else OcrStats(engine=name, **OcrTexts(collection.store).counts(name))
 
 
 @reads.get("/stats", response_model=Stats, summary="Counts and model")
@@ -83,15 +91,14 @@ async def reindex(state: State, encoder: ReadyEncoder) -> JobStatus:
         collection = Collection(state.collection.data_dir, state.settings.database_url, index_config(state.settings))
         try:
             options = index_options(state.settings, progress=False, on_progress=progress)
-            report, captions_dropped = index_collection(collection, [], encoder.spec, lambda: encoder, options)
+            run = index_collection(collection, [], encoder.spec, lambda: encoder, options, ocr=state.settings.ocr,
+                                   text_options=ocr_options(state.settings, state.settings.ocr_workers,
+                                                            progress=False, on_progress=progress))
         finally:
             collection.close()
             # Whatever the job saved (all of it, or its checkpoints before a failure) is served.
             state.collection.reload_index()
-        return {k: v for k, v in report.__dict__.items() if k != "scan_errors"} | {
-            "captions_dropped": captions_dropped,
-            "scan_errors": [f"{path}: {reason}" for path, reason in report.scan_errors]
-        }
+        return run.as_dict() | {"scan_errors": [f"{path}: {reason}" for path, reason in run.report.scan_errors]}
 
     try:
         job = state.jobs.start("reindex", work)

@@ -17,10 +17,12 @@ from starlette.concurrency import run_in_threadpool
 
 from api.http.deps import Paths, ServiceState, State
 from api.http.errors import ERROR_RESPONSES, ApiError
-from api.http.schemas import ImageInfo, PathId, exif_date
+from api.http.schemas import ImageInfo, ImageText, PathId, RegionOut, exif_date
+from indexer.ocr import text_of_file
 from indexer.store import OK
 from indexer.thumbnails import make_thumbnail, thumbnail_path
 from retrieval.images.decode import ImageError, probe_image
+from retrieval.ocr import full_text
 
 router = APIRouter(prefix="/v1/images", tags=["images"], responses=ERROR_RESPONSES)
 _IMAGE_RESPONSE = {200: {"content": {"image/*": {}}, "description": "the image"}}
@@ -97,3 +99,14 @@ async def image_info(state: State, paths: Paths, image_id: PathId) -> ImageInfo:
         image_url=f"/v1/images/{row['id']}",
         thumbnail_url=f"/v1/images/{row['id']}/thumbnail",
     )
+
+
+@router.get("/{image_id}/text", response_model=ImageText, summary="The text read in an indexed image (OCR)")
+async def image_text(state: State, image_id: PathId) -> ImageText:
+    row = await run_in_threadpool(_row, state, image_id)
+    engine, reading = await run_in_threadpool(text_of_file, state.collection, row["id"])
+    if reading is None:
+        return ImageText(id=row["id"], engine=engine, status="unread", text="", lines=[])
+    return ImageText(id=row["id"], engine=engine, status="failed" if reading.error else "read",
+                     text=full_text(reading.lines), lines=[RegionOut(**line.as_dict()) for line in reading.lines],
+                     error=reading.error)

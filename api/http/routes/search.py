@@ -24,12 +24,14 @@ from api.http.schemas import (
     ImageToTextRequest,
     IsoDateTime,
     PathId,
+    RegionOut,
     SearchResponse,
     TextSearchRequest,
     TextSearchResponse,
     exif_date,
 )
-from indexer.collection import Hit, SearchFilters
+from indexer.collection import CollectionError, Hit, SearchFilters
+from indexer.ocr import search_text_in_images
 from indexer.search import hybrid_search, rerank_hits
 
 router = APIRouter(prefix="/v1", tags=["search"], responses=ERROR_RESPONSES)
@@ -48,6 +50,8 @@ def image_hit(hit: Hit, paths: PathView) -> ImageHit:
         thumbnail_url=f"/v1/images/{hit.file_id}/thumbnail",
         rerank_score=hit.rerank_score,
         hybrid_score=hit.hybrid_score,
+        text_score=hit.text_score,
+        regions=[RegionOut(**region.as_dict()) for region in hit.regions],
     )
 
 
@@ -85,6 +89,11 @@ async def search_text(
     response: Response,
 ) -> SearchResponse:
     started = time.perf_counter()
+    if body.text_in_image is not None:
+        hits = await _search_text_in_images(state, paths, encoder, body)
+        captioner = await fill_hit_captions(state, hits, body.caption_prompt) if body.caption and hits else None
+        return SearchResponse(hits=hits, k=body.k, offset=body.offset, took_ms=(time.perf_counter() - started) * 1000,
+                              captioner=captioner)
     reranker = await _reranker(state) if body.rerank else None
     vector = await state.batcher.embed(body.query, encoder)
     timings = {"encode": time.perf_counter() - started}
@@ -109,6 +118,20 @@ async def search_text(
     captioner = await fill_hit_captions(state, hits, body.caption_prompt) if body.caption and hits else None
     return SearchResponse(hits=hits, k=body.k, offset=body.offset, took_ms=(time.perf_counter() - started) * 1000,
                           captioner=captioner)
+
+
+async def _search_text_in_images(state: ServiceState, paths: PathView, encoder, body: TextSearchRequest) -> list[ImageHit]:
+    if body.rerank or body.hybrid:
+        raise ApiError(422, "text_in_image goes alone or with a query; not with rerank or hybrid")
+    vector = await state.batcher.embed(body.query, encoder) if body.query else None
+    try:
+        found = await run_in_threadpool(search_text_in_images, state.collection, body.text_in_image, body.k,
+                                        body.offset, _filters(body.filters), vector, body.min_score)
+    except CollectionError as exc:
+        raise ApiError(409, str(exc), code="conflict") from None
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from None
+    return [image_hit(h, paths) for h in found]
 
 
 async def _reranker(state: ServiceState):
