@@ -81,3 +81,17 @@ def jpeg_bytes(seed: int, size=(120, 90)) -> bytes:
     buffer = io.BytesIO()
     noise_image(seed, size, tint=seed).save(buffer, "JPEG")
     return buffer.getvalue()
+
+
+def build_text_collection(root: str, count: int = 8, seed: int = 3) -> tuple[str, str, list[dict]]:
+    """Pictures with text in them (`clipdex datasets text`), indexed with their text read;
+    returns (pictures folder, data dir, [{file, lines, queries...}])."""
+    import json
+
+    pictures, data = os.path.join(root, "scans"), os.path.join(root, "data")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for args in (["datasets", "text", pictures, "--count", str(count), "--seed", str(seed), "--text-share", "0.75"],
+                 ["index", pictures, "--data-dir", data, "--model", TINY, "--ocr", "-q"]):
+        subprocess.run([sys.executable, "-m", "api.cli", *args], check=True, env=env, capture_output=True)
+    with open(os.path.join(pictures, "queries.jsonl"), encoding="utf-8") as handle:
+        return pictures, data, [json.loads(line) for line in handle]

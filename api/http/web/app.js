@@ -2,6 +2,7 @@
 "use strict";
 
 const PAGE = 24;
+const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 let lastSearch = null; // a function(offset) that fetches the next page of the current search
 
@@ -37,6 +38,38 @@ async function call(url, options) {
   return body;
 }
 
+// Regions (text lines read in the picture, located things) drawn over the whole picture:
+// an SVG with the picture's own pixel coordinates, fitted into the tile as the image is.
+function regionsOverlay(hit) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "regions");
+  svg.setAttribute("viewBox", `0 0 ${hit.width} ${hit.height}`);
+  svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
+  svg.setAttribute("aria-hidden", "true");
+  const stroke = Math.max(2, Math.min(hit.width, hit.height) / 120);
+  for (const region of hit.regions) {
+    let shape;
+    if (region.quad) {
+      shape = document.createElementNS(SVG, "polygon");
+      shape.setAttribute("points", region.quad.map((p) => p.join(",")).join(" "));
+    } else {
+      const [x0, y0, x1, y1] = region.box;
+      shape = document.createElementNS(SVG, "rect");
+      shape.setAttribute("x", x0);
+      shape.setAttribute("y", y0);
+      shape.setAttribute("width", x1 - x0);
+      shape.setAttribute("height", y1 - y0);
+    }
+    shape.setAttribute("class", `region ${region.method}`);
+    shape.setAttribute("stroke-width", stroke);
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = region.label;
+    shape.append(title);
+    svg.append(shape);
+  }
+  return svg;
+}
+
 function render(hits, append) {
   const grid = $("results");
   if (!append) grid.replaceChildren();
@@ -45,17 +78,28 @@ function render(hits, append) {
     card.className = "hit";
     card.dataset.id = hit.id;
     card.title = "find similar images";
+    const frame = document.createElement("div");
+    frame.className = "frame";
     const img = document.createElement("img");
     setThumbnail(img, hit.thumbnail_url);
     img.alt = hit.path;
     img.loading = "lazy";
+    frame.append(img);
+    if (hit.regions && hit.regions.length && hit.width && hit.height) frame.append(regionsOverlay(hit));
     const meta = document.createElement("figcaption");
     meta.className = "meta";
     const score = document.createElement("span");
     score.className = "score";
     score.textContent = hit.score.toFixed(3);
     meta.append(score, " ", hit.path.split("/").pop());
-    card.append(img, meta);
+    card.append(frame, meta);
+    if (hit.regions && hit.regions.length) {
+      // What the picture says: read by OCR, set as text, never as HTML.
+      const said = document.createElement("p");
+      said.className = "said";
+      said.textContent = hit.regions.map((r) => `“${r.label}”`).join(" ");
+      card.append(said);
+    }
     if (hit.caption_status) {
       // Written by the server's captioner: set as text, never as HTML.
       const caption = document.createElement("p");
@@ -84,11 +128,13 @@ async function run(search, label) {
 }
 
 function searchText(query) {
+  const words = $("text-in-image").checked;
+  const ask = words ? { text_in_image: query } : { query };
   return run((offset) => call("/v1/search/text", {
     method: "POST",
     headers: headers({ "Content-Type": "application/json" }),
-    body: JSON.stringify({ query, k: PAGE, offset, caption: $("captions").checked }),
-  }), `“${query}”`);
+    body: JSON.stringify(Object.assign(ask, { k: PAGE, offset, caption: $("captions").checked })),
+  }), words ? `pictures that say “${query}”` : `“${query}”`);
 }
 
 function searchUpload(file) {
