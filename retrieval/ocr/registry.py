@@ -1,7 +1,8 @@
 """Which OCR engine a spec names:
 
-- ``rapidocr`` (the default): PP-OCRv4 on ONNX Runtime, with a first stage that skips
-  pictures without text; ``rapidocr:full`` reads every picture fully;
+- ``rapidocr`` (the default): PP-OCRv4 on ONNX Runtime, the detector looking at the picture
+  shrunk (pictures without text cost only that); ``rapidocr:SIDE`` sets the detector's long
+  side in pixels, ``rapidocr:full`` detects at full size;
 - ``tesseract`` or ``tesseract:LANGS`` (``deu+eng``): the Tesseract program;
 - ``transformers:ORG/NAME`` or a model folder: a VLM that reads text (Florence-2, PaliGemma,
   Qwen2-VL / Qwen2.5-VL) through the captioning backends.
@@ -15,7 +16,7 @@ from retrieval.models import TRANSFORMERS_PREFIX
 from retrieval.ocr.base import DEFAULT_OCR, OcrEngine, OcrError
 
 RAPIDOCR, TESSERACT = "rapidocr", "tesseract"
-ENGINES = ("rapidocr", "rapidocr:full", "tesseract[:LANGS]", "transformers:ORG/NAME")
+ENGINES = ("rapidocr", "rapidocr:full", "rapidocr:SIDE", "tesseract[:LANGS]", "transformers:ORG/NAME")
 
 
 def check_spec(spec: str) -> None:
@@ -34,11 +35,13 @@ def load_ocr_engine(spec: str | None = None, threads: int | None = None, device:
     check_spec(spec)
     kind, _, option = spec.partition(":")
     if kind == RAPIDOCR:
-        from retrieval.ocr.rapid import DEFAULT_GATE_SIDE, RapidOcrEngine
+        from retrieval.ocr.rapid import RapidOcrEngine
 
-        if option not in ("", "full"):
-            raise OcrError(f"unknown rapidocr option {option!r}: use rapidocr or rapidocr:full")
-        return RapidOcrEngine(threads=threads, gate_side=0 if option == "full" else DEFAULT_GATE_SIDE)
+        if option not in ("", "full") and not option.isdigit():
+            raise OcrError(f"unknown rapidocr option {option!r}: use rapidocr, rapidocr:full or rapidocr:SIDE "
+                           "(the detector's long side in pixels)")
+        side = 0 if option == "full" else int(option) if option else None
+        return RapidOcrEngine(threads=threads, det_side=side)
     if kind == TESSERACT:
         from retrieval.ocr.tesseract import TesseractEngine
 

@@ -50,7 +50,7 @@ def test_rapidocr_reads_a_line_and_says_where_it_is(rapidocr):
     line = lines[0]
     assert _inside(line.box, bounds) and line.box[2] - line.box[0] > 0.6 * (bounds[2] - bounds[0])
     assert 0.5 < line.score <= 1.0 and line.method == "rapidocr" and len(line.quad) == 4
-    assert rapidocr.name.startswith("rapidocr-") and "gate" in rapidocr.name
+    assert rapidocr.name.startswith("rapidocr-") and "+det480-960" in rapidocr.name
 
 
 @pytest.mark.parametrize("turn", [Image.ROTATE_90, Image.ROTATE_180, Image.ROTATE_270])
@@ -72,10 +72,25 @@ def test_an_exif_turned_picture_is_read_upright_with_upright_boxes(rapidocr):
     assert _inside(lines[0].box, bounds)
 
 
-def test_the_first_stage_skips_a_picture_without_text(rapidocr):
+def test_a_picture_without_text_costs_only_the_detector(rapidocr, monkeypatch):
+    def no_recognising(*args):
+        raise AssertionError("the recogniser ran on a picture without text")
+
+    monkeypatch.setattr(rapidocr._ocr, "text_rec", no_recognising)
     assert rapidocr.read(Image.new("RGB", (640, 480), (90, 140, 200))) == []
-    full = load_ocr_engine("rapidocr:full")
-    assert "gate" not in full.name and full.name != rapidocr.name  # readings of each are kept apart
+    names = {load_ocr_engine(spec).name for spec in ("rapidocr", "rapidocr:full", "rapidocr:320")}
+    assert len(names) == 3  # each reads differently: their readings are kept apart
+
+
+def test_slivers_and_tiny_pictures_are_read_too(rapidocr):
+    sliver = Image.new("RGB", (2000, 60), (240, 240, 240))
+    ImageDraw.Draw(sliver).text((900, 8), "PLATFORM 9", font=_font(), fill=(0, 0, 0))
+    line, = rapidocr.read(sliver)
+    assert line.label == "PLATFORM 9" and 880 < line.box[0] < line.box[2] < 1200
+    tiny = Image.new("RGB", (50, 40), (240, 240, 240))
+    ImageDraw.Draw(tiny).text((2, 8), "OK", font=_font(20), fill=(0, 0, 0))
+    assert [line.label for line in rapidocr.read(tiny)] == ["OK"]
+    assert rapidocr.read(Image.new("RGB", (1, 1))) == []
 
 
 def test_tesseract_reads_a_line_into_one_region():
