@@ -1,7 +1,7 @@
 """Lexical matching that forgives OCR: what a person types against what an engine read.
 
 Both sides are *folded* before they are compared: accents dropped (Müller = Muller),
-case ignored, characters OCR confuses made one (I l 1 | !, O 0, B 8 ß, S 5, Z 2), and
+case ignored, characters OCR confuses made one (I l 1 | !, O 0, B 8 ß ss, S 5, Z 2), and
 everything that is not a letter or a digit dropped, so lost or extra spaces and
 punctuation do not matter (``INVOlCENo.2024-0173`` matches "Invoice No. 2024-0173").
 A query matches a reading when its folded form, or each of its words, appears in the
@@ -32,8 +32,9 @@ def plain(text: str) -> str:
 
 
 def fold(text: str) -> str:
-    """``plain``, with the characters OCR confuses made one (ß as B, which is how OCR reads it)."""
-    return plain(text.replace("ß", "B").replace("ẞ", "B")).translate(_CONFUSABLE)
+    """``plain``, with the characters OCR confuses made one: ß as B, which is how OCR reads
+    it, and so ss as well (what people type for ß)."""
+    return plain(text.replace("ß", "B").replace("ẞ", "B")).translate(_CONFUSABLE).replace("ss", "b")
 
 
 def query_words(query: str) -> list[str]:
