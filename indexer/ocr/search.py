@@ -35,8 +35,8 @@ def search_text_in_images(collection: Collection, text: str, k: int, offset: int
     if not words:
         raise ValueError("the text to find has no letters or digits")
     matches = {}
-    for reading in OcrTexts(collection.store).candidates(engine, words, CANDIDATES):
-        found = match_lines(text, [line.label for line in reading.lines])
+    for reading in OcrTexts(collection.store).candidates(engine, words, CANDIDATES, enough=offset + k):
+        found = match_lines(text, reading.text.split("\n"))
         if found is not None:
             matches[reading.content_hash] = (found, reading)
     rows = collection.store.ok_rows_with_content(matches)

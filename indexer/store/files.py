@@ -227,9 +227,10 @@ class Store:
         out: list[dict] = []
         with self.engine.connect() as conn:
             for start in range(0, len(hashes), 500):
-                query = select(files_table).where(files_table.c.status == OK,
-                                                  files_table.c.content_hash.in_(hashes[start:start + 500]))
-                out.extend(dict(row) for row in conn.execute(query).mappings())
+                # By content hash alone: with the status in the query too, SQLite (no statistics)
+                # walks the status index, every indexed file, instead of the hash index.
+                query = select(files_table).where(files_table.c.content_hash.in_(hashes[start:start + 500]))
+                out.extend(dict(row) for row in conn.execute(query).mappings() if row["status"] == OK)
         return out
 
     def row_by_path(self, path: str) -> dict | None:

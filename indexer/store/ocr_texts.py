@@ -7,13 +7,14 @@ nothing again; ``drop_orphans`` removes the text of content no file has any more
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
-from sqlalchemy import and_, delete, exists, func, inspect, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, bindparam, delete, exists, func, inspect, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from indexer.store.files import OK, Store
 from indexer.store.schema import files_table, ocr_texts_table
@@ -22,6 +23,7 @@ from retrieval.ocr.matching import fold
 from retrieval.regions import Region
 
 TABLE = ocr_texts_table
+NEAR_LIMIT = 200  # near-match candidates a query scores, at most
 
 
 @dataclass
@@ -37,12 +39,18 @@ class Reading:
 class StoredReading:
     id: int
     content_hash: str
-    lines: list[Region]
+    text: str  # the lines' text, one a line
     error: str | None
+    lines_json: str
+
+    @functools.cached_property
+    def lines(self) -> list[Region]:
+        """The lines with their boxes (parsed when asked for: a search scores many readings by text alone)."""
+        return [Region.from_dict(d) for d in json.loads(self.lines_json)]
 
 
 def _row_reading(row) -> StoredReading:
-    return StoredReading(row.id, row.content_hash, [Region.from_dict(d) for d in json.loads(row.lines)], row.error)
+    return StoredReading(row.id, row.content_hash, row.text, row.error, row.lines)
 
 
 class OcrTexts:
@@ -147,18 +155,20 @@ class OcrTexts:
                     self._fts = False
         return self._fts
 
-    def candidates(self, engine: str, words: list[str], limit: int) -> list[StoredReading]:
+    def candidates(self, engine: str, words: list[str], limit: int, enough: int | None = None) -> list[StoredReading]:
         """Readings that may match the folded query ``words``: first those holding every
-        word of 3 characters or more, then those sharing the most trigrams with them (OCR
-        errors), up to ``limit``; never a scan of every row when the trigram index exists
-        and a word has 3 characters."""
+        word of 3 characters or more (up to ``limit``), then, when they are fewer than
+        ``enough``, those sharing the most trigrams with them (OCR errors, up to NEAR_LIMIT
+        more); never a scan of every row when the trigram index exists and a word has 3
+        characters."""
         long_words = [w for w in words if len(w) >= 3]
         dialect = self.engine.dialect.name
+        enough = limit if enough is None else enough
         with self.engine.connect() as conn:
             if long_words and self.has_trigram_index() and dialect == "sqlite":
-                ids = self._sqlite_candidates(conn, engine, long_words, limit)
+                ids = self._sqlite_candidates(conn, engine, long_words, limit, enough)
             elif long_words and self.has_trigram_index() and dialect == "postgresql":
-                ids = self._postgres_candidates(conn, engine, long_words, limit)
+                ids = self._postgres_candidates(conn, engine, long_words, limit, enough)
             else:  # short words, or no trigram index: a scan of the folded texts
                 condition = and_(*(TABLE.c.folded.contains(w, autoescape=True) for w in words))
                 ids = list(conn.execute(select(TABLE.c.id).where(TABLE.c.engine == engine, condition).limit(limit)).scalars())
@@ -166,27 +176,42 @@ class OcrTexts:
         order = {row_id: n for n, row_id in enumerate(ids)}
         return sorted((_row_reading(row) for row in rows), key=lambda r: order[r.id])
 
-    def _sqlite_candidates(self, conn, engine: str, words: list[str], limit: int) -> list[int]:
+    def _sqlite_candidates(self, conn, engine: str, words: list[str], limit: int, enough: int) -> list[int]:
         query = text("SELECT t.id FROM ocr_fts JOIN ocr_texts t ON t.id = ocr_fts.rowid "
                      "WHERE ocr_fts MATCH :match AND t.engine = :engine ORDER BY rank LIMIT :limit")
         every = " AND ".join(f'"{w}"' for w in words)  # folded words are [a-z0-9]: nothing to escape
         ids = list(conn.execute(query, {"match": every, "engine": engine, "limit": limit}).scalars())
-        if len(ids) < limit:
+        if len(ids) < enough:  # near matches: the rarer half of the query's trigrams, best ranked first
             grams = sorted({w[i:i + 3] for w in words for i in range(len(w) - 2)})
-            some = " OR ".join(f'"{g}"' for g in grams)
-            more = conn.execute(query, {"match": some, "engine": engine, "limit": limit}).scalars()
-            ids += [i for i in more if i not in set(ids)][: limit - len(ids)]
+            some = " OR ".join(f'"{g}"' for g in self._rarest(conn, grams))
+            held = set(ids)
+            more = conn.execute(query, {"match": some, "engine": engine, "limit": NEAR_LIMIT}).scalars()
+            ids += [i for i in more if i not in held]
         return ids
 
-    def _postgres_candidates(self, conn, engine: str, words: list[str], limit: int) -> list[int]:
+    @staticmethod
+    def _rarest(conn, grams: list[str]) -> list[str]:
+        """The rarer half of the ``grams`` some reading holds (at least two): a reading with a
+        slip or two still shares some of them, and common trigrams' long lists are not ranked."""
+        try:
+            counts = dict(conn.execute(text("SELECT term, doc FROM ocr_fts_vocab WHERE term IN :grams")
+                                       .bindparams(bindparam("grams", expanding=True)), {"grams": grams}).all())
+        except DBAPIError:  # no vocabulary table: all of them
+            return grams
+        held = [g for g in grams if counts.get(g)]  # a trigram no reading holds finds nothing (an OCR slip's own)
+        return sorted(held, key=counts.get)[:max(2, (len(held) + 1) // 2)] or grams
+
+    def _postgres_candidates(self, conn, engine: str, words: list[str], limit: int, enough: int) -> list[int]:
         every = and_(*(TABLE.c.folded.contains(w) for w in words))  # LIKE '%w%': the trigram index serves it
         ids = list(conn.execute(select(TABLE.c.id).where(TABLE.c.engine == engine, every).limit(limit)).scalars())
-        if len(ids) < limit:
+        if len(ids) < enough:
             query = text("SELECT id FROM ocr_texts WHERE engine = :engine AND :q <% folded "
                          "ORDER BY word_similarity(:q, folded) DESC LIMIT :limit")
             # (inside the connection's own transaction, which ends with it)
-            conn.execute(text("SET LOCAL pg_trgm.word_similarity_threshold = 0.4"))
+            conn.execute(text("SET LOCAL pg_trgm.word_similarity_threshold = 0.5"))
+            held = set(ids)
             for word in words:
-                more = conn.execute(query, {"engine": engine, "q": word, "limit": limit}).scalars()
-                ids += [i for i in more if i not in set(ids)][: limit - len(ids)]
+                more = conn.execute(query, {"engine": engine, "q": word, "limit": NEAR_LIMIT}).scalars()
+                ids += [i for i in more if i not in held]
+                held.update(ids)
         return ids

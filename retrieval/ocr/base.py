@@ -41,5 +41,5 @@ class OcrEngine:
 
 
 def full_text(lines: Sequence[Region]) -> str:
-    """The lines of a reading as one text, a line each."""
-    return "\n".join(line.label for line in lines if line.label)
+    """The lines of a reading as one text, a line each (line n of the text is line n of the reading)."""
+    return "\n".join(" ".join(line.label.splitlines()) for line in lines)

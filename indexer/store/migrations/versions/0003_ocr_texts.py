@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 # The FTS5 index mirrors ocr_texts.folded (an external-content table kept in step by triggers).
 SQLITE_FTS = [
     "CREATE VIRTUAL TABLE ocr_fts USING fts5(folded, content='ocr_texts', content_rowid='id', tokenize='trigram')",
+    # How many readings hold each trigram: a near-match search asks by the rarer ones.
+    "CREATE VIRTUAL TABLE ocr_fts_vocab USING fts5vocab(ocr_fts, 'row')",
     "CREATE TRIGGER ocr_texts_ai AFTER INSERT ON ocr_texts BEGIN "
     "INSERT INTO ocr_fts(rowid, folded) VALUES (new.id, new.folded); END",
     "CREATE TRIGGER ocr_texts_ad AFTER DELETE ON ocr_texts BEGIN "
@@ -65,5 +67,6 @@ def downgrade() -> None:
     if bind.dialect.name == "sqlite":
         for name in ("ocr_texts_ai", "ocr_texts_ad", "ocr_texts_au"):
             bind.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+        bind.exec_driver_sql("DROP TABLE IF EXISTS ocr_fts_vocab")
         bind.exec_driver_sql("DROP TABLE IF EXISTS ocr_fts")
     op.drop_table("ocr_texts")
