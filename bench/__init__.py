@@ -14,9 +14,11 @@ the issues quote).
   hybrid          text->image recall of image vectors alone against image + caption
   ingest          `clipdex index` throughput against the bare model forward; no-change re-index
   int8_agreement  how much int8 quantization changes a trained model's search results
+  locate          does the heat map point at the object a query names; its cost beside a search
+  ocr             text in pictures: recall per OCR engine and query kind, reading cost, query latency
   models          throughput of each dual-encoder backend, tiny and base sizes
   quality         retrieval quality of a model clipdex trains itself on synthetic shapes
 
-Shared by them, not benchmarks: common (folders, results JSON, tables), photos
+Shared by them, not benchmarks: common (folders, results JSON, tables, the shapes model), photos
 (photo-like JPEG folders), synthetic_vectors (unit vectors for the index benchmarks).
 """

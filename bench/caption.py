@@ -19,23 +19,9 @@ import argparse
 import os
 import time
 
-from bench.common import CAPTIONER, QUALITY_MODEL, hub_offline, print_table, write_result
+from bench.common import CAPTIONER, ensure_quality_model, hub_offline, print_table, write_result
 
 GOAL = 0.90
-
-
-def ensure_encoder(path: str | None, minutes: float) -> tuple[str, float]:
-    from retrieval.datasets.shapes import make_split
-    from retrieval.training import CONFIG_FILE, WEIGHTS_FILE, TrainConfig, train
-
-    out = path or QUALITY_MODEL
-    if os.path.exists(os.path.join(out, CONFIG_FILE)) and os.path.exists(os.path.join(out, WEIGHTS_FILE)):
-        return out, 0.0
-    started = time.perf_counter()
-    images, captions, _ = make_split(20000, 0, "train")
-    train(images, captions, out, arch="clipdex-small",
-          config=TrainConfig(epochs=40, batch_size=128, lr=1e-3, max_seconds=minutes * 60))
-    return out, time.perf_counter() - started
 
 
 def score(captioner, images, captions, scenes) -> dict:
@@ -71,7 +57,7 @@ def main() -> None:
     from retrieval.datasets.shapes import make_split
     from retrieval.training import CaptionTrainConfig, train_captioner
 
-    encoder, encoder_seconds = ensure_encoder(args.encoder, args.encoder_minutes)
+    encoder, encoder_seconds = ensure_quality_model(args.encoder, args.encoder_minutes)
     images, captions, _ = make_split(args.train, 0, "train")
     started = time.perf_counter()
     result = train_captioner(images, captions, encoder, args.out,

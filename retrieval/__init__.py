@@ -10,6 +10,7 @@ index/; where a hit gets its caption: captioning/.
 - index/         FAISS indexes, float16 vector rows, shards, index plans, near-duplicates
 - captioning/    captioners: transformers VLMs, CoCa, clipdex's own
 - ocr/           text in pictures: OCR engines (RapidOCR, Tesseract, VLMs), matching that forgives OCR
+- locate/        where a phrase is: heat maps from the encoder's patch tokens; VLM grounding and detection
 - regions/       boxes in pictures: the Region type, the VLMs' box formats, drawing
 - training/      contrastive training and fine-tuning, captioner training
 - datasets/      shapes scenes, Fashion-MNIST

@@ -1,0 +1,17 @@
+"""Showing where: the part of a picture a phrase names, and zero-shot detection of labels.
+
+Modules (test file in brackets):
+
+- dense.py               DenseLocator: heat maps and boxes from the dual encoder's own patch tokens (tests/integration/test_locate.py)
+- open_clip_patches.py   an open_clip ViT's patch tokens in the joint space: value, qq or plain reads (tests/integration/test_locate.py)
+- transformers_patches.py the same for transformers CLIP and SigLIP towers (tests/integration/test_locate.py)
+- letterbox.py           the whole picture fitted into the model's square input, and back (tests/unit/retrieval/test_locate_geometry.py)
+- heatmap.py             similarity grid -> heat map over the picture -> box (tests/unit/retrieval/test_locate_geometry.py)
+- vlm.py                 grounding and detection by Florence-2, PaliGemma and Qwen-VL (tests/integration/test_vlm_regions.py)
+- errors.py              LocateError, DenseNotSupported
+"""
+
+from retrieval.locate.dense import DEFAULT_METHOD, DenseLocator, Located
+from retrieval.locate.errors import DenseNotSupported, LocateError
+
+__all__ = ["DEFAULT_METHOD", "DenseLocator", "DenseNotSupported", "LocateError", "Located"]

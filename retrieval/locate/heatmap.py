@@ -1,0 +1,91 @@
+"""From a grid of similarities to a heat map over the picture and a box: the grid is
+smoothed (bilinear, ``UPSAMPLE`` times finer), scaled 0..1 over the picture's own cells,
+cut at ``THRESHOLD``, and the connected part around the hottest point is the box."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from PIL import Image
+
+from retrieval.locate.letterbox import Letterbox
+from retrieval.regions import Region, clipped
+
+UPSAMPLE = 8
+THRESHOLD = 0.6  # of the way from the coolest to the hottest point (bench/locate.py: 0.5-0.8 tried)
+
+
+def smooth(grid: np.ndarray, factor: int = UPSAMPLE) -> np.ndarray:
+    """A grid resampled ``factor`` times finer, bilinearly (each cell's value at its centre)."""
+    height, width = grid.shape
+    image = Image.fromarray(np.asarray(grid, np.float32), "F")
+    return np.asarray(image.resize((width * factor, height * factor), Image.BILINEAR), np.float32)
+
+
+def scaled(values: np.ndarray) -> np.ndarray:
+    low, high = float(values.min()), float(values.max())
+    return np.zeros_like(values) if high - low < 1e-9 else (values - low) / (high - low)
+
+
+def component(mask: np.ndarray, start: tuple[int, int]) -> np.ndarray:
+    """The cells of ``mask`` connected (4-neighbours) to ``start``."""
+    seen = np.zeros_like(mask, bool)
+    if not mask[start]:
+        return seen
+    queue = deque([start])
+    seen[start] = True
+    height, width = mask.shape
+    while queue:
+        y, x = queue.popleft()
+        for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+            if 0 <= ny < height and 0 <= nx < width and mask[ny, nx] and not seen[ny, nx]:
+                seen[ny, nx] = True
+                queue.append((ny, nx))
+    return seen
+
+
+def picture_heat(similarity: np.ndarray, box: Letterbox) -> np.ndarray:
+    """The similarity grid over the square cut to the cells the picture covers, scaled 0..1."""
+    rows, cols = box.picture_cells(*similarity.shape)
+    return scaled(similarity[rows, cols])
+
+
+def region_of(similarity: np.ndarray, box: Letterbox, label: str, method: str,
+              allowed: np.ndarray | None = None, score: float | None = None) -> Region:
+    """The box around the hottest point of a similarity grid over the model's square input,
+    in picture pixels; ``allowed``: a mask (same grid) the box may grow over (detection)."""
+    grid_h, grid_w = similarity.shape
+    rows, cols = box.picture_cells(grid_h, grid_w)
+    fine = smooth(similarity)
+    inside = np.zeros_like(fine, bool)
+    inside[rows.start * UPSAMPLE:rows.stop * UPSAMPLE, cols.start * UPSAMPLE:cols.stop * UPSAMPLE] = True
+    heat = np.where(inside, fine, -np.inf)
+    peak = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    values = heat[inside]
+    relative = np.where(inside, (fine - values.min()) / max(float(values.max() - values.min()), 1e-9), 0.0)
+    mask = relative >= THRESHOLD
+    if allowed is not None:
+        mask &= np.kron(allowed, np.ones((UPSAMPLE, UPSAMPLE), bool))
+    mask[peak] = True  # (a flat map: every value the same, the peak alone)
+    cells = component(mask, peak)
+    ys, xs = np.nonzero(cells)
+    step_y, step_x = box.side / (grid_h * UPSAMPLE), box.side / (grid_w * UPSAMPLE)
+    x0, y0 = box.to_picture(xs.min() * step_x, ys.min() * step_y)
+    x1, y1 = box.to_picture((xs.max() + 1) * step_x, (ys.max() + 1) * step_y)
+    peak_score = float(similarity.max()) if score is None else score
+    return Region(box=clipped((x0, y0, x1, y1), box.width, box.height), label=label,
+                  score=round(peak_score, 4), method=method)
+
+
+def peak_point(similarity: np.ndarray, box: Letterbox) -> tuple[float, float]:
+    """The hottest point of the smoothed grid, in picture pixels (the pointing game's answer)."""
+    grid_h, grid_w = similarity.shape
+    rows, cols = box.picture_cells(grid_h, grid_w)
+    fine = smooth(similarity)
+    masked = np.full_like(fine, -np.inf)
+    window = (slice(rows.start * UPSAMPLE, rows.stop * UPSAMPLE), slice(cols.start * UPSAMPLE, cols.stop * UPSAMPLE))
+    masked[window] = fine[window]
+    y, x = np.unravel_index(int(np.argmax(masked)), masked.shape)
+    step = box.side / (grid_h * UPSAMPLE)
+    return box.to_picture((x + 0.5) * step, (y + 0.5) * step)

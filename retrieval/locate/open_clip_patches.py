@@ -1,0 +1,74 @@
+"""Patch tokens of an open_clip ViT brought into the joint space.
+
+The tower runs as usual up to its last block; the last block is then read in one of three
+ways, and each patch token goes through the final norm and projection as the pooled token does:
+
+- ``value`` (MaskCLIP): the last attention's value path alone (no query-key mixing), out-projected;
+- ``qq`` (ClearCLIP): the last attention with queries attending to queries, no residual, no MLP;
+- ``tokens``: the last block as it is (what the tower outputs; mixed by attention, the weakest).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from retrieval.locate.errors import DenseNotSupported
+
+METHODS = ("value", "qq", "tokens")
+
+
+def supports(visual) -> bool:
+    blocks = getattr(getattr(visual, "transformer", None), "resblocks", None)
+    return (blocks is not None and len(blocks) > 0 and isinstance(getattr(blocks[-1], "attn", None),
+                                                                   torch.nn.MultiheadAttention)
+            and getattr(visual, "attn_pool", None) is None and hasattr(visual, "conv1"))
+
+
+def _tokens(visual, pixels: torch.Tensor) -> torch.Tensor:
+    """The tower's tokens before the transformer (class token first), as it embeds them."""
+    x = visual.conv1(pixels)
+    x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+    cls = visual.class_embedding.to(x.dtype).view(1, 1, -1).expand(x.shape[0], -1, -1)
+    x = torch.cat([cls, x], dim=1) + visual.positional_embedding.to(x.dtype)
+    return visual.ln_pre(x)
+
+
+def _attention_qq(attn: torch.nn.MultiheadAttention, q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    batch, length, width = q.shape
+    heads = attn.num_heads
+    q = q.view(batch, length, heads, width // heads).transpose(1, 2)
+    v = v.view(batch, length, heads, width // heads).transpose(1, 2)
+    mixed = F.scaled_dot_product_attention(q, q, v)
+    return mixed.transpose(1, 2).reshape(batch, length, width)
+
+
+def patch_features(visual, pixels: torch.Tensor, method: str) -> torch.Tensor:
+    """(N, grid_h, grid_w, dim) patch features in the joint space (not normalised)."""
+    if not supports(visual):
+        raise DenseNotSupported("this open_clip image tower is not a plain ViT (it has attention pooling or "
+                                "custom blocks): dense localisation needs one; use a VLM to locate instead")
+    if method not in METHODS:
+        raise ValueError(f"unknown dense method {method!r}: one of {', '.join(METHODS)}")
+    transformer = visual.transformer
+    x = _tokens(visual, pixels)
+    batch_first = getattr(transformer, "batch_first", True)
+    if not batch_first:
+        x = x.transpose(0, 1)
+    for block in transformer.resblocks[:-1]:
+        x = block(x)
+    if not batch_first:
+        x = x.transpose(0, 1)
+    last = transformer.resblocks[-1]
+    if method == "tokens":
+        out = last(x if batch_first else x.transpose(0, 1))
+        out = out if batch_first else out.transpose(0, 1)
+    else:
+        attn = last.attn
+        q, _, v = F.linear(last.ln_1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+        out = attn.out_proj(v if method == "value" else _attention_qq(attn, q, v))
+    out = visual.ln_post(out[:, 1:])
+    if visual.proj is not None:
+        out = out @ visual.proj
+    side = int(round((out.shape[1]) ** 0.5))
+    return out.reshape(out.shape[0], side, out.shape[1] // side, -1)

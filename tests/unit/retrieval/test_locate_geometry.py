@@ -1,0 +1,51 @@
+"""Heat-map geometry: the whole picture fits the model's square and maps back exactly,
+for wide, tall and square pictures; a hot patch becomes a box around it in picture pixels."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from retrieval.locate.heatmap import component, peak_point, picture_heat, region_of
+from retrieval.locate.letterbox import Letterbox
+from retrieval.regions import iou
+
+
+@pytest.mark.parametrize("size", [(200, 100), (100, 300), (64, 64), (1000, 10)])
+def test_the_letterbox_keeps_the_whole_picture_and_maps_back(size):
+    box = Letterbox.of(*size, side=64)
+    square = box.apply(Image.new("RGB", size, (255, 0, 0)))
+    assert square.size == (64, 64)
+    assert square.getpixel((32, 32)) == (255, 0, 0)  # the picture is in the middle
+    assert box.to_picture(box.left, box.top) == (0.0, 0.0)
+    assert box.to_picture(64, 64) == pytest.approx(size)
+    assert box.to_picture(-5, -5) == (0.0, 0.0)  # padding maps to the picture's edge
+
+
+def test_a_hot_patch_becomes_a_box_around_it_in_picture_pixels():
+    box = Letterbox.of(200, 100, side=64)  # the picture fills rows 16..48 of the square
+    grid = np.zeros((8, 8), np.float32)
+    grid[3, 6] = 1.0  # square rows 24..32 = picture rows 25..50; columns 48..56 = picture 150..175
+    region = region_of(grid, box, "thing", "test")
+    cell = 200 / 8  # picture pixels per patch (the picture spans the square's width)
+    assert region.label == "thing" and region.score == 1.0
+    assert iou(region.box, (150.0, 25.0, 175.0, 50.0)) > 0.6
+    px, py = peak_point(grid, box)
+    assert 6 * cell <= px <= 7 * cell
+    heat = picture_heat(grid, box)
+    assert heat.shape == (4, 8) and heat.max() == 1.0 and heat.min() == 0.0  # only the picture's rows
+
+
+def test_the_box_grows_over_the_connected_hot_part_only():
+    mask = np.zeros((5, 5), bool)
+    mask[1:3, 1:3] = True
+    mask[4, 4] = True  # hot too, but apart
+    grown = component(mask, (1, 1))
+    assert grown.sum() == 4 and not grown[4, 4]
+    assert component(mask, (0, 0)).sum() == 0
+
+
+def test_a_flat_heat_map_still_gives_a_box():
+    box = Letterbox.of(100, 50, side=64)
+    region = region_of(np.zeros((8, 8), np.float32), box, "thing", "test")
+    x0, y0, x1, y1 = region.box
+    assert 0 <= x0 < x1 <= 100 and 0 <= y0 < y1 <= 50
