@@ -98,3 +98,17 @@ def reranker_from(settings: Settings, spec: str | None = None, device: str | Non
     from retrieval.cross_encoder import Reranker
 
     return Reranker(spec or settings.reranker, device=device or settings.device, cache_dir=settings.model_cache_dir)
+
+
+def dense_locator(encoder, method: str | None = None):
+    """Localisation from the encoder's own patch tokens (its torch model, whatever runs the search)."""
+    from retrieval.locate import DEFAULT_METHOD, DenseLocator
+
+    device = str(encoder.device) if str(encoder.device).startswith(("cuda", "mps")) else "cpu"
+    return DenseLocator(encoder, method or DEFAULT_METHOD, device=device)
+
+
+def vlm_locator(captioner):
+    from retrieval.locate.vlm import VlmLocator
+
+    return VlmLocator(captioner)

@@ -9,6 +9,7 @@ Uses retrieval/; knows no HTTP and no command line.
 - captions/        caption cache, caption texts that follow their files, sync
 - ocr/             text in pictures: reading it (OCR) once per picture, keeping it with its files, searching it
 - search/          hybrid (image + caption) ranking, cross-encoder re-ranking
+- ray_cluster.py   reaching Ray: a local instance for the run, or a cluster by address (tests/integration/test_ray_index.py)
 - reindex.py       re-embed with another model beside the old collection, then switch (tests/integration/test_reindex_refusal.py)
 - training_data.py (image, caption) pairs from folders, CSV/JSONL, class folders (tests/unit/indexer/test_training_data.py)
 - thumbnails.py    small previews of indexed images (tests/e2e/test_http.py)

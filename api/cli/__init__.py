@@ -10,6 +10,7 @@ Modules (test file in brackets):
 - status.py    status, models, export-onnx (tests/e2e/test_cli.py)
 - captions.py  caption, train-captioner, index-captions; captions of search hits (tests/e2e/test_cli_captions.py)
 - ocr.py       index-ocr, ocr: the text in a collection's pictures, or in files (tests/e2e/test_cli_ocr.py)
+- locate.py    locate, detect: boxes and heat maps in pictures (tests/e2e/test_show_where.py)
 - train.py     train, datasets (tests/e2e/test_cli.py)
 - serve.py     serve, demo (tests/e2e/test_http.py)
 """

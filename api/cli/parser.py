@@ -1,16 +1,16 @@
 """The `clipdex` command line: the flags every command shares, and each command group's
-own (index.py, search.py, status.py, captions.py, ocr.py, train.py, serve.py)."""
+own (index.py, search.py, status.py, captions.py, ocr.py, locate.py, train.py, serve.py)."""
 
 from __future__ import annotations
 
 import argparse
 
-from api.cli import captions, index, ocr, search, serve, status, train
+from api.cli import captions, index, locate, ocr, search, serve, status, train
 from retrieval.encoders.backend import BACKENDS
 from retrieval.index.plan import KINDS as INDEX_KINDS
 from retrieval.models import DEFAULT_MODEL
 
-COMMAND_GROUPS = (index, search, status, captions, ocr, train, serve)
+COMMAND_GROUPS = (index, search, status, captions, ocr, locate, train, serve)
 
 
 def _common_flags() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 
@@ -26,7 +27,7 @@ def _print_hits(hits, captions: dict) -> None:
         reranked += f"  (text {hit.text_score:.2f})" if hit.text_score is not None else ""
         print(f"{hit.score:.4f}  {show_path(hit.path)}{reranked}")
         for region in hit.regions:
-            print(f"        \"{region.label}\" at {', '.join(f'{v:.0f}' for v in region.box)}")
+            print(f"        \"{region.label}\" at {', '.join(f'{v:.0f}' for v in region.box)} ({region.method})")
         if hit.file_id in captions:
             print(f"        {captions[hit.file_id]}")
 
@@ -36,12 +37,12 @@ def _hit_json(hit, captions: dict, with_captions: bool) -> dict:
     return out | ({"caption": captions.get(hit.file_id)} if with_captions else {})
 
 
-def _search_text_in_images(args, collection, encoder_factory_) -> list:
+def _search_text_in_images(args, collection, encoder) -> list:
     from indexer.ocr import search_text_in_images
 
     if args.image or args.rerank or args.hybrid:
         raise UsageError("--text-in-image goes alone or with a text query; not with --image, --rerank or --hybrid")
-    vector = encoder_factory_()().embed_texts([args.query])[0] if args.query else None
+    vector = encoder().embed_texts([args.query])[0] if args.query else None
     return search_text_in_images(collection, args.text_in_image, args.k, query_vector=vector)
 
 
@@ -52,17 +53,19 @@ def cmd_search(args, settings: Settings) -> int:
     collection.check_model(spec)
     if args.k < 1 or args.k > MAX_K:
         raise UsageError(f"-k must be between 1 and {MAX_K}")
+    if args.locate and not args.query:
+        raise UsageError("--locate shows where a text query is in each hit: give a query")
+    encoder = functools.cache(encoder_factory(spec, args, settings))  # built once, when first needed
     if args.text_in_image is not None:
-        hits = _search_text_in_images(args, collection, lambda: encoder_factory(spec, args, settings))
-        return _show(args, settings, collection, hits, "no picture holds that text")
+        hits = _search_text_in_images(args, collection, encoder)
+        return _show(args, settings, collection, hits, "no picture holds that text", encoder)
     if bool(args.query) == bool(args.image):
         raise UsageError("give either a text query or --image PATH (or --text-in-image TEXT)")
     picture = _read_query_image(args.image, settings) if args.image else None
-    encoder = encoder_factory(spec, args, settings)()
     if picture is not None:
-        query = encoder.embed_images([picture])
+        query = encoder().embed_images([picture])
     else:
-        query = encoder.embed_texts([args.query])
+        query = encoder().embed_texts([args.query])
     if args.hybrid and (args.image or args.rerank):
         raise UsageError("--hybrid ranks text searches by image and caption similarity; not with --image or --rerank")
     if args.rerank and args.image:
@@ -86,10 +89,26 @@ def cmd_search(args, settings: Settings) -> int:
         hits = hybrid_search(collection, TextCollection(collection), query[0], args.k, weight=args.caption_weight)
     else:
         hits = collection.search(query, args.k)[0]
-    return _show(args, settings, collection, hits, "no results: the collection has no indexed images")
+    return _show(args, settings, collection, hits, "no results: the collection has no indexed images", encoder)
 
 
-def _show(args, settings: Settings, collection, hits: list, none_found: str) -> int:
+def _locate(args, settings: Settings, hits: list, encoder) -> None:
+    from api.services import dense_locator
+    from indexer.search import locate_hits
+    from retrieval.locate import LocateError
+
+    try:
+        locator = dense_locator(encoder)
+    except LocateError as exc:
+        raise UsageError(str(exc)) from None
+    for file_id, error in locate_hits(hits, locator, encoder.embed_texts([args.query])[0], args.query,
+                                      settings.max_image_pixels).items():
+        print(f"warning: not located in image {file_id}: {error}", file=sys.stderr)
+
+
+def _show(args, settings: Settings, collection, hits: list, none_found: str, encoder) -> int:
+    if args.locate and hits:
+        _locate(args, settings, hits, encoder())
     captions = {}
     if args.caption and hits:
         from api.cli.captions import caption_search_hits
@@ -172,6 +191,7 @@ def add_parsers(sub, common, index_flags) -> None:
                         help="rank by image and caption similarity together (after `clipdex index-captions`)")
     search.add_argument("--caption-weight", type=float, default=0.5, help="--hybrid: the captions' share (0..1)")
     search.add_argument("--captioner", help="captioner for --caption (or CLIPDEX_CAPTIONER)")
+    search.add_argument("--locate", action="store_true", help="show where in each hit the query is (a box)")
     search.add_argument("--text-in-image", metavar="TEXT",
                         help="pictures that show this text (read by `clipdex index --ocr`); forgives case, accents, "
                              "OCR's slips and parts of words; with a query too, ranked by its meaning among equal matches")

@@ -12,7 +12,7 @@ from api.http.body_limit import BodyLimit
 from api.http.deps import ServiceState, read_access
 from api.http.errors import install
 from api.http.model_cache import CAPTIONER, ENCODER, RERANKER, ModelCache
-from api.http.routes import captions, classify, collection, duplicates, images, search, texts, web
+from api.http.routes import captions, classify, collection, duplicates, images, locate, search, texts, web
 from api.http.security_headers import SecurityHeaders
 from api.http.text_batcher import TextBatcher
 from api.services import encoder_recipe, load_captioner_from, reranker_from
@@ -84,7 +84,7 @@ def create_app(settings: Settings, data_dir: str) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # outermost: every response, errors and refusals too
 
     reads = [Depends(read_access(settings))]
-    for module in (search, images, classify, duplicates, captions):
+    for module in (search, images, classify, duplicates, captions, locate):
         app.include_router(module.router, dependencies=reads)
     app.include_router(collection.reads, dependencies=reads)
     for module in (texts, collection, web):  # texts and re-index require the key themselves

@@ -113,6 +113,7 @@ class TextSearchRequest(Paging):
     caption_weight: Float = Field(0.5, ge=0.0, le=1.0, description="hybrid: the captions' share of the score")
     caption_prompt: Str | None = Field(None, max_length=MAX_PROMPT_CHARS,
                                        description="how captions should begin (or a task token), if the captioner takes one")
+    locate: Bool = Field(False, description="show where in each hit the query is: a box in `regions` and a heat map")
 
     @model_validator(mode="after")
     def _something_to_find(self):
@@ -144,7 +145,10 @@ class ImageHit(BaseModel):
     caption: str | None = Field(None, description="what the captioner wrote, when captions were asked for")
     caption_status: str | None = Field(None, description="new, cached, pending (time budget ran out) or failed")
     text_score: float | None = Field(None, description="how well the text in the picture matches text_in_image (0..1)")
-    regions: list[RegionOut] = Field(default_factory=list, description="where in the picture: the matching text lines")
+    regions: list[RegionOut] = Field(default_factory=list,
+                                     description="where in the picture: the matching text lines, the located query")
+    heatmap: list[list[float]] | None = Field(None, description="where the query is, 0..1, rows x columns of patches "
+                                              "over the whole picture (when located)")
 
 
 class SearchResponse(BaseModel):
@@ -239,6 +243,23 @@ class IndexInfo(BaseModel):
     nprobe: int = Field(description="lists searched per query; 0 for flat")
     shards: int
     vectors: int
+
+
+class LocatedItem(BaseModel):
+    id: int | None = Field(None, description="the indexed image's id, when ids were given")
+    filename: str | None = Field(None, description="the upload's file name, when files were given")
+    width: int | None = Field(None, description="the picture's upright size: boxes are in its pixels")
+    height: int | None = None
+    regions: list[RegionOut] = Field(default_factory=list)
+    heatmap: list[list[float]] | None = Field(None, description="dense method: where the phrase is, 0..1, "
+                                              "rows x columns of patches over the whole picture")
+    error: str | None = None
+
+
+class LocateResponse(BaseModel):
+    results: list[LocatedItem]
+    method: str = Field(description="dense:METHOD (the dual encoder's patch tokens) or vlm:FAMILY")
+    took_ms: float
 
 
 class ImageText(BaseModel):

@@ -30,6 +30,7 @@ class Hit:
     hybrid_score: float | None = None  # set when captions took part in the ranking (indexer/hybrid.py)
     text_score: float | None = None  # how well the text read in the picture matches (indexer/ocr/search.py)
     regions: list = field(default_factory=list)  # Regions: matching text lines, located objects
+    heatmap: list | None = None  # where the query is, rows x columns over the picture, 0..1 (when located)
 
 
 def hit_of_row(row: dict, score: float) -> Hit:

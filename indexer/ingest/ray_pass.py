@@ -35,12 +35,13 @@ from datetime import datetime
 
 import numpy as np
 
-from indexer.collection import Collection, CollectionError
+from indexer.collection import Collection
 from indexer.ingest.contracts import FileEvents
 from indexer.ingest.decode import DECODED, FAILED, MOVED, DecodeDataset
 from indexer.ingest.options import IndexOptions, IndexReport
 from indexer.ingest.results import ResultWriter
 from indexer.ingest.run import index_folders
+from indexer.ray_cluster import RayConnection, RayIndexError
 from retrieval.atomic_io import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,6 @@ SHARD_DIR = "ray-shards"
 SHARD_FILES = 4096  # files per shard: a shard is the unit of resuming
 _SHARD_NAME = re.compile(r"^\d{10}-[0-9a-f]{16}\.npz$")
 INSTALL_HINT = "pip install 'clipdex[ray]'"
-
-
-class RayIndexError(CollectionError):
-    """Ray is missing, or the cluster cannot be reached or used."""
 
 
 @dataclass
@@ -116,8 +113,7 @@ class RayEmbedPass:
     def __init__(self, encoder_factory: Callable, ray_options: RayOptions):
         self.encoder_factory = encoder_factory
         self.ray_options = ray_options
-        self._ray = None
-        self._started_here = False
+        self._ray = RayConnection(ray_options.address)
         self.shards_computed = 0  # how the run went (logged)
         self.shards_reused = 0
 
@@ -164,41 +160,12 @@ class RayEmbedPass:
 
     # -- Ray --------------------------------------------------------------------------
 
-    def _connect(self):
-        if self._ray is not None:
-            return self._ray
-        import ray
-
-        address = self.ray_options.address
-        if ray.is_initialized():  # the caller (a test, a notebook) connected already
-            self._ray = ray
-            return ray
-        try:
-            if address in (None, "local"):
-                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING)
-            else:
-                # The cluster runs this process's clipdex code (the model side and this
-                # package); its other dependencies (torch, open_clip...) must be installed
-                # on the nodes.
-                import indexer
-                import retrieval
-
-                ray.init(address=address, logging_level=logging.WARNING,
-                         runtime_env={"py_modules": [retrieval, indexer]})
-        except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
-            where = "a local Ray instance" if address in (None, "local") else f"the Ray cluster at {address!r}"
-            raise RayIndexError(f"cannot start or reach {where}: {exc}") from None
-        self._ray, self._started_here = ray, True
-        return ray
-
     def disconnect(self) -> None:
-        if self._ray is not None and self._started_here:
-            self._ray.shutdown()
-        self._ray, self._started_here = None, False
+        self._ray.disconnect()
 
     def _compute(self, shards: list[_Shard], encoder, moved_by_hash, options: IndexOptions) -> Iterator:
         """Yield (shard, columns) as the cluster finishes each shard, in no particular order."""
-        ray = self._connect()
+        ray = self._ray.connect()
         from ray.data import ActorPoolStrategy, DataContext, from_items
 
         resources = ray.cluster_resources()

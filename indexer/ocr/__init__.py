@@ -4,6 +4,7 @@ keeping the readings with their files, and finding pictures by their words.
 Modules (test file in brackets):
 
 - run.py     read_collection_texts: what the engine has not read yet, read and committed in steps (tests/integration/test_ocr_collection.py)
+- ray_read.py  reading on a Ray cluster, in tasks (tests/integration/test_ray_index.py)
 - follow.py  the FileEvents listener: the text of changed and removed files goes (tests/integration/test_ocr_collection.py)
 - search.py  search_text_in_images: forgiving lexical search, alone or with a semantic query (tests/integration/test_ocr_collection.py)
 """

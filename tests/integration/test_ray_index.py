@@ -243,3 +243,20 @@ def test_without_ray_flag_nothing_of_ray_is_imported(folder, tmp_path):
                           check=False)
     assert proc.returncode == 0, proc.stderr
     assert Collection(str(tmp_path / "d")).store.counts()[OK] == 36
+
+
+def test_ray_reads_the_text_of_pictures_in_its_tasks(cluster, tmp_path, tiny_encoder):
+    pytest.importorskip("rapidocr_onnxruntime")
+    from indexer.ocr import OcrOptions, read_collection_texts, search_text_in_images
+    from indexer.ocr.ray_read import RayReader
+    from retrieval.datasets.text_scenes import make_text_scenes, write_text_scenes
+
+    scenes = make_text_scenes(6, seed=3, text_share=0.75)
+    write_text_scenes(str(tmp_path / "scans"), scenes)
+    collection = Collection(str(tmp_path / "data"))
+    index_folders(collection, [str(tmp_path / "scans")], TINY, lambda: tiny_encoder, OPTIONS)
+    report = read_collection_texts(collection, "rapidocr", OcrOptions(progress=False, distributor=RayReader(RAY)))
+    assert (report.read, report.failed) == (6, 0) and report.with_text == sum(bool(s.lines) for s in scenes)
+    scene = next(s for s in scenes if s.lines)
+    hits = search_text_in_images(collection, next(iter(scene.queries.values())), 3)
+    assert os.path.basename(hits[0].path) == scene.name + ".jpg"

@@ -89,3 +89,51 @@ def test_captioners_that_cannot_read_text_say_so(tmp_path):
     with pytest.raises(OcrError, match="does not read text"):
         load_ocr_engine(folder, device="cpu")
     assert load_captioner(folder, device="cpu").caption([Image.new("RGB", (32, 32))])  # still a captioner
+
+
+def test_florence_grounds_a_phrase_and_detects_each_label(florence):
+    from retrieval.locate.vlm import FLORENCE_GROUNDING, VlmLocator
+
+    locator = VlmLocator(load_captioner(florence, device="cpu"))
+    asked = []
+    _writes(locator.captioner, "</s><s>a red car<loc_100><loc_200><loc_500><loc_700></s>", asked)
+    (car,), = locator.locate([Image.new("RGB", (1000, 500))], "a red car")
+    assert car.label == "a red car" and car.box == pytest.approx((100.5, 100.25, 500.5, 350.25))
+    assert car.method == "vlm:florence2" and car.score is None
+    assert FLORENCE_GROUNDING in asked[0] or "a red car" in asked[0]
+    both, = locator.detect([Image.new("RGB", (1000, 500))], ["car", "tree"])
+    assert [r.label for r in both] == ["car", "tree"]  # one grounding per label, named after it
+
+
+def test_paligemma_detects_labels_in_one_request(tmp_path):
+    from retrieval.locate.vlm import VlmLocator
+
+    locator = VlmLocator(load_captioner(save_tiny_paligemma(str(tmp_path / "pali")), device="cpu"))
+    asked = []
+    _writes(locator.captioner, "<loc0000><loc0000><loc0512><loc0512> cat ; <loc0512><loc0512><loc1023><loc1023> dog",
+            asked)
+    cat, dog = locator.detect([Image.new("RGB", (1024, 1024))], ["cat", "dog"])[0]
+    assert (cat.label, dog.label) == ("cat", "dog") and cat.box == pytest.approx((0, 0, 512, 512))
+    assert asked[0].rstrip().endswith("detect cat ; dog")
+
+
+def test_qwen_grounding_in_either_format(tmp_path):
+    from retrieval.locate import LocateError
+    from retrieval.locate.vlm import VlmLocator
+
+    locator = VlmLocator(load_captioner(save_tiny_qwen2_vl(str(tmp_path / "qwen")), device="cpu"))
+    _writes(locator.captioner, "<|object_ref_start|>the sign<|object_ref_end|><|box_start|>(100,100),(500,500)"
+                               "<|box_end|>", [])
+    (sign,), = locator.locate([Image.new("RGB", (200, 100))], "the sign")
+    assert sign.label == "the sign" and sign.box == pytest.approx((20, 10, 100, 50))
+    _writes(locator.captioner, "I cannot see one.", [])
+    with pytest.raises(LocateError, match="no readable boxes"):
+        locator.locate([Image.new("RGB", (200, 100))], "a unicorn")
+
+
+def test_captioners_that_cannot_ground_say_so(tmp_path):
+    from retrieval.locate import LocateError
+    from retrieval.locate.vlm import VlmLocator
+
+    with pytest.raises(LocateError, match="does not find regions"):
+        VlmLocator(load_captioner(save_tiny_git(str(tmp_path / "git")), device="cpu"))

@@ -7,6 +7,7 @@ Modules (test file in brackets):
 - classify.py    zero-shot labels of indexed or uploaded images (tests/e2e/test_http.py)
 - texts.py       adding and removing texts for image->text search (tests/e2e/test_http.py)
 - captions.py    captions of uploads or indexed images, answers to questions (tests/e2e/test_captions_http.py)
+- locate.py      where a phrase is in uploaded or indexed images; zero-shot detection (tests/e2e/test_show_where.py)
 - collection.py  health, readiness, stats, the re-index job (tests/e2e/test_http.py)
 - duplicates.py  groups of near-duplicates (tests/e2e/test_http.py)
 - web.py         the page and its assets (tests/e2e/test_browser.py)

@@ -3,55 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
-from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.http.captioning import get_captioner, run_captioner
-from api.http.deps import Paths, ServiceState, State, read_upload, ready_encoder
+from api.http.deps import Paths, State, ready_encoder
 from api.http.errors import ERROR_RESPONSES, ApiError
-from api.http.schemas import MAX_ID, AnswerItem, AnswerResponse, CaptionItem, CaptionResponse
+from api.http.pictures import FormId, check_count, indexed_rows, read_uploads
+from api.http.schemas import AnswerItem, AnswerResponse, CaptionItem, CaptionResponse
 from indexer.captions import caption_rows, read_images
-from indexer.store import OK
 from retrieval.captioning import MAX_PROMPT_CHARS
 
 router = APIRouter(prefix="/v1", tags=["captions"], responses=ERROR_RESPONSES)
-MAX_ITEMS = 32
-FormId = Annotated[int, Field(ge=1, le=MAX_ID)]  # form fields are text: "7" is an id here
-
-
-async def _uploads(files: list[UploadFile], state: ServiceState):
-    """(images, their items) of the uploads that decode; the others become failed items."""
-    images, items = [], []
-    for upload in files:
-        item = {"filename": upload.filename}
-        try:
-            images.append((await read_upload(upload, state.settings)).image)
-            items.append(item)
-        except ApiError as exc:
-            items.append({**item, "error": exc.message})
-    return images, items
-
-
-def _rows(state: ServiceState, ids: list[int]):
-    rows, missing = [], {}
-    for image_id in ids:
-        row = state.collection.store.get_row(image_id)
-        if row is None or row["status"] != OK:
-            missing[image_id] = f"no indexed image with id {image_id}"
-        else:
-            rows.append(row)
-    return rows, missing
-
-
-def _check_count(files, ids) -> None:
-    count = len(files or []) + len(ids or [])
-    if count == 0:
-        raise ApiError(422, "give images to caption: upload files, or ids of indexed images")
-    if count > MAX_ITEMS:
-        raise ApiError(422, f"at most {MAX_ITEMS} images per request (got {count})")
 
 
 @router.post("/caption", response_model=CaptionResponse, summary="Caption uploaded or indexed images")
@@ -62,16 +26,16 @@ async def caption(
     prompt: str = Form(None, max_length=MAX_PROMPT_CHARS, description="how captions should begin, or a task token"),
 ) -> CaptionResponse:
     started = time.perf_counter()
-    _check_count(files, ids)
+    check_count(files, ids, "caption")
     captioner = await get_captioner(state)
     out: list[CaptionItem] = []
     if files:
-        images, items = await _uploads(files, state)
+        images, items = await read_uploads(files, state)
         texts = iter(await run_captioner(captioner.caption, images, prompt) if images else [])
         out += [CaptionItem(filename=i["filename"], caption=None, status="failed", error=i["error"]) if "error" in i
                 else CaptionItem(filename=i["filename"], caption=next(texts), status="new") for i in items]
     if ids:
-        rows, missing = await run_in_threadpool(_rows, state, ids)
+        rows, missing = await run_in_threadpool(indexed_rows, state, ids)
         results = await run_captioner(caption_rows, state.collection.store, captioner, rows, prompt, None,
                                       state.settings.max_image_pixels)
         for image_id in ids:
@@ -104,7 +68,7 @@ async def answer(
                        "(CLIPDEX_CAPTIONER)")
     answers: list[AnswerItem] = []
     if file is not None:
-        images, items = await _uploads([file], state)
+        images, items = await read_uploads([file], state)
         if not images:
             raise ApiError(422, items[0]["error"])
         text = (await run_captioner(captioner.answer, images, question))[0]
@@ -118,8 +82,8 @@ async def answer(
             ids, scores = [h.file_id for h in hits], {h.file_id: h.score for h in hits}
             if not ids:
                 raise ApiError(404, "the query found no indexed images to ask about")
-        _check_count(None, ids)
-        rows, missing = await run_in_threadpool(_rows, state, ids)
+        check_count(None, ids, "ask about")
+        rows, missing = await run_in_threadpool(indexed_rows, state, ids)
         images, readable, errors = await run_in_threadpool(read_images, rows, state.settings.max_image_pixels)
         texts = dict(zip([r["id"] for r in readable],
                          await run_captioner(captioner.answer, images, question) if images else []))

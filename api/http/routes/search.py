@@ -12,8 +12,9 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.http.captioning import fill_hit_captions
-from api.http.deps import Paths, PathView, ReadyEncoder, ServiceState, State, read_upload
+from api.http.deps import Paths, PathView, ReadyEncoder, ServiceState, State, read_upload, ready_encoder
 from api.http.errors import ERROR_RESPONSES, ApiError
+from api.http.locating import fill_hit_regions
 from api.http.model_cache import RERANKER
 from api.http.schemas import (
     MAX_FILE_TYPES,
@@ -52,6 +53,7 @@ def image_hit(hit: Hit, paths: PathView) -> ImageHit:
         hybrid_score=hit.hybrid_score,
         text_score=hit.text_score,
         regions=[RegionOut(**region.as_dict()) for region in hit.regions],
+        heatmap=hit.heatmap,
     )
 
 
@@ -89,11 +91,11 @@ async def search_text(
     response: Response,
 ) -> SearchResponse:
     started = time.perf_counter()
+    if body.locate and body.query is None:
+        raise ApiError(422, "locate shows where the query is in each hit: give a query")
     if body.text_in_image is not None:
         hits = await _search_text_in_images(state, paths, encoder, body)
-        captioner = await fill_hit_captions(state, hits, body.caption_prompt) if body.caption and hits else None
-        return SearchResponse(hits=hits, k=body.k, offset=body.offset, took_ms=(time.perf_counter() - started) * 1000,
-                              captioner=captioner)
+        return await _answered(state, encoder, body, hits, started)
     reranker = await _reranker(state) if body.rerank else None
     vector = await state.batcher.embed(body.query, encoder)
     timings = {"encode": time.perf_counter() - started}
@@ -115,6 +117,15 @@ async def search_text(
         reranked = await run_in_threadpool(rerank_hits, reranker, body.query, shortlist[:depth],
                                            state.settings.max_image_pixels)
         hits = [image_hit(h, paths) for h in (reranked + shortlist[depth:])[body.offset:body.offset + body.k]]
+    return await _answered(state, encoder, body, hits, started, vector)
+
+
+async def _answered(state: ServiceState, encoder, body: TextSearchRequest, hits: list[ImageHit], started: float,
+                    vector=None) -> SearchResponse:
+    """The hits, located and captioned as asked."""
+    if body.locate and hits:
+        vector = vector if vector is not None else await state.batcher.embed(body.query, encoder)
+        await fill_hit_regions(state, encoder, hits, vector, body.query)
     captioner = await fill_hit_captions(state, hits, body.caption_prompt) if body.caption and hits else None
     return SearchResponse(hits=hits, k=body.k, offset=body.offset, took_ms=(time.perf_counter() - started) * 1000,
                           captioner=captioner)
@@ -164,6 +175,7 @@ async def search_by_upload(
     date_from: Annotated[IsoDateTime, Form()] = None,
     date_to: Annotated[IsoDateTime, Form()] = None,
     caption: bool = Form(False, description="caption the returned hits"),
+    locate: bool = Form(False, description="show where in each hit what looks most like the uploaded image is"),
 ) -> SearchResponse:
     started = time.perf_counter()
     decoded = await read_upload(file, state.settings)
@@ -171,6 +183,8 @@ async def search_by_upload(
     timings = {"encode": time.perf_counter() - started}
     filters = _form_filters(folder, file_types, date_from, date_to)
     hits = await _search_images(state, paths, vector[0], k, offset, min_score, filters, response, timings)
+    if locate and hits:
+        await fill_hit_regions(state, encoder, hits, vector[0], "like the query image")
     captioner = await fill_hit_captions(state, hits, None) if caption and hits else None
     return SearchResponse(hits=hits, k=k, offset=offset, took_ms=(time.perf_counter() - started) * 1000,
                           captioner=captioner)
@@ -197,11 +211,14 @@ async def similar_to_indexed(
     date_from: Annotated[IsoDateTime, Query()] = None,
     date_to: Annotated[IsoDateTime, Query()] = None,
     caption: bool = Query(False, description="caption the returned hits"),
+    locate: bool = Query(False, description="show where in each hit what looks most like the image is"),
 ) -> SearchResponse:
     started = time.perf_counter()
     vector = await run_in_threadpool(_indexed_vector, state, image_id)
     filters = _form_filters(folder, file_types, date_from, date_to)
     hits = await _search_images(state, paths, vector, k, offset, min_score, filters, response, {})
+    if locate and hits:
+        await fill_hit_regions(state, await ready_encoder(state), hits, vector, "like the query image")
     captioner = await fill_hit_captions(state, hits, None) if caption and hits else None
     return SearchResponse(hits=hits, k=k, offset=offset, took_ms=(time.perf_counter() - started) * 1000,
                           captioner=captioner)

@@ -47,6 +47,24 @@ function regionsOverlay(hit) {
   svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
   svg.setAttribute("aria-hidden", "true");
   const stroke = Math.max(2, Math.min(hit.width, hit.height) / 120);
+  if (hit.heatmap && hit.heatmap.length) {
+    // The heat map: one translucent cell per patch, stretched over the whole picture.
+    const rows = hit.heatmap.length, cols = hit.heatmap[0].length;
+    const heat = document.createElementNS(SVG, "g");
+    heat.setAttribute("class", "heat");
+    heat.setAttribute("transform", `scale(${hit.width / cols} ${hit.height / rows})`);
+    hit.heatmap.forEach((row, y) => row.forEach((value, x) => {
+      if (value < 0.05) return;
+      const cell = document.createElementNS(SVG, "rect");
+      cell.setAttribute("x", x);
+      cell.setAttribute("y", y);
+      cell.setAttribute("width", 1);
+      cell.setAttribute("height", 1);
+      cell.setAttribute("fill-opacity", (0.55 * value).toFixed(2));
+      heat.append(cell);
+    }));
+    svg.append(heat);
+  }
   for (const region of hit.regions) {
     let shape;
     if (region.quad) {
@@ -85,7 +103,7 @@ function render(hits, append) {
     img.alt = hit.path;
     img.loading = "lazy";
     frame.append(img);
-    if (hit.regions && hit.regions.length && hit.width && hit.height) frame.append(regionsOverlay(hit));
+    if (((hit.regions && hit.regions.length) || hit.heatmap) && hit.width && hit.height) frame.append(regionsOverlay(hit));
     const meta = document.createElement("figcaption");
     meta.className = "meta";
     const score = document.createElement("span");
@@ -93,11 +111,12 @@ function render(hits, append) {
     score.textContent = hit.score.toFixed(3);
     meta.append(score, " ", hit.path.split("/").pop());
     card.append(frame, meta);
-    if (hit.regions && hit.regions.length) {
+    const lines = (hit.regions || []).filter((r) => r.quad || r.method.startsWith("rapidocr") || r.method.startsWith("tesseract"));
+    if (lines.length) {
       // What the picture says: read by OCR, set as text, never as HTML.
       const said = document.createElement("p");
       said.className = "said";
-      said.textContent = hit.regions.map((r) => `“${r.label}”`).join(" ");
+      said.textContent = lines.map((r) => `“${r.label}”`).join(" ");
       card.append(said);
     }
     if (hit.caption_status) {
@@ -129,7 +148,7 @@ async function run(search, label) {
 
 function searchText(query) {
   const words = $("text-in-image").checked;
-  const ask = words ? { text_in_image: query } : { query };
+  const ask = words ? { text_in_image: query } : { query, locate: $("locate").checked };
   return run((offset) => call("/v1/search/text", {
     method: "POST",
     headers: headers({ "Content-Type": "application/json" }),
@@ -144,12 +163,13 @@ function searchUpload(file) {
     form.append("k", PAGE);
     form.append("offset", offset);
     form.append("caption", $("captions").checked);
+    form.append("locate", $("locate").checked);
     return call("/v1/search/image", { method: "POST", headers: headers(), body: form });
   }, file.name);
 }
 
 function searchSimilar(id, path) {
-  return run((offset) => call(`/v1/images/${id}/similar?k=${PAGE}&offset=${offset}&caption=${$("captions").checked}`, { headers: headers() }),
+  return run((offset) => call(`/v1/images/${id}/similar?k=${PAGE}&offset=${offset}&caption=${$("captions").checked}&locate=${$("locate").checked}`, { headers: headers() }),
     `images like ${path.split("/").pop()}`);
 }
 

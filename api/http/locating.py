@@ -1,0 +1,59 @@
+"""Where things are, for the routes: the dense locator of the service's encoder (its own
+patch tokens) or the configured VLM's grounding, run off the event loop, its failures as
+API errors; and search hits given their boxes and heat maps."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+
+from api.http.captioning import get_captioner, run_captioner
+from api.http.errors import ApiError
+from api.http.schemas import ImageHit, RegionOut
+from api.services import dense_locator, vlm_locator
+from indexer.collection import Hit
+from indexer.search import locate_hits
+from retrieval.locate import LocateError
+
+DENSE, VLM = "dense", "vlm"
+
+
+def dense_locator_of(encoder, method: str | None = None):
+    try:
+        return dense_locator(encoder, method)
+    except LocateError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+async def vlm_locator_of(state):
+    captioner = await get_captioner(state)
+    try:
+        return vlm_locator(captioner)
+    except LocateError as exc:
+        raise ApiError(400, f"{exc} (CLIPDEX_CAPTIONER)") from None
+
+
+async def run_locator(function, *args, vlm: bool = False):
+    """A locator call off the event loop; a VLM's as one of the captioner's generations, one at a time."""
+    if vlm:
+        return await run_captioner(function, *args)  # (a LocateError is a ValueError: a 422 there too)
+    try:
+        return await run_in_threadpool(function, *args)
+    except LocateError as exc:
+        raise ApiError(422, str(exc)) from None
+
+
+async def fill_hit_regions(state, encoder, hits: list[ImageHit], vector, label: str) -> None:
+    """Each API hit gets the box of ``vector`` and its heat map (dense, from the encoder)."""
+    locator = dense_locator_of(encoder)
+    raw = [Hit(score=h.score, file_id=h.id, vector_id=0, path=path, width=h.width, height=h.height, taken_at=None)
+           for h, path in zip(hits, await run_in_threadpool(_paths, state, hits))]
+    await run_locator(locate_hits, raw, locator, vector, label, state.settings.max_image_pixels)
+    for hit, located in zip(hits, raw):
+        hit.regions += [RegionOut(**region.as_dict()) for region in located.regions]
+        hit.heatmap = located.heatmap
+
+
+def _paths(state, hits: list[ImageHit]) -> list[str]:
+    """The files of API hits (their paths may be shown shortened): read from the store."""
+    rows = [state.collection.store.get_row(hit.id) for hit in hits]
+    return [row["path"] if row else "" for row in rows]
