@@ -4,8 +4,13 @@ The files are cached per model spec: inside a local model directory (``DIR/onnx/
 under the cache folder the caller gives (the CLI and server: ``~/.cache/clipdex/onnx/`` or
 ``CLIPDEX_ONNX_CACHE``), else in a temporary folder of this process. An export is written to a
 temporary folder and renamed into place, so a crash never leaves half a model there.
-int8 is onnxruntime's dynamic quantization: weights of the matrix products stored as
-int8, activations quantized on the fly, no calibration set needed.
+int8 is the image tower (what indexing spends its time in) with onnxruntime's static
+quantization of the matrix products: weights per channel, activations with ranges
+calibrated once on pictures of the model's own kind (calibration.py). Dynamic quantization
+would scale activations per batch, so an image's vector would depend on which others share
+its batch (an image did not find itself first). The text tower stays fp32: a query is one
+short text, and static int8 moved text vectors three times as much as image vectors
+(cosine 0.98 to fp32 against 0.997 on the tiny model).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import warnings
 from retrieval.atomic_io import atomic_write_bytes
 from retrieval.models import LoadedModel, canonical_spec, weights_fingerprint
 
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2  # 2: int8 towers statically quantized
 OPSET = 17
 PRECISIONS = ("fp32", "int8")
 
@@ -51,7 +56,7 @@ def cache_dir_for(spec: str, cache_root: str | None = None) -> str:
 
 def tower_paths(folder: str, precision: str) -> dict[str, str]:
     suffix = "" if precision == "fp32" else f".{precision}"
-    return {tower: os.path.join(folder, f"{tower}{suffix}.onnx") for tower in ("image", "text")}
+    return {"image": os.path.join(folder, f"image{suffix}.onnx"), "text": os.path.join(folder, "text.onnx")}
 
 
 def exported(loaded: LoadedModel, precision: str = "fp32", cache_root: str | None = None) -> dict[str, str]:
@@ -64,7 +69,7 @@ def exported(loaded: LoadedModel, precision: str = "fp32", cache_root: str | Non
         return paths
     if precision == "int8":
         source = exported(loaded, "fp32", cache_root)
-        _write_atomically(paths, lambda tmp: _quantize(source, tmp))
+        _write_atomically({"image": paths["image"]}, lambda tmp: _quantize(loaded, source["image"], tmp["image"]))
     else:
         _write_atomically(paths, lambda tmp: _export(loaded, tmp))
     _write_meta(folder, loaded)
@@ -143,8 +148,22 @@ def _export_towers(image_tower, text_tower, pixels, tokens, paths: dict[str, str
             )
 
 
-def _quantize(source: dict[str, str], paths: dict[str, str]) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+class _Inputs:
+    """onnxruntime's CalibrationDataReader: one input a batch."""
 
-    for tower in ("image", "text"):
-        quantize_dynamic(source[tower], paths[tower], weight_type=QuantType.QInt8)
+    def __init__(self, name: str, values):
+        self.batches = iter([{name: values[i:i + 1]} for i in range(len(values))])
+
+    def get_next(self):
+        return next(self.batches, None)
+
+
+def _quantize(loaded: LoadedModel, source: str, target: str) -> None:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    from retrieval.encoders.calibration import calibration_pixels
+
+    pixels = calibration_pixels(loaded.preprocess, loaded.image_size)
+    quantize_static(source, target, _Inputs("pixels", pixels), quant_format=QuantFormat.QDQ,
+                    op_types_to_quantize=["MatMul", "Gemm"], per_channel=True, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
