@@ -11,7 +11,7 @@ from api.cli.common import UsageError, encoder_factory, model_spec, open_collect
 from api.services import dense_locator, load_captioner_from, vlm_locator
 from api.settings import Settings
 from retrieval.images.decode import ImageError, read_image_file
-from retrieval.locate import LocateError
+from retrieval.locate.methods import METHODS
 
 
 def _pictures(paths: list[str], settings: Settings):
@@ -66,6 +66,8 @@ def _report(args, names, pictures, found: list[list], heats: list | None, what: 
 
 
 def cmd_locate(args, settings: Settings) -> int:
+    from retrieval.locate import LocateError
+
     pictures, names = _pictures(args.images, settings)
     try:
         if args.vlm:
@@ -79,6 +81,8 @@ def cmd_locate(args, settings: Settings) -> int:
 
 
 def cmd_detect(args, settings: Settings) -> int:
+    from retrieval.locate import LocateError
+
     pictures, names = _pictures(args.images, settings)
     labels = [label.strip() for label in args.labels if label.strip()]
     if not labels:
@@ -96,8 +100,6 @@ def cmd_detect(args, settings: Settings) -> int:
 
 
 def add_parsers(sub, common, index_flags) -> None:
-    from retrieval.locate.open_clip_patches import METHODS
-
     vlm_help = "locate with this VLM instead (Florence-2, PaliGemma, Qwen-VL: transformers:ORG/NAME or a folder)"
     locate = sub.add_parser("locate", parents=[common], help="where in pictures a phrase is: a box and a heat map")
     locate.add_argument("phrase", help='what to find, e.g. "a red car"')

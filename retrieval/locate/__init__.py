@@ -3,7 +3,8 @@
 Modules (test file in brackets):
 
 - dense.py               DenseLocator: heat maps and boxes from the dual encoder's own patch tokens (tests/integration/test_locate.py)
-- open_clip_patches.py   an open_clip ViT's patch tokens in the joint space: value, qq or plain reads (tests/integration/test_locate.py)
+- methods.py             the ways patch tokens are read: value (MaskCLIP), qq (ClearCLIP), tokens
+- open_clip_patches.py   an open_clip ViT's patch tokens in the joint space, read those ways (tests/integration/test_locate.py)
 - transformers_patches.py the same for transformers CLIP and SigLIP towers (tests/integration/test_locate.py)
 - letterbox.py           the whole picture fitted into the model's square input, and back (tests/unit/retrieval/test_locate_geometry.py)
 - heatmap.py             similarity grid -> heat map over the picture -> box (tests/unit/retrieval/test_locate_geometry.py)
@@ -11,7 +12,8 @@ Modules (test file in brackets):
 - errors.py              LocateError, DenseNotSupported
 """
 
-from retrieval.locate.dense import DEFAULT_METHOD, DenseLocator, Located
+from retrieval.locate.dense import DenseLocator, Located
 from retrieval.locate.errors import DenseNotSupported, LocateError
+from retrieval.locate.methods import DEFAULT_METHOD, METHODS
 
-__all__ = ["DEFAULT_METHOD", "DenseLocator", "DenseNotSupported", "LocateError", "Located"]
+__all__ = ["DEFAULT_METHOD", "METHODS", "DenseLocator", "DenseNotSupported", "LocateError", "Located"]

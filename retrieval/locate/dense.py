@@ -18,10 +18,10 @@ from retrieval.locate import open_clip_patches, transformers_patches
 from retrieval.locate.errors import DenseNotSupported, LocateError
 from retrieval.locate.heatmap import picture_heat, region_of
 from retrieval.locate.letterbox import Letterbox
+from retrieval.locate.methods import DEFAULT_METHOD, METHODS
 from retrieval.models import LoadedModel
 from retrieval.regions import Region
 
-DEFAULT_METHOD = "value"  # measured best on the shapes scenes (bench/locate.py)
 NEUTRAL = "a photo"
 MIN_LABEL_PROBABILITY = 0.5  # detection: a label is found where some patch gives it this much
 
@@ -47,8 +47,8 @@ class DenseLocator:
         elif not transformers_patches.supports(getattr(model, "inner", model)):
             raise DenseNotSupported(f"{loaded.spec}: its image tower has no patch tokens (a CNN such as ALIGN's): "
                                     "dense localisation needs a ViT; locate with a VLM instead")
-        if method not in open_clip_patches.METHODS:
-            raise LocateError(f"unknown dense method {method!r}: one of {', '.join(open_clip_patches.METHODS)}")
+        if method not in METHODS:
+            raise LocateError(f"unknown dense method {method!r}: one of {', '.join(METHODS)}")
         self.loaded, self.method, self.batch_size, self.device = loaded, method, batch_size, device
         self.neutral = np.asarray(encoder.embed_texts([NEUTRAL])[0], np.float32)
         self.name = f"dense:{method}"

@@ -1,24 +1,24 @@
 """Patch tokens of an open_clip ViT brought into the joint space.
 
-The tower runs as usual up to its last block; the last block is then read in one of three
-ways, and each patch token goes through the final norm and projection as the pooled token does:
-
-- ``value`` (MaskCLIP): the last attention's value path alone (no query-key mixing), out-projected;
-- ``qq`` (ClearCLIP): the last attention with queries attending to queries, no residual, no MLP;
-- ``tokens``: the last block as it is (what the tower outputs; mixed by attention, the weakest).
+The tower runs as usual up to its last block; the last block is then read in one of the
+ways methods.py names, and each patch token goes through the final norm and projection as
+the pooled token does.
 """
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from retrieval.locate.errors import DenseNotSupported
+from retrieval.locate.methods import METHODS
 
-METHODS = ("value", "qq", "tokens")
+if TYPE_CHECKING:
+    import torch  # imported where used: naming the methods must not load torch
 
 
 def supports(visual) -> bool:
+    import torch
+
     blocks = getattr(getattr(visual, "transformer", None), "resblocks", None)
     return (blocks is not None and len(blocks) > 0 and isinstance(getattr(blocks[-1], "attn", None),
                                                                    torch.nn.MultiheadAttention)
@@ -27,6 +27,8 @@ def supports(visual) -> bool:
 
 def _tokens(visual, pixels: torch.Tensor) -> torch.Tensor:
     """The tower's tokens before the transformer (class token first), as it embeds them."""
+    import torch
+
     x = visual.conv1(pixels)
     x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
     cls = visual.class_embedding.to(x.dtype).view(1, 1, -1).expand(x.shape[0], -1, -1)
@@ -35,6 +37,8 @@ def _tokens(visual, pixels: torch.Tensor) -> torch.Tensor:
 
 
 def _attention_qq(attn: torch.nn.MultiheadAttention, q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
+
     batch, length, width = q.shape
     heads = attn.num_heads
     q = q.view(batch, length, heads, width // heads).transpose(1, 2)
@@ -45,6 +49,8 @@ def _attention_qq(attn: torch.nn.MultiheadAttention, q: torch.Tensor, v: torch.T
 
 def patch_features(visual, pixels: torch.Tensor, method: str) -> torch.Tensor:
     """(N, grid_h, grid_w, dim) patch features in the joint space (not normalised)."""
+    import torch.nn.functional as F
+
     if not supports(visual):
         raise DenseNotSupported("this open_clip image tower is not a plain ViT (it has attention pooling or "
                                 "custom blocks): dense localisation needs one; use a VLM to locate instead")

@@ -8,11 +8,13 @@ applied to each patch as if it stood alone (with one key, attention returns its 
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from retrieval.locate.errors import DenseNotSupported
-from retrieval.locate.open_clip_patches import METHODS
+from retrieval.locate.methods import METHODS
+
+if TYPE_CHECKING:
+    import torch  # imported where used: naming the methods must not load torch
 
 
 def supports(model) -> bool:
@@ -22,6 +24,8 @@ def supports(model) -> bool:
 
 
 def _qq(attention, hidden: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
+
     batch, length, width = hidden.shape
     heads = attention.num_heads
     q = attention.q_proj(hidden).view(batch, length, heads, width // heads).transpose(1, 2)
@@ -40,6 +44,8 @@ def _last_layer(layer, hidden: torch.Tensor, method: str) -> torch.Tensor:
 
 
 def _siglip_head(head, tokens: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
+
     attn = head.attention  # nn.MultiheadAttention: with a single key, the output is its value, projected
     width = tokens.shape[-1]
     value = F.linear(tokens, attn.in_proj_weight[2 * width:], attn.in_proj_bias[2 * width:])

@@ -155,3 +155,14 @@ def test_no_environment_is_read_below_the_surfaces():
                if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")
                and isinstance(node.value, ast.Name) and node.value.id == "os"]
     assert readers == []
+
+
+def test_the_command_line_starts_without_torch():
+    """Importing the command line loads no torch, open_clip or OCR engine: those come when a
+    command needs them (`clipdex --help` starts in a second, not four)."""
+    import subprocess
+    import sys
+
+    code = "import sys, api.cli; print(sorted(m for m in ('torch', 'open_clip', 'rapidocr_onnxruntime', 'cv2') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"

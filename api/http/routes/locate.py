@@ -16,7 +16,7 @@ from api.http.pictures import FormId, check_count, indexed_rows, read_uploads
 from api.http.schemas import LocatedItem, LocateResponse, RegionOut
 from indexer.captions import read_images
 from indexer.search import heat_rows
-from retrieval.locate.open_clip_patches import METHODS
+from retrieval.locate.methods import METHODS
 
 router = APIRouter(prefix="/v1", tags=["locate"], responses=ERROR_RESPONSES)
 MAX_LABELS = 64
