@@ -114,3 +114,10 @@ ocr_texts_table = Table(
     UniqueConstraint("content_hash", "engine", name="uq_ocr_texts_content_engine"),
     sqlite_autoincrement=True,
 )
+
+
+# What migration 0003 makes for text search beyond these tables: SQLite's FTS5 index (and the
+# shadow tables FTS5 keeps) and its vocabulary, PostgreSQL's trigram index. Queries name them
+# in SQL text (ocr_texts.py), not through this metadata.
+SEARCH_INDEX_TABLES = ("ocr_fts", "ocr_fts_vocab")  # and ocr_fts_* (FTS5's own)
+SEARCH_INDEXES = ("ix_ocr_texts_folded_trgm",)

@@ -45,12 +45,18 @@ def test_migrations_make_exactly_the_schema_the_queries_use(database_url):
     from alembic.runtime.migration import MigrationContext
 
     from indexer.store import metadata
+    from indexer.store.schema import SEARCH_INDEX_TABLES, SEARCH_INDEXES
+
+    def text_search_index(diff) -> bool:  # made by migration 0003 beyond the metadata, on purpose
+        kind, thing = diff[0], diff[1]
+        return ((kind == "remove_table" and thing.name.startswith(SEARCH_INDEX_TABLES))
+                or (kind == "remove_index" and thing.name in SEARCH_INDEXES))
 
     store = Store(database_url)
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0002"
-        assert compare_metadata(context, metadata) == []
+        assert context.get_current_revision() == "0003"
+        assert [diff for diff in compare_metadata(context, metadata) if not text_search_index(diff)] == []
     store.close()
 
 
