@@ -12,7 +12,7 @@ from api.http.body_limit import BodyLimit
 from api.http.deps import ServiceState, read_access
 from api.http.errors import install
 from api.http.model_cache import CAPTIONER, ENCODER, RERANKER, ModelCache
-from api.http.routes import captions, classify, collection, duplicates, images, locate, search, texts, web
+from api.http.routes import captions, classify, collection, docs, duplicates, images, locate, search, texts, web
 from api.http.security_headers import SecurityHeaders
 from api.http.text_batcher import TextBatcher
 from api.services import encoder_recipe, load_captioner_from, reranker_from
@@ -72,6 +72,8 @@ def create_app(settings: Settings, data_dir: str) -> FastAPI:
         version="1",
         summary="Search image folders by meaning: text->image, image->image, image->text, zero-shot labels.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by routes/docs.py
+        redoc_url=None,
     )
     install(app)
     if settings.cors_origins:
@@ -87,6 +89,6 @@ def create_app(settings: Settings, data_dir: str) -> FastAPI:
     for module in (search, images, classify, duplicates, captions, locate):
         app.include_router(module.router, dependencies=reads)
     app.include_router(collection.reads, dependencies=reads)
-    for module in (texts, collection, web):  # texts and re-index require the key themselves
+    for module in (texts, collection, web, docs):  # texts and re-index require the key themselves
         app.include_router(module.router)
     return app

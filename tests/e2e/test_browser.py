@@ -164,3 +164,18 @@ def test_the_page_works_under_its_own_content_security_policy(browser, site):
         assert refused == []
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("path, shown", [("/docs", ".swagger-ui .opblock"), ("/redoc", "[role=navigation], .menu-content")])
+def test_the_api_docs_work_offline(browser, site, path, shown):
+    page = browser.new_page()
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
+    try:
+        response = page.goto(site[1] + path)
+        assert "cdn" not in response.headers["content-security-policy"]
+        page.wait_for_selector(shown, timeout=30_000)
+        assert "/v1/search/text" in page.content()
+        assert all(url.startswith(site[1]) or url.startswith(("data:", "blob:")) for url in asked), asked
+    finally:
+        page.close()

@@ -10,5 +10,6 @@ Modules (test file in brackets):
 - locate.py      where a phrase is in uploaded or indexed images; zero-shot detection (tests/e2e/test_show_where.py)
 - collection.py  health, readiness, stats, the re-index job (tests/e2e/test_http.py)
 - duplicates.py  groups of near-duplicates (tests/e2e/test_http.py)
+- docs.py        /docs and /redoc, offline: Swagger UI and ReDoc served from the package (tests/e2e/test_browser.py)
 - web.py         the page and its assets (tests/e2e/test_browser.py)
 """
