@@ -24,6 +24,7 @@ from retrieval.regions import Region
 
 TABLE = ocr_texts_table
 NEAR_LIMIT = 200  # near-match candidates a query scores, at most
+NEAR_WORD_SIMILARITY = 0.3  # PostgreSQL: pg_trgm word_similarity a near match shares with a query word
 
 
 @dataclass
@@ -208,7 +209,7 @@ class OcrTexts:
             query = text("SELECT id FROM ocr_texts WHERE engine = :engine AND :q <% folded "
                          "ORDER BY word_similarity(:q, folded) DESC LIMIT :limit")
             # (inside the connection's own transaction, which ends with it)
-            conn.execute(text("SET LOCAL pg_trgm.word_similarity_threshold = 0.5"))
+            conn.execute(text(f"SET LOCAL pg_trgm.word_similarity_threshold = {NEAR_WORD_SIMILARITY}"))
             held = set(ids)
             for word in words:
                 more = conn.execute(query, {"engine": engine, "q": word, "limit": NEAR_LIMIT}).scalars()
