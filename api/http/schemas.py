@@ -47,6 +47,9 @@ Str = Annotated[str, Field(strict=True)]
 Bool = Annotated[bool, Field(strict=True)]  # 0 and "true" are not booleans
 
 
+MAX_FAILURES_SHOWN = 50
+
+
 class ErrorBody(BaseModel):
     code: str = Field(description="machine-readable kind of error")
     message: str = Field(description="what is wrong, for a person")
@@ -278,6 +281,11 @@ class OcrStats(BaseModel):
     failed: int
 
 
+class FailedFile(BaseModel):
+    path: str
+    error: str | None = Field(description="why it could not be indexed")
+
+
 class Stats(BaseModel):
     data_dir: str
     model: str | None
@@ -289,6 +297,10 @@ class Stats(BaseModel):
     vectors: int
     texts: int
     index: IndexInfo | None
+    file_types: dict[str, int] = Field(default_factory=dict, description="indexed files by extension, most first")
+    failures: list[FailedFile] = Field(default_factory=list, description=f"the first {MAX_FAILURES_SHOWN} failed "
+                                       "files by path, with their reasons")
+    last_indexed: str | None = Field(None, description="when a file was last indexed (UTC, ISO 8601)")
     ocr: OcrStats | None = Field(None, description="text read in the pictures, when the collection reads text")
 
 

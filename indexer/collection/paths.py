@@ -21,3 +21,16 @@ def shown_relative(path: str, roots: list[str]) -> str:
         if path.startswith(root.rstrip(os.sep) + os.sep):
             return os.path.join(name, os.path.relpath(path, root))
     return os.path.basename(path)
+
+
+def resolve_shown(folder: str, roots: list[str]) -> str:
+    """The folder a shown ROOT-NAME/RELATIVE path names (as ``shown_relative`` writes it),
+    so that a reader who sees relative paths can filter by them; an absolute path as given,
+    and one under no root's name as given too (it then matches nothing)."""
+    if os.path.isabs(folder):
+        return folder
+    name, _, rest = folder.strip(os.sep).partition(os.sep)
+    for root in roots:
+        if os.path.basename(root.rstrip(os.sep)) == name:
+            return os.path.join(root, rest) if rest else root
+    return folder

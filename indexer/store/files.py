@@ -267,6 +267,22 @@ class Store:
         out.update({status: n for status, n in rows})
         return out
 
+    def file_types(self) -> dict[str, int]:
+        """Indexed files by extension ("" for none), most first: what a type filter can offer."""
+        c = files_table.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.ext, c.status, func.count()).group_by(c.ext, c.status)).all()
+        counted = {}
+        for ext, status, n in rows:
+            if status == OK:
+                counted[ext or ""] = counted.get(ext or "", 0) + n
+        return dict(sorted(counted.items(), key=lambda item: (-item[1], item[0])))
+
+    def last_indexed(self) -> datetime | None:
+        """When a file was last indexed (UTC), or None before the first."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(files_table.c.indexed_at))).scalar()
+
     def failures(self, limit: int | None = None) -> list[tuple[str, str]]:
         c = files_table.c
         query = select(c.path, c.error).where(c.status == FAILED).order_by(c.path)

@@ -43,6 +43,11 @@ def test_health_ready_and_stats(client):
     assert ready["ready"] is True and ready["model"] == "random:clipdex-tiny"
     stats = client.get("/v1/stats").json()
     assert stats["indexed"] == 12 and stats["failed"] == 4 and stats["vectors"] == 12
+    assert stats["file_types"] == {"jpg": 8, "png": 4}  # what the page's type filter offers
+    # Each failed file with its reason, as a reader sees paths (relative, without the key)
+    assert len(stats["failures"]) == 4 and all(f["path"].startswith("photos/junk/") and f["error"]
+                                               for f in stats["failures"])
+    assert stats["last_indexed"][:4].isdigit()
 
 
 def test_text_search_returns_hits_with_urls(client):
@@ -75,6 +80,9 @@ def test_filters_by_folder_type_and_date(client, collection):
     full = client.post("/v1/search/text", headers={"X-API-Key": API_KEY}, json={
         "query": "x", "k": 50, "filters": {"folder": os.path.join(root, "photos", "home")}}).json()["hits"]
     assert {h["path"] for h in full} == {os.path.join(root, h["path"]) for h in home}
+    # A reader filters by the folder as it is shown to them
+    shown = client.post("/v1/search/text", json={"query": "x", "k": 50, "filters": {"folder": "photos/home"}}).json()
+    assert {h["id"] for h in shown["hits"]} == {h["id"] for h in home}
     pngs = client.post("/v1/search/text", json={"query": "x", "k": 50, "filters": {"file_types": ["png"]}}).json()
     assert {h["file_type"] for h in pngs["hits"]} == {"png"} and len(pngs["hits"]) == 4
     recent = client.post("/v1/search/text", json={

@@ -10,7 +10,8 @@ from api.http.deps import Paths, PathView, ReadyEncoder, ServiceState, State, re
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.jobs import Job, JobBusy
 from api.http.model_cache import ENCODER
-from api.http.schemas import Health, IndexInfo, JobStatus, OcrStats, Readiness, Stats
+from api.http.schemas import (MAX_FAILURES_SHOWN, FailedFile, Health, IndexInfo, JobStatus, OcrStats, Readiness,
+                              Stats, exif_date)
 from api.services import index_collection, index_options, ocr_options
 from api.settings import index_config
 from indexer.collection import Collection
@@ -55,6 +56,10 @@ def _stats(state: ServiceState, paths: PathView) -> Stats:
         texts=state.texts.count(),
         index=IndexInfo(**index.describe()) if index is not None else None,
         ocr=_ocr_stats(collection),
+        file_types=collection.store.file_types(),
+        failures=[FailedFile(path=paths.show(path), error=error)
+                  for path, error in collection.store.failures(MAX_FAILURES_SHOWN)],
+        last_indexed=exif_date(collection.store.last_indexed()),
     )
 
 

@@ -32,6 +32,7 @@ from api.http.schemas import (
     exif_date,
 )
 from indexer.collection import CollectionError, Hit, SearchFilters
+from indexer.collection.paths import resolve_shown
 from indexer.ocr import search_text_in_images
 from indexer.search import hybrid_search, rerank_hits
 
@@ -57,13 +58,16 @@ def image_hit(hit: Hit, paths: PathView) -> ImageHit:
     )
 
 
-def _filters(filters: Filters | None) -> SearchFilters | None:
+def _filters(filters: Filters | None, state) -> SearchFilters | None:
     if filters is None:
         return None
     date_from, date_to = _naive(filters.date_from), _naive(filters.date_to)
     if date_from and date_to and date_from > date_to:
         raise ApiError(422, "filters: date_from is after date_to")
-    return SearchFilters(filters.folder, filters.file_types, date_from, date_to)
+    folder = filters.folder
+    if folder and not os.path.isabs(folder):  # as a reader who sees ROOT-NAME/... paths writes it
+        folder = resolve_shown(folder, state.collection.store.roots())
+    return SearchFilters(folder, filters.file_types, date_from, date_to)
 
 
 def _naive(moment: datetime | None) -> datetime | None:
@@ -75,7 +79,7 @@ async def _search_images(state, paths, vector, k, offset, min_score, filters, re
                          as_hits: bool = True):
     started = time.perf_counter()
     hits = await run_in_threadpool(
-        lambda: state.collection.search(vector, k, offset, min_score, _filters(filters), timings)[0]
+        lambda: state.collection.search(vector, k, offset, min_score, _filters(filters, state), timings)[0]
     )
     timings.setdefault("search", time.perf_counter() - started)
     response.headers["Server-Timing"] = ", ".join(f"{name};dur={seconds * 1000:.2f}" for name, seconds in timings.items())
@@ -104,7 +108,7 @@ async def search_text(
             raise ApiError(422, "choose one of rerank and hybrid")
         try:
             found = await run_in_threadpool(hybrid_search, state.collection, state.texts, vector, body.k,
-                                            body.offset, body.caption_weight, _filters(body.filters), body.min_score)
+                                            body.offset, body.caption_weight, _filters(body.filters, state), body.min_score)
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None
         hits = [image_hit(h, paths) for h in found]
@@ -137,7 +141,7 @@ async def _search_text_in_images(state: ServiceState, paths: PathView, encoder, 
     vector = await state.batcher.embed(body.query, encoder) if body.query else None
     try:
         found = await run_in_threadpool(search_text_in_images, state.collection, body.text_in_image, body.k,
-                                        body.offset, _filters(body.filters), vector, body.min_score)
+                                        body.offset, _filters(body.filters, state), vector, body.min_score)
     except CollectionError as exc:
         raise ApiError(409, str(exc), code="conflict") from None
     except ValueError as exc:
