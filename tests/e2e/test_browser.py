@@ -1,46 +1,13 @@
 """The web page in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)."""
 
 import os
-import shutil
+import re
 
 import pytest
-from live_server import Server, build_collection
+from chromium import needs_chromium
+from live_server import Server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("CI"), reason="Debian chromium is not installed here"
-)
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory, tiny_captioner_dir):
-    root = tmp_path_factory.mktemp("web")
-    server = Server(build_collection(str(root)), CLIPDEX_CAPTIONER=tiny_captioner_dir)
-    yield str(root), server.url
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, site):
-    # The tests read the page with scripts of their own (wait_for_function evaluates them),
-    # which the page's Content-Security-Policy forbids; test_the_page_works_under_its_own_
-    # content_security_policy checks the page itself under it.
-    page = browser.new_page(bypass_csp=True)
-    page.goto(site[1] + "/")
-    yield page
-    page.close()
+pytestmark = needs_chromium
 
 
 def _cards(page):
@@ -77,24 +44,32 @@ def test_captions_show_under_results_when_asked_for(page, site):
     assert [shown[i] for i in ids] == [c["caption"] for c in written]  # the captioner's words, as text
 
 
-def test_clicking_a_result_searches_by_it(page):
+def test_a_result_opens_the_viewer_and_similar_images_searches_by_it(page):
     page.fill("#query", "anything")
     page.click("#search-button")
-    cards = _cards(page)
-    third = cards.nth(2)
-    name = third.locator("img").get_attribute("alt").split("/")[-1]
+    third = _cards(page).nth(2)
+    path = third.get_attribute("data-path")
     third.click()
-    page.wait_for_function(f"document.querySelector('#status').textContent.includes('results for images like {name}')")
+    page.wait_for_selector("#viewer[open]")
+    assert page.inner_text("#viewer-title") == path.split("/")[-1]
+    facts = page.inner_text("#viewer-facts")
+    assert path in facts and re.search(r"\d+ × \d+", facts)
+    page.wait_for_function("document.querySelector('#viewer-facts').textContent.includes('kB')")  # the file's size
+    page.wait_for_function("document.querySelector('#viewer-image').naturalWidth > 0")  # the picture itself
+    page.click("#viewer-similar")
+    page.wait_for_function(f"document.querySelector('#status').textContent.includes('results for images like {path.split('/')[-1]}')")
+    assert not page.locator("#viewer").evaluate("d => d.open")
     first = page.locator("#results .hit").first
-    assert first.locator("img").get_attribute("alt").endswith(name)
+    assert first.get_attribute("data-path") == path
     assert float(first.locator(".score").inner_text()) > 0.999
+    assert "like=" in page.url
 
 
 def test_upload_and_drop_search_by_image(page, site):
     path = os.path.join(site[0], "photos", "trip", "photo_0004.jpg")
     page.set_input_files("#upload", path)
     page.wait_for_function("document.querySelector('#status').textContent.includes('results for photo_0004.jpg')")
-    assert page.locator("#results .hit").first.locator("img").get_attribute("alt") == path
+    assert page.locator("#results .hit").first.get_attribute("data-path") == path
 
     page.evaluate("document.querySelector('#results').replaceChildren()")
     data = list(open(os.path.join(site[0], "photos", "trip", "photo_0001.jpg"), "rb").read())
@@ -108,7 +83,7 @@ def test_upload_and_drop_search_by_image(page, site):
         data,
     )
     page.wait_for_function("document.querySelector('#status').textContent.includes('results for dropped.jpg')")
-    assert page.locator("#results .hit").first.locator("img").get_attribute("alt").endswith("photo_0001.jpg")
+    assert page.locator("#results .hit").first.get_attribute("data-path").endswith("photo_0001.jpg")
 
 
 def test_errors_are_shown_not_swallowed(page, site):

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 from live_server import API_KEY, Server, build_collection, build_text_collection
-from test_browser import CHROMIUM, FLAGS
+from chromium import needs_chromium
 
 pytest.importorskip("rapidocr_onnxruntime")
 
@@ -114,27 +114,27 @@ def test_the_reindex_job_reads_the_text_of_new_pictures(client, collection):
     assert {os.path.basename(h["path"]) for h in hits} == {entry["file"], "copy.jpg"}
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"), reason="Debian chromium is not installed")
-def test_the_page_draws_the_boxes_of_the_words_it_found(server, collection):
-    from playwright.sync_api import sync_playwright
-
+@needs_chromium
+def test_the_page_draws_the_boxes_of_the_words_it_found(server, collection, browser):
     _, _, entries = collection
     entry = next(e for e in entries if "half_code" in e["queries"])
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page()  # under the page's own Content-Security-Policy
-        try:
-            page.goto(server.url + "/")
-            page.check("#text-in-image")
-            page.fill("#query", entry["queries"]["half_code"].lower())
-            page.click("#search-button")
-            card = page.locator("#results .hit").first
-            card.wait_for()
-            assert entry["file"] in card.inner_text() and "“" in card.locator(".said").inner_text()
-            shape = card.locator("svg.regions .region").first
-            assert shape.count() == 1
-            box = shape.bounding_box()
-            frame = card.locator(".frame").bounding_box()
-            assert box["width"] > 5 and frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
-        finally:
-            browser.close()
+    page = browser.new_page()  # under the page's own Content-Security-Policy
+    try:
+        page.goto(server.url + "/")
+        page.check("#text-in-image")
+        page.fill("#query", entry["queries"]["half_code"].lower())
+        page.click("#search-button")
+        card = page.locator("#results .hit").first
+        card.wait_for()
+        assert entry["file"] in card.inner_text() and "“" in card.locator(".said").inner_text()
+        shape = card.locator("svg.regions .region").first
+        assert shape.count() == 1
+        box = shape.bounding_box()
+        frame = card.locator(".frame").bounding_box()
+        assert box["width"] > 5 and frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
+        assert "in=words" in page.url
+        card.click()  # the viewer: every line read in the picture, boxes drawn over it
+        page.wait_for_function("document.querySelector('#viewer-said').textContent.includes('“')")
+        assert page.locator("#viewer-stage svg.regions .region").count() >= 1
+    finally:
+        page.close()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from live_server import Server
 from PIL import Image
-from test_browser import CHROMIUM, FLAGS
+from chromium import needs_chromium
 from test_cli import clipdex
 
 from retrieval.datasets import shapes
@@ -108,21 +108,20 @@ def test_http_locate_on_search_and_the_locate_and_detect_endpoints(server, scene
         assert vlm.status_code in (400, 503) and vlm.json()["error"]["message"]  # BLIP (the default) cannot ground
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"), reason="Debian chromium is not installed")
-def test_the_page_shows_where(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page()  # under the page's own Content-Security-Policy
-        try:
-            page.goto(server.url + "/")
-            page.check("#locate")
-            page.fill("#query", "a large red circle")
-            page.click("#search-button")
-            card = page.locator("#results .hit").first
-            card.wait_for()
-            assert card.locator("svg.regions .region").count() == 1
-            assert card.locator("svg.regions .heat rect").count() > 0
-        finally:
-            browser.close()
+@needs_chromium
+def test_the_page_shows_where(server, browser):
+    page = browser.new_page()  # under the page's own Content-Security-Policy
+    try:
+        page.goto(server.url + "/")
+        page.check("#locate")
+        page.fill("#query", "a large red circle")
+        page.click("#search-button")
+        card = page.locator("#results .hit").first
+        card.wait_for()
+        assert card.locator("svg.regions .region").count() == 1
+        assert card.locator("svg.regions .heat rect").count() > 0
+        assert "where=1" in page.url  # the switch goes with a shared link
+        card.click()  # the viewer draws the same box over the large picture
+        page.wait_for_selector("#viewer[open] #viewer-stage svg.regions .region")
+    finally:
+        page.close()

@@ -1,4 +1,4 @@
-"""The web page at /: a search box, image upload and a results grid."""
+"""The web page at / and its scripts and style (web/: plain HTML, CSS and JavaScript modules)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
-_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+_TYPES = {".js": "text/javascript", ".css": "text/css"}
+# The page's scripts and style, listed once at start: no path from the client reaches the disk.
+_FILES = {name: _TYPES[os.path.splitext(name)[1]] for name in os.listdir(WEB_DIR) if os.path.splitext(name)[1] in _TYPES}
 
 router = APIRouter(include_in_schema=False)
 
@@ -22,6 +24,6 @@ async def page() -> FileResponse:
 async def asset(name: str) -> FileResponse:
     from api.http.errors import ApiError
 
-    if name not in _FILES:  # a fixed list: no path from the client reaches the disk
+    if name not in _FILES:
         raise ApiError(404, f"no such file: {name}")
     return FileResponse(os.path.join(WEB_DIR, name), media_type=_FILES[name])
