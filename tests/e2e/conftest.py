@@ -13,8 +13,10 @@ def site(tmp_path_factory, tiny_captioner_dir):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module: Playwright's sync API runs an event loop in this thread
+    while it is open, which asyncio.run() in later tests (other modules) must not find."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
