@@ -37,6 +37,7 @@ class Collection:
         self.store = Store(database_url or sqlite_url(self.data_dir))
         self.index_config = index_config or IndexConfig()
         self._index: SearchIndex | None = None
+        self._device_search = None  # exact search on a GPU, when the config asks and the vectors fit
         self._loading = threading.Lock()  # concurrent searches load the file once
 
     def close(self) -> None:
@@ -209,7 +210,8 @@ class Collection:
         allowed = self.store.vector_ids_matching(filters) if filters and filters.active() else None
         if len(index) == 0 or (allowed is not None and not len(allowed)):
             return [[] for _ in range(len(queries))]
-        scores, ids = index.search(queries, k + offset, allowed_ids=allowed)
+        on_device = self._searcher(index)
+        scores, ids = (on_device or index).search(queries, k + offset, allowed_ids=allowed)
         scores, ids = scores[:, offset:], ids[:, offset:]
         searched = time.perf_counter()
         rows = self.store.rows_by_vector_ids({int(v) for v in ids.ravel() if v >= 0})
@@ -226,6 +228,32 @@ class Collection:
                 hits.append(hit_of_row(row, score))
             results.append(hits)
         return results
+
+    def _searcher(self, index: SearchIndex):
+        """The exact search on a GPU for this index, when the config asks for one and the
+        vectors fit (made again when the index is another or has grown); None: FAISS searches."""
+        device = self.index_config.search_device
+        if device == "cpu" or self._device_search is False:
+            return None
+        current = self._device_search
+        if current is not None and current[0] is index and len(current[1]) == len(index):
+            return current[1]
+        from retrieval.index.device_search import DeviceExactSearch, fits
+
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            if device == "cpu":
+                self._device_search = False  # nothing to gain on a CPU: FAISS
+                return None
+        ids = index.ids()
+        if not fits(len(ids), index.dim, device):
+            log.info("the vectors do not fit in %s's memory: FAISS searches", device)
+            return None
+        searcher = DeviceExactSearch(index.rows, ids, device)
+        self._device_search = (index, searcher)
+        return searcher
 
     def duplicates(self, threshold: float, neighbours: int = 16) -> list[list[Hit]]:
         """Groups of near-duplicate files (largest first); a hit's score is its similarity
