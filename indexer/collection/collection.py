@@ -15,6 +15,7 @@ from indexer.collection.locks import writer_lock
 from indexer.collection.paths import is_inside
 from indexer.collection.switch import finish_switch
 from indexer.store import OK, SQLITE_FILE, Store, sqlite_url
+from retrieval.index.device_search import DeviceExactSearch, cuda_if_present, fits
 from retrieval.index.duplicates import near_duplicate_groups
 from retrieval.index.plan import DEFAULT_MEMORY_MB, IndexConfig, outgrown, plan_for
 from retrieval.index.search_index import SearchIndex
@@ -231,20 +232,16 @@ class Collection:
 
     def _searcher(self, index: SearchIndex):
         """The exact search on a GPU for this index, when the config asks for one and the
-        vectors fit (made again when the index is another or has grown); None: FAISS searches."""
+        vectors fit (made again when the index is another or has changed); None: FAISS searches."""
         device = self.index_config.search_device
         if device == "cpu" or self._device_search is False:
             return None
         current = self._device_search
-        if current is not None and current[0] is index and len(current[1]) == len(index):
+        if current is not None and current[0] == (id(index), index.changes):
             return current[1]
-        from retrieval.index.device_search import DeviceExactSearch, fits
-
         if device == "auto":
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-            if device == "cpu":
+            device = cuda_if_present()
+            if device is None:
                 self._device_search = False  # nothing to gain on a CPU: FAISS
                 return None
         ids = index.ids()
@@ -252,7 +249,7 @@ class Collection:
             log.info("the vectors do not fit in %s's memory: FAISS searches", device)
             return None
         searcher = DeviceExactSearch(index.rows, ids, device)
-        self._device_search = (index, searcher)
+        self._device_search = ((id(index), index.changes), searcher)
         return searcher
 
     def duplicates(self, threshold: float, neighbours: int = 16) -> list[list[Hit]]:

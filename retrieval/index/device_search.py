@@ -9,6 +9,8 @@ the float32 vectors as embedded: scores differ from it in the fourth decimal.
 
 from __future__ import annotations
 
+import glob
+
 import numpy as np
 
 from retrieval.index.vector_rows import VectorRows
@@ -73,3 +75,13 @@ class DeviceExactSearch:
         ids[:, :found] = self._ids[best_rows].cpu().numpy()
         ids[~np.isfinite(scores)] = -1
         return scores, ids
+
+
+def cuda_if_present() -> str | None:
+    """"cuda" when this process can use an NVIDIA GPU, else None. Without a GPU's device
+    file torch is not imported at all, so a CPU search stays as light as FAISS alone."""
+    if not glob.glob("/dev/nvidia[0-9]*"):
+        return None
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else None

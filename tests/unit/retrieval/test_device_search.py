@@ -65,3 +65,29 @@ def test_a_collection_searching_on_a_device_answers_as_faiss(tmp_path, tiny_enco
     assert on_device._device_search and [h.path for h in device_hits] == [h.path for h in faiss_hits[1:]]
     # (the flat FAISS index keeps the float32 vectors; the device, the float16 copies)
     np.testing.assert_allclose([h.score for h in device_hits], [h.score for h in faiss_hits[1:]], atol=1e-3)
+
+
+def test_the_device_copy_follows_the_index_as_it_changes(tmp_path, tiny_encoder):
+    from imagefiles import write_photos
+
+    from indexer.collection import Collection
+    from indexer.ingest import IndexOptions, index_folders
+    from retrieval.index import IndexConfig
+
+    on_device = Collection(str(tmp_path / "data"), index_config=IndexConfig(search_device="cpu:0"))
+    options = IndexOptions(num_workers=0, progress=False)
+    write_photos(str(tmp_path / "a"), 4)
+    index_folders(on_device, [str(tmp_path / "a")], tiny_encoder.spec, lambda: tiny_encoder, options)
+    query = tiny_encoder.embed_texts(["a photo"])
+    assert len(on_device.search(query, 20)[0]) == 4
+    write_photos(str(tmp_path / "b"), 3)
+    index_folders(on_device, [str(tmp_path / "b")], tiny_encoder.spec, lambda: tiny_encoder, options)
+    paths = {hit.path for hit in on_device.search(query, 20)[0]}
+    assert len(paths) == 7 and any("/b/" in path for path in paths)
+
+
+def test_auto_on_a_machine_without_a_gpu_searches_with_faiss(tmp_path, monkeypatch):
+    import retrieval.index.device_search as device_search
+
+    monkeypatch.setattr(device_search.glob, "glob", lambda pattern: [])
+    assert device_search.cuda_if_present() is None
