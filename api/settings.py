@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     index_memory_mb: int | None = Field(None, ge=1, description="memory budget for the index (default 2048)")
     index_shards: int | None = Field(None, ge=1, le=256, description="index shards (default 1)")
     nprobe: int | None = Field(None, ge=1, description="IVF lists searched per query (default from the size)")
+    search_device: str = Field("auto", description="auto: exact search on a CUDA GPU when there is one and the vectors "
+                               "fit in its memory, else FAISS on the CPU; cpu; or a torch device such as cuda:1")
 
     # HTTP service
     lazy_load: bool = Field(False, description="load the model on the first request instead of at start")
@@ -88,6 +90,6 @@ def get_settings() -> Settings:
 def index_config(settings: Settings, **overrides) -> IndexConfig:
     """The index settings, with non-None ``overrides`` (CLI flags) winning."""
     values = {"kind": settings.index_type, "memory_mb": settings.index_memory_mb,
-              "shards": settings.index_shards, "nprobe": settings.nprobe}
+              "shards": settings.index_shards, "nprobe": settings.nprobe, "search_device": settings.search_device}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return IndexConfig(**values)

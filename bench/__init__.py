@@ -10,6 +10,7 @@ the issues quote).
   fashion         zero-shot Fashion-MNIST after contrastive training on its train split
   finetune        fine-tuning on a few pairs of new vocabulary without forgetting the old
   gpu_ingest      GPU ingest images/s against the model-only ceiling (needs CUDA)
+  gpu_search      exact search on the GPU against FAISS on the CPU: latency, queries/s, recall
   gpu_stages      each stage of GPU ingest timed alone (needs CUDA)
   hybrid          text->image recall of image vectors alone against image + caption
   ingest          `clipdex index` throughput against the bare model forward; no-change re-index

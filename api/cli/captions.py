@@ -137,24 +137,24 @@ def cmd_index_captions(args, settings: Settings) -> int:
     return 1 if report.failed else 0
 
 
-def add_parsers(sub, common, index_flags) -> None:
-    caption = sub.add_parser("caption", parents=[common], help="caption images (or answer --question about them)")
+def add_parsers(sub, flags) -> None:
+    caption = sub.add_parser("caption", parents=flags.of("collection", "device", "json"), help="caption images (or answer --question about them)")
     caption.add_argument("paths", nargs="+", help="image files or folders")
     caption.add_argument("--captioner", help="captioner spec (default: CLIPDEX_CAPTIONER, else BLIP base)")
     caption.add_argument("--prompt", help="how captions should begin, or a task token such as <DETAILED_CAPTION>")
     caption.add_argument("--question", help="answer this question about each image instead")
     caption.set_defaults(func=cmd_caption)
 
-    train = sub.add_parser("train-captioner", parents=[common],
+    train = sub.add_parser("train-captioner", parents=flags.of("model", "device", "batch_size", "quiet"),
                            help="train clipdex's own captioner on a dual encoder (--model) and captioned images")
     train.add_argument("data", help="folder with .txt sidecars, .csv/.jsonl, or shapes:N")
     train.add_argument("--out", required=True, help="captioner folder to write")
-    train.add_argument("--epochs", type=int, default=30)
-    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--epochs", type=int, default=30, help="passes over the data (default 30)")
+    train.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 0.001)")
     train.add_argument("--minutes", type=float, help="stop after this long (checkpointed each epoch)")
     train.set_defaults(func=cmd_train_captioner)
 
-    index = sub.add_parser("index-captions", parents=[common],
+    index = sub.add_parser("index-captions", parents=flags.of("collection", "encoder"),
                            help="caption every indexed image and add the captions as texts (image->text search)")
     index.add_argument("--captioner", help="captioner spec (default: CLIPDEX_CAPTIONER)")
     index.add_argument("--prompt", help="how captions should begin")

@@ -153,8 +153,8 @@ def cmd_index_texts(args, settings: Settings) -> int:
     return 0
 
 
-def add_parsers(sub, common, index_flags) -> None:
-    index = sub.add_parser("index", parents=[common, index_flags], help="index folders (incremental)")
+def add_parsers(sub, flags) -> None:
+    index = sub.add_parser("index", parents=flags.of("collection", "encoder", "index", "json", "quiet"), help="index folders (incremental)")
     index.add_argument("folders", nargs="*", help="folders or files (default: the collection's folders)")
     index.add_argument("--workers", type=int, help="decode worker processes")
     index.add_argument("--follow-links", action=argparse.BooleanOptionalAction, default=None,
@@ -168,15 +168,15 @@ def add_parsers(sub, common, index_flags) -> None:
     index.add_argument("--no-ocr", action="store_true", help="stop reading the text of new pictures")
     index.set_defaults(func=cmd_index)
 
-    reindex = sub.add_parser("reindex", parents=[common],
+    reindex = sub.add_parser("reindex", parents=flags.of("collection", "encoder", "quiet"),
                              help="re-embed the collection with another model (--model), side by side, then switch")
     reindex.set_defaults(func=cmd_reindex)
 
-    rebuild = sub.add_parser("rebuild-index", parents=[common, index_flags],
+    rebuild = sub.add_parser("rebuild-index", parents=flags.of("collection", "index", "json"),
                              help="rebuild the vector index from the stored vectors (no re-embedding)")
     rebuild.set_defaults(func=cmd_rebuild_index)
 
-    index_texts = sub.add_parser("index-texts", parents=[common], help="add texts for image->text search")
+    index_texts = sub.add_parser("index-texts", parents=flags.of("collection", "encoder"), help="add texts for image->text search")
     index_texts.add_argument("file", nargs="?", help=".txt (a text per line), .csv (a 'text' column) or .jsonl")
     index_texts.add_argument("--rebuild", action="store_true",
                              help="embed every text again into a new text index (when it was damaged or lost)")

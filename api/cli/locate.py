@@ -99,9 +99,9 @@ def cmd_detect(args, settings: Settings) -> int:
     return _report(args, names, pictures, found, None, "label")
 
 
-def add_parsers(sub, common, index_flags) -> None:
+def add_parsers(sub, flags) -> None:
     vlm_help = "locate with this VLM instead (Florence-2, PaliGemma, Qwen-VL: transformers:ORG/NAME or a folder)"
-    locate = sub.add_parser("locate", parents=[common], help="where in pictures a phrase is: a box and a heat map")
+    locate = sub.add_parser("locate", parents=flags.of("collection", "encoder", "json"), help="where in pictures a phrase is: a box and a heat map")
     locate.add_argument("phrase", help='what to find, e.g. "a red car"')
     locate.add_argument("images", nargs="+", help="image files")
     locate.add_argument("--out", help="write each picture with its box and heat map drawn into this folder")
@@ -109,7 +109,7 @@ def add_parsers(sub, common, index_flags) -> None:
     locate.add_argument("--vlm", metavar="CAPTIONER", help=vlm_help)
     locate.set_defaults(func=cmd_locate)
 
-    detect = sub.add_parser("detect", parents=[common], help="zero-shot detection: where each label is in pictures")
+    detect = sub.add_parser("detect", parents=flags.of("collection", "encoder", "json"), help="zero-shot detection: where each label is in pictures")
     detect.add_argument("images", nargs="+", help="image files")
     detect.add_argument("--labels", nargs="+", required=True, help="what to detect")
     detect.add_argument("--out", help="write each picture with its boxes drawn into this folder")

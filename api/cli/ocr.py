@@ -63,9 +63,9 @@ def cmd_ocr(args, settings: Settings) -> int:
     return 1 if failed else 0
 
 
-def add_parsers(sub, common, index_flags) -> None:
+def add_parsers(sub, flags) -> None:
     engines = f"{DEFAULT_OCR} (default), {', '.join(ENGINES[1:])}"
-    index_ocr = sub.add_parser("index-ocr", parents=[common],
+    index_ocr = sub.add_parser("index-ocr", parents=flags.of("collection", "json", "quiet"),
                                help="read the text in the collection's pictures (what is not read yet)")
     index_ocr.add_argument("--ocr", metavar="ENGINE", help=f"OCR engine: {engines}; remembered")
     index_ocr.add_argument("--workers", type=int, help="OCR worker processes (default: one per core)")

@@ -178,8 +178,8 @@ def cmd_classify(args, settings: Settings) -> int:
     return 0 if len(names) == len(args.images) else 1
 
 
-def add_parsers(sub, common, index_flags) -> None:
-    search = sub.add_parser("search", parents=[common], help="text->image or image->image search")
+def add_parsers(sub, flags) -> None:
+    search = sub.add_parser("search", parents=flags.of("collection", "encoder", "json"), help="text->image or image->image search")
     search.add_argument("query", nargs="?", help="text to search for")
     search.add_argument("--image", help="search by an image file instead of text")
     search.add_argument("-k", type=int, default=10, help="number of results")
@@ -197,11 +197,11 @@ def add_parsers(sub, common, index_flags) -> None:
                              "OCR's slips and parts of words; with a query too, ranked by its meaning among equal matches")
     search.set_defaults(func=cmd_search)
 
-    duplicates = sub.add_parser("duplicates", parents=[common], help="groups of near-duplicate images")
+    duplicates = sub.add_parser("duplicates", parents=flags.of("collection", "json"), help="groups of near-duplicate images")
     duplicates.add_argument("--threshold", type=float, default=0.95, help="cosine similarity (default 0.95)")
     duplicates.set_defaults(func=cmd_duplicates)
 
-    classify = sub.add_parser("classify", parents=[common], help="zero-shot labels for images")
+    classify = sub.add_parser("classify", parents=flags.of("collection", "encoder", "json"), help="zero-shot labels for images")
     classify.add_argument("images", nargs="+", help="image files")
     classify.add_argument("--labels", nargs="+", required=True, help="candidate labels")
     classify.add_argument("--templates", nargs="+", help='prompt templates with one "{}" (default: an ensemble)')

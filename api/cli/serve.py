@@ -47,8 +47,8 @@ def cmd_demo(args, settings: Settings) -> int:
     return 0
 
 
-def add_parsers(sub, common, index_flags) -> None:
-    serve = sub.add_parser("serve", parents=[common], help="serve the HTTP API and web page")
+def add_parsers(sub, flags) -> None:
+    serve = sub.add_parser("serve", parents=flags.of("collection", "encoder"), help="serve the HTTP API and web page")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--api-key", help="API key for endpoints that change state (or CLIPDEX_API_KEY)")
@@ -66,9 +66,9 @@ def add_parsers(sub, common, index_flags) -> None:
     demo.add_argument("--caption-minutes", type=float,
                       help="captioner training time budget (default: half of --minutes, at most 2)")
     demo.add_argument("--serve", action="store_true", help="then serve the API and web page on it")
-    demo.add_argument("--host")
-    demo.add_argument("--port", type=int)
-    demo.add_argument("--api-key")
+    demo.add_argument("--host", help="--serve: address to bind (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, help="--serve: port (default 8000)")
+    demo.add_argument("--api-key", help="--serve: API key for endpoints that change state")
     demo.add_argument("--data-dir", help=argparse.SUPPRESS)
     demo.add_argument("--db-url", help=argparse.SUPPRESS)
     demo.add_argument("--model", help=argparse.SUPPRESS)

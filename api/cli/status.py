@@ -105,8 +105,8 @@ def cmd_export_onnx(args, settings: Settings) -> int:
     return 0
 
 
-def add_parsers(sub, common, index_flags) -> None:
-    status = sub.add_parser("status", parents=[common], help="counts, failures and model of a collection")
+def add_parsers(sub, flags) -> None:
+    status = sub.add_parser("status", parents=flags.of("collection", "json"), help="counts, failures and model of a collection")
     status.add_argument("--show-failed", type=int, default=20, metavar="N", help="list N failed files")
     status.set_defaults(func=cmd_status)
 

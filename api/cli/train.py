@@ -67,8 +67,8 @@ def cmd_datasets_text(args, settings: Settings) -> int:
     return 0
 
 
-def add_parsers(sub, common, index_flags) -> None:
-    train = sub.add_parser("train", parents=[common], help="train or fine-tune a dual encoder")
+def add_parsers(sub, flags) -> None:
+    train = sub.add_parser("train", parents=flags.of("device", "batch_size", "quiet"), help="train or fine-tune a dual encoder")
     train.add_argument("data", help="folder with .txt sidecars, class folders, .csv/.jsonl, or shapes:N")
     train.add_argument("--out", required=True, help="model folder to write (resumes if it holds a run)")
     train.add_argument("--arch", help="open_clip architecture to train from scratch, e.g. clipdex-small")
@@ -76,8 +76,8 @@ def add_parsers(sub, common, index_flags) -> None:
     train.add_argument("--finetune", choices=("full", "proj", "last", "lora"), default="full",
                        help="what to train when fine-tuning: everything, the projections, the last blocks, "
                             "or LoRA adapters (merged into the weights when saved)")
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--epochs", type=int, default=10, help="passes over the data (default 10)")
+    train.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 0.001)")
     train.add_argument("--minutes", type=float, help="stop after this long (checkpointed)")
     train.add_argument("--eval", help="held-out data to evaluate on after each epoch")
     train.set_defaults(func=cmd_train)
@@ -86,15 +86,15 @@ def add_parsers(sub, common, index_flags) -> None:
     kinds = datasets.add_subparsers(dest="dataset", required=True)
     shapes = kinds.add_parser("shapes", help="captioned scenes of coloured shapes (PNG + .txt)")
     shapes.add_argument("out", help="folder to write")
-    shapes.add_argument("--count", type=int, default=1000)
+    shapes.add_argument("--count", type=int, default=1000, help="scenes to write (default 1000)")
     shapes.add_argument("--split", choices=("train", "test", "heldout"), default="train",
                         help="train never shows the held-out colour x shape pairs")
-    shapes.add_argument("--seed", type=int, default=0)
+    shapes.add_argument("--seed", type=int, default=0, help="the same seed writes the same scenes")
     shapes.set_defaults(func=cmd_datasets_shapes)
     text = kinds.add_parser("text", help="pictures with words, codes and numbers in them (JPEG), some turned, and "
                                          "queries.jsonl: what to search for in each (`clipdex search --text-in-image`)")
     text.add_argument("out", help="folder to write")
-    text.add_argument("--count", type=int, default=200)
+    text.add_argument("--count", type=int, default=200, help="pictures to write (default 200)")
     text.add_argument("--text-share", type=float, default=0.8, help="share of pictures that hold text")
-    text.add_argument("--seed", type=int, default=0)
+    text.add_argument("--seed", type=int, default=0, help="the same seed writes the same pictures")
     text.set_defaults(func=cmd_datasets_text)

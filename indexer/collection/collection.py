@@ -15,6 +15,7 @@ from indexer.collection.locks import writer_lock
 from indexer.collection.paths import is_inside
 from indexer.collection.switch import finish_switch
 from indexer.store import OK, SQLITE_FILE, Store, sqlite_url
+from retrieval.index.device_search import DeviceExactSearch, cuda_if_present, fits
 from retrieval.index.duplicates import near_duplicate_groups
 from retrieval.index.plan import DEFAULT_MEMORY_MB, IndexConfig, outgrown, plan_for
 from retrieval.index.search_index import SearchIndex
@@ -37,6 +38,7 @@ class Collection:
         self.store = Store(database_url or sqlite_url(self.data_dir))
         self.index_config = index_config or IndexConfig()
         self._index: SearchIndex | None = None
+        self._device_search = None  # exact search on a GPU, when the config asks and the vectors fit
         self._loading = threading.Lock()  # concurrent searches load the file once
 
     def close(self) -> None:
@@ -209,7 +211,8 @@ class Collection:
         allowed = self.store.vector_ids_matching(filters) if filters and filters.active() else None
         if len(index) == 0 or (allowed is not None and not len(allowed)):
             return [[] for _ in range(len(queries))]
-        scores, ids = index.search(queries, k + offset, allowed_ids=allowed)
+        on_device = self._searcher(index)
+        scores, ids = (on_device or index).search(queries, k + offset, allowed_ids=allowed)
         scores, ids = scores[:, offset:], ids[:, offset:]
         searched = time.perf_counter()
         rows = self.store.rows_by_vector_ids({int(v) for v in ids.ravel() if v >= 0})
@@ -226,6 +229,28 @@ class Collection:
                 hits.append(hit_of_row(row, score))
             results.append(hits)
         return results
+
+    def _searcher(self, index: SearchIndex):
+        """The exact search on a GPU for this index, when the config asks for one and the
+        vectors fit (made again when the index is another or has changed); None: FAISS searches."""
+        device = self.index_config.search_device
+        if device == "cpu" or self._device_search is False:
+            return None
+        current = self._device_search
+        if current is not None and current[0] == (id(index), index.changes):
+            return current[1]
+        if device == "auto":
+            device = cuda_if_present()
+            if device is None:
+                self._device_search = False  # nothing to gain on a CPU: FAISS
+                return None
+        ids = index.ids()
+        if not fits(len(ids), index.dim, device):
+            log.info("the vectors do not fit in %s's memory: FAISS searches", device)
+            return None
+        searcher = DeviceExactSearch(index.rows, ids, device)
+        self._device_search = ((id(index), index.changes), searcher)
+        return searcher
 
     def duplicates(self, threshold: float, neighbours: int = 16) -> list[list[Hit]]:
         """Groups of near-duplicate files (largest first); a hit's score is its similarity

@@ -120,6 +120,9 @@ class IndexConfig:
     memory_mb: int | None = None
     shards: int | None = None
     nprobe: int | None = None  # search time only
+    # Where searches run: "auto" (a CUDA GPU when there is one and the vectors fit in its
+    # memory: exact search there, device_search.py), "cpu" (FAISS), or a torch device.
+    search_device: str = "cpu"
 
     def __post_init__(self):
         if self.kind is not None and self.kind not in KINDS:

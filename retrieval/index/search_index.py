@@ -33,6 +33,7 @@ class SearchIndex:
         self.shards = shards
         self.rows = rows
         self.nprobe = nprobe
+        self.changes = 0  # counts adds, removals and rebuilds: a copy of the vectors elsewhere knows it is stale
         self._apply_nprobe()
 
     # -- construction -----------------------------------------------------------------
@@ -105,8 +106,10 @@ class SearchIndex:
     def add(self, ids, vectors) -> None:
         self.rows.write(ids, vectors)
         self.shards.add(ids, vectors)
+        self.changes += 1
 
     def remove(self, ids) -> int:
+        self.changes += 1
         return self.shards.remove(ids)
 
     def reconstruct(self, vector_id: int) -> np.ndarray:
@@ -166,4 +169,5 @@ class SearchIndex:
         self.rows.flush()
         shards.save(self.folder)
         self.shards = shards
+        self.changes += 1
         log.info("built a %s index of %d vectors in %.1f s", plan.describe(), len(ids), time.monotonic() - started)
