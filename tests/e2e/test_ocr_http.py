@@ -9,8 +9,8 @@ import time
 
 import httpx
 import pytest
-from live_server import API_KEY, Server, build_collection, build_text_collection
 from chromium import needs_chromium
+from live_server import API_KEY, Server, build_collection, build_text_collection
 
 pytest.importorskip("rapidocr_onnxruntime")
 

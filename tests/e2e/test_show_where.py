@@ -9,9 +9,9 @@ import os
 
 import httpx
 import pytest
+from chromium import needs_chromium
 from live_server import Server
 from PIL import Image
-from chromium import needs_chromium
 from test_cli import clipdex
 
 from retrieval.datasets import shapes

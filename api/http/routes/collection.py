@@ -10,8 +10,17 @@ from api.http.deps import Paths, PathView, ReadyEncoder, ServiceState, State, re
 from api.http.errors import ERROR_RESPONSES, ApiError
 from api.http.jobs import Job, JobBusy
 from api.http.model_cache import ENCODER
-from api.http.schemas import (MAX_FAILURES_SHOWN, FailedFile, Health, IndexInfo, JobStatus, OcrStats, Readiness,
-                              Stats, exif_date)
+from api.http.schemas import (
+    MAX_FAILURES_SHOWN,
+    FailedFile,
+    Health,
+    IndexInfo,
+    JobStatus,
+    OcrStats,
+    Readiness,
+    Stats,
+    exif_date,
+)
 from api.services import index_collection, index_options, ocr_options
 from api.settings import index_config
 from indexer.collection import Collection
