@@ -1,19 +1,13 @@
 import os
 import shutil
-import tempfile
 
 # No test touches the network: model loading must work from local files only.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-# Nor the user's home: caches, the collection indexed last, Ray's token all land in a home
-# of the test run's own (subprocesses inherit it), removed at the end.
-REAL_HOME = os.path.expanduser("~")
-TEST_HOME = tempfile.mkdtemp(prefix="clipdex-test-home-")
-os.environ["HOME"] = TEST_HOME
-os.environ["XDG_CACHE_HOME"] = os.path.join(TEST_HOME, ".cache")
-
+# Nor the user's home: the run gets a home of its own (run_home.py), removed at the end.
 import pytest  # noqa: E402
+from run_home import TEST_HOME  # noqa: E402
 
 
 def pytest_sessionfinish(session, exitstatus):

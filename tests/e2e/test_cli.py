@@ -177,13 +177,25 @@ def test_generate_train_index_search_and_the_demo(tmp_path):
                   check=False)
     assert bad.returncode == 2 and "no such file or folder" in bad.stderr
 
-    demo = clipdex("demo", "--work", str(tmp_path / "demo"), "--minutes", "0.3", "--scenes", "1024").stdout
+    recipe = ("--scenes", "1024", "--epochs", "1", "--caption-epochs", "2")  # a fixed number of steps
+    first = clipdex("demo", "--work", str(tmp_path / "demo"), *recipe)
+    demo = first.stdout
+    assert "training clipdex-small from scratch: 8 steps" in demo and "trained 8 steps" in demo
+    assert "trained 16 steps" in demo  # the captioner
     assert "indexed 300 new images" in demo and 'search "a large red circle"' in demo
     assert "zero-shot" in demo and "exact caption ranked first for" in demo
     assert demo.count("captioned: \"") == 12 and "captions named every object of" in demo
-    again = clipdex("demo", "--work", str(tmp_path / "demo"), "--minutes", "0.3", "--scenes", "1024").stdout
+    assert "No pretrained weights" not in first.stderr  # random initialisation is the point here: no warning
+    again = clipdex("demo", "--work", str(tmp_path / "demo"), *recipe).stdout
     assert "reusing the model" in again and "indexed 0 new images (300 unchanged)" in again
     assert "reusing the captioner" in again
+    summary = json.loads(clipdex("demo", "--work", str(tmp_path / "demo"), *recipe, "--json").stdout)
+    assert summary["queries"] == 4 and summary["captions_shown"] == 12 and 0 <= summary["exact_top1"] <= 4
+    assert summary["seconds"] > 0
+    # Another recipe trains anew, the captioner with it
+    other = clipdex("demo", "--work", str(tmp_path / "demo"), "--scenes", "1024", "--epochs", "2",
+                    "--caption-epochs", "1", "--minutes", "0.2").stdout
+    assert "reusing" not in other and "training clipdex-small" in other
 
 
 def test_index_types_rebuild_and_duplicates_from_the_command_line(tmp_path):
@@ -299,7 +311,7 @@ def test_models_catalogue_shows_sizes_accuracy_and_what_is_cached(tmp_path):
 
 def test_the_tests_keep_out_of_the_users_home(folder, tmp_path):
     """conftest gives the run a home of its own: what the CLI remembers lands there."""
-    from conftest import REAL_HOME, TEST_HOME
+    from run_home import REAL_HOME, TEST_HOME
 
     real = os.path.join(REAL_HOME, ".cache", "clipdex", "last_collection")
     before = os.stat(real).st_mtime_ns if os.path.exists(real) else None
