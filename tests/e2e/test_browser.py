@@ -63,6 +63,9 @@ def test_a_result_opens_the_viewer_and_similar_images_searches_by_it(page):
     assert first.get_attribute("data-path") == path
     assert float(first.locator(".score").inner_text()) > 0.999
     assert "like=" in page.url
+    page.go_back()  # back to the text search it came from
+    page.wait_for_function("document.querySelector('#status').textContent.includes('results for “anything”')")
+    assert page.input_value("#query") == "anything" and "q=anything" in page.url
 
 
 def test_upload_and_drop_search_by_image(page, site):

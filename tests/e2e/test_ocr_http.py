@@ -134,7 +134,7 @@ def test_the_page_draws_the_boxes_of_the_words_it_found(server, collection, brow
         assert box["width"] > 5 and frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
         assert "in=words" in page.url
         card.click()  # the viewer: every line read in the picture, boxes drawn over it
-        page.wait_for_function("document.querySelector('#viewer-said').textContent.includes('“')")
+        page.wait_for_selector("#viewer-said:has-text('“')")  # (a selector: the page's policy forbids eval)
         assert page.locator("#viewer-stage svg.regions .region").count() >= 1
     finally:
         page.close()
