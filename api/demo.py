@@ -7,7 +7,9 @@ text searches and zero-shot labels, with whether each answer is right.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
 
 from api.settings import user_cache_dir
@@ -19,6 +21,11 @@ QUERIES = (
     "a large green triangle",
     "a small purple diamond left of a large orange square",
 )
+
+
+# The demo's recipe: a fixed number of steps (64 a pass over the scenes), not a time budget.
+SCENES, EPOCHS, CAPTION_EPOCHS, BATCH = 8192, 4, 6, 128
+DONE = "DONE"  # a finished model's marker: the recipe it was made by
 
 
 def default_work_dir() -> str:
@@ -40,45 +47,71 @@ def write_scenes(folder: str, count: int, split: str, seed: int = 1) -> list[tup
     return written
 
 
-def ensure_model(model_dir: str, minutes: float, train_count: int, say) -> str:
-    from retrieval.training import CONFIG_FILE, STATE_FILE, TrainConfig, train
+def _reuse(folder: str, recipe: dict, what: str, say) -> bool:
+    """Whether ``folder`` holds a finished model made by this ``recipe`` (its DONE marker)."""
+    try:
+        with open(os.path.join(folder, DONE)) as handle:
+            if json.load(handle) == recipe:
+                say(f"reusing the {what} trained earlier: {folder}")
+                return True
+    except (OSError, ValueError):
+        pass
+    shutil.rmtree(folder, ignore_errors=True)  # another recipe's, or a run cut short: made anew
+    return False
 
-    done_marker = os.path.join(model_dir, "DONE")
-    if os.path.exists(done_marker) and os.path.exists(os.path.join(model_dir, CONFIG_FILE)):
-        say(f"reusing the model trained earlier: {model_dir}")
+
+def _done(folder: str, recipe: dict) -> None:
+    with open(os.path.join(folder, DONE), "w") as handle:
+        json.dump(recipe, handle)
+
+
+def ensure_model(model_dir: str, scenes: int, epochs: int, say, minutes: float | None = None) -> str:
+    """clipdex-small trained from scratch on ``scenes`` generated scenes for ``epochs``: a
+    fixed number of steps and seeds, so every machine gets the same model (a slower one
+    takes longer); ``minutes`` caps the time instead, and then the model depends on the machine."""
+    from retrieval.training import STATE_FILE, TrainConfig, train
+
+    recipe = {"scenes": scenes, "epochs": epochs, "minutes": minutes, "batch_size": BATCH}
+    if _reuse(model_dir, recipe, "model", say):
         return model_dir
-    say(f"training clipdex-small on {train_count:,} synthetic scenes for up to {minutes:g} min "
-        f"(once; later runs reuse it)...")
-    images, captions, _ = make_split(train_count, 0, "train")
+    steps = max(1, scenes // BATCH) * epochs
+    say(f"training clipdex-small from scratch: {steps} steps over {scenes:,} generated scenes"
+        + (f", at most {minutes:g} min" if minutes else "") + " (once; later runs reuse it)...")
+    images, captions, _ = make_split(scenes, 0, "train")
     started = time.monotonic()
     result = train(images, captions, model_dir, arch="clipdex-small",
-                   config=TrainConfig(epochs=40, batch_size=128, lr=1e-3, max_seconds=minutes * 60))
+                   config=TrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, seed=0,
+                                      max_seconds=minutes * 60 if minutes else None))
     say(f"trained {result.steps} steps in {(time.monotonic() - started) / 60:.1f} min -> {model_dir}")
     if os.path.exists(os.path.join(model_dir, STATE_FILE)):
         os.unlink(os.path.join(model_dir, STATE_FILE))  # a finished model, not a run to resume
-    open(done_marker, "w").close()
+    _done(model_dir, recipe)
     return model_dir
 
 
-def ensure_captioner(out_dir: str, model_dir: str, minutes: float, train_count: int, say) -> str:
-    """clipdex's own captioner on the demo model, trained once on the same scenes."""
+def ensure_captioner(out_dir: str, model_dir: str, scenes: int, epochs: int, say, minutes: float | None = None) -> str:
+    """clipdex's own captioner on the demo model, trained once on the same scenes, a fixed
+    number of steps (or for at most ``minutes``)."""
     from retrieval.training import CaptionTrainConfig, train_captioner
 
-    done_marker = os.path.join(out_dir, "DONE")
-    if os.path.exists(done_marker):
-        say(f"reusing the captioner trained earlier: {out_dir}")
+    with open(os.path.join(model_dir, DONE)) as handle:
+        model_recipe = json.load(handle)  # a model made anew gets a captioner made anew
+    recipe = {"scenes": scenes, "epochs": epochs, "minutes": minutes, "model": model_recipe}
+    if _reuse(out_dir, recipe, "captioner", say):
         return out_dir
-    say(f"training a captioner on that model for up to {minutes:g} min (once)...")
-    images, captions, _ = make_split(train_count, 0, "train")
-    result = train_captioner(images, captions, model_dir, out_dir, CaptionTrainConfig(epochs=100,
-                                                                                        max_seconds=minutes * 60))
+    say(f"training a captioner on that model: {max(1, scenes // BATCH) * epochs} steps (once)...")
+    images, captions, _ = make_split(scenes, 0, "train")
+    result = train_captioner(images, captions, model_dir, out_dir,
+                             CaptionTrainConfig(epochs=epochs, batch_size=BATCH, seed=0,
+                                                max_seconds=minutes * 60 if minutes else None))
     say(f"trained {result.steps} steps in {result.seconds / 60:.1f} min -> {out_dir}")
-    open(done_marker, "w").close()
+    _done(out_dir, recipe)
     return out_dir
 
 
-def run_demo(work_dir: str, minutes: float = 5.0, train_count: int = 20000, collection_size: int = 300,
-             say=print, caption_minutes: float | None = None) -> dict:
+def run_demo(work_dir: str, scenes: int = SCENES, epochs: int = EPOCHS, caption_epochs: int = CAPTION_EPOCHS,
+             collection_size: int = 300, say=print, minutes: float | None = None,
+             caption_minutes: float | None = None) -> dict:
     from indexer.captions import caption_files
     from indexer.collection import Collection
     from indexer.ingest import IndexOptions, index_folders
@@ -88,10 +121,12 @@ def run_demo(work_dir: str, minutes: float = 5.0, train_count: int = 20000, coll
     from retrieval.models import load_model
     from retrieval.zero_shot import classify, label_vectors
 
-    model_dir = ensure_model(os.path.join(work_dir, "model"), minutes, train_count, say)
-    caption_minutes = min(2.0, minutes / 2) if caption_minutes is None else caption_minutes
-    captioner = OwnCaptioner(ensure_captioner(os.path.join(work_dir, "captioner"), model_dir, caption_minutes,
-                                              train_count, say))
+    started = time.monotonic()
+    model_dir = ensure_model(os.path.join(work_dir, "model"), scenes, epochs, say, minutes)
+    if minutes and caption_minutes is None:
+        caption_minutes = min(2.0, minutes / 2)
+    captioner = OwnCaptioner(ensure_captioner(os.path.join(work_dir, "captioner"), model_dir, scenes,
+                                              caption_epochs, say, caption_minutes))
     photos = os.path.join(work_dir, "photos")
     scenes = write_scenes(photos, collection_size, "test")
     captions = {path: caption for path, caption, _ in scenes}
@@ -132,4 +167,4 @@ def run_demo(work_dir: str, minutes: float = 5.0, train_count: int = 20000, coll
     collection.close()
     return {"data_dir": data_dir, "model": model_dir, "exact_top1": found, "queries": len(queries),
             "zero_shot_correct": correct, "zero_shot_total": len(picked), "captioner": os.path.join(work_dir, "captioner"),
-            "captions_right": named, "captions_shown": shown}
+            "captions_right": named, "captions_shown": shown, "seconds": round(time.monotonic() - started, 1)}

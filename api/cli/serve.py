@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 from api.cli.common import open_collection
+from api.demo import CAPTION_EPOCHS, EPOCHS, SCENES
 from api.settings import Settings
 
 
@@ -34,15 +36,21 @@ def cmd_demo(args, settings: Settings) -> int:
     from api.demo import default_work_dir, run_demo
 
     work = os.path.abspath(args.work or default_work_dir())
-    print(f"clipdex demo in {work} (offline: the model is trained here, on generated data)")
-    summary = run_demo(work, minutes=args.minutes, train_count=args.scenes, caption_minutes=args.caption_minutes)
-    print(f"\nexact caption ranked first for {summary['exact_top1']}/{summary['queries']} queries; "
-          f"zero-shot right for {summary['zero_shot_correct']}/{summary['zero_shot_total']} unseen pairs; "
-          f"captions named every object of {summary['captions_right']}/{summary['captions_shown']} hits")
+    say = (lambda *_: None) if args.json else print  # --json: the summary alone on stdout
+    say(f"clipdex demo in {work} (offline: the model is trained here, on generated data)")
+    summary = run_demo(work, scenes=args.scenes, epochs=args.epochs, caption_epochs=args.caption_epochs, say=say,
+                       minutes=args.minutes, caption_minutes=args.caption_minutes)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"\nexact caption ranked first for {summary['exact_top1']}/{summary['queries']} queries; "
+              f"zero-shot right for {summary['zero_shot_correct']}/{summary['zero_shot_total']} unseen pairs; "
+              f"captions named every object of {summary['captions_right']}/{summary['captions_shown']} hits "
+              f"({summary['seconds']:.0f} s)")
     if args.serve:  # the demo's own model and captioner, so that the page's captions work offline
         args.data_dir, args.model = summary["data_dir"], summary["model"]
         return cmd_serve(args, settings.model_copy(update={"captioner": summary["captioner"]}))
-    print(f"try: clipdex search \"a large red circle\" --caption --captioner {summary['captioner']} "
+    say(f"try: clipdex search \"a large red circle\" --caption --captioner {summary['captioner']} "
           f"--data-dir {summary['data_dir']}")
     return 0
 
@@ -61,10 +69,18 @@ def add_parsers(sub, flags) -> None:
 
     demo = sub.add_parser("demo", help="offline demo: generate, train, index, search")
     demo.add_argument("--work", help="where to keep the demo (default ~/.cache/clipdex/demo)")
-    demo.add_argument("--minutes", type=float, default=5.0, help="training time budget")
-    demo.add_argument("--scenes", type=int, default=20000, help="generated training scenes")
+    demo.add_argument("--scenes", type=int, default=SCENES, help=f"generated training scenes (default {SCENES})")
+    demo.add_argument("--epochs", type=int, default=EPOCHS,
+                      help=f"passes over them training the model (default {EPOCHS}: a fixed number of steps, so "
+                           "every machine prints the same answers; a slower one takes longer)")
+    demo.add_argument("--caption-epochs", type=int, default=CAPTION_EPOCHS,
+                      help=f"passes training the captioner (default {CAPTION_EPOCHS})")
+    demo.add_argument("--minutes", type=float,
+                      help="stop training the model after this many minutes (faster, but what the demo shows then "
+                           "depends on the machine)")
     demo.add_argument("--caption-minutes", type=float,
-                      help="captioner training time budget (default: half of --minutes, at most 2)")
+                      help="the same for the captioner (default with --minutes: half of it, at most 2)")
+    demo.add_argument("--json", action="store_true", help="print only the summary, as JSON")
     demo.add_argument("--serve", action="store_true", help="then serve the API and web page on it")
     demo.add_argument("--host", help="--serve: address to bind (default 127.0.0.1)")
     demo.add_argument("--port", type=int, help="--serve: port (default 8000)")

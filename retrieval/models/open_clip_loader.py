@@ -3,6 +3,7 @@ folders and seeded random weights, from a parsed spec."""
 
 from __future__ import annotations
 
+import logging
 import os
 
 from retrieval.images.aspect import BoundedAspect
@@ -29,10 +30,20 @@ def _seeded_random_model(arch: str):
     import torch
 
     # Random weights must be the same on every load, or a collection indexed with
-    # random:ARCH could not be searched by the next process.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_SEED)
-        return open_clip.create_model_and_transforms(arch, pretrained=None)
+    # random:ARCH could not be searched by the next process. open_clip's warning that no
+    # weights were loaded is dropped: random weights are what random: asks for.
+    root = logging.getLogger()
+    root.addFilter(_no_weights_warning)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_SEED)
+            return open_clip.create_model_and_transforms(arch, pretrained=None)
+    finally:
+        root.removeFilter(_no_weights_warning)
+
+
+def _no_weights_warning(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("No pretrained weights loaded")
 
 
 def _from_tag(parsed: ModelSpec, cache_dir: str | None):
