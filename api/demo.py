@@ -49,14 +49,16 @@ def write_scenes(folder: str, count: int, split: str, seed: int = 1) -> list[tup
 
 def _reuse(folder: str, recipe: dict, what: str, say) -> bool:
     """Whether ``folder`` holds a finished model made by this ``recipe`` (its DONE marker)."""
+    marker = os.path.join(folder, DONE)
     try:
-        with open(os.path.join(folder, DONE)) as handle:
-            if json.load(handle) == recipe:
-                say(f"reusing the {what} trained earlier: {folder}")
-                return True
+        with open(marker) as handle:
+            made_by = json.load(handle)
     except (OSError, ValueError):
-        pass
-    shutil.rmtree(folder, ignore_errors=True)  # another recipe's, or a run cut short: made anew
+        return False  # none yet (a run cut short resumes where it stopped)
+    if made_by == recipe:
+        say(f"reusing the {what} trained earlier: {folder}")
+        return True
+    shutil.rmtree(folder)  # a finished demo model of another recipe (its marker says so): made anew
     return False
 
 
