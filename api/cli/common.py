@@ -4,10 +4,12 @@ the model spec and encoder a command uses, and printing paths."""
 from __future__ import annotations
 
 import os
+import sys
 
 from api.services import encoder_recipe
 from api.settings import Settings, index_config, user_cache_dir
 from indexer.collection import Collection, default_data_dir, find_data_dir
+from retrieval.images.decode import ImageError, read_image_file
 from retrieval.models import DEFAULT_MODEL
 
 RECENT_FILE = "last_collection"  # in the user's cache folder: the collection indexed last
@@ -70,6 +72,33 @@ def encoder_factory(spec: str, args, settings: Settings):
     call it to build (only commands that need the model do)."""
     return encoder_recipe(settings, spec, backend=getattr(args, "backend", None), device=args.device,
                           batch_size=args.batch_size)
+
+
+def read_pictures(paths: list[str], settings: Settings, what: str = "pictures") -> tuple[list, list[str]]:
+    """(pictures, their paths) of the files that decode; each one that does not is named on
+    stderr with why. Raises UsageError when none does."""
+    pictures, names = [], []
+    for path in paths:
+        try:
+            pictures.append(read_image_file(path, settings.max_image_pixels).image)
+            names.append(path)
+        except ImageError as exc:
+            print(f"{show_path(path)}: {exc}", file=sys.stderr)
+    if not pictures:
+        raise UsageError(f"none of the {what} could be read")
+    return pictures, names
+
+
+def files_encoder(args, settings: Settings):
+    """The encoder for commands on loose files: --model, CLIPDEX_MODEL, the model of the
+    collection found from here if there is one, else the default."""
+    collection = None
+    if not args.model and not settings.model:
+        try:
+            collection = open_collection(args, settings)
+        except UsageError:
+            pass  # no collection: the default model
+    return encoder_factory(model_spec(args, settings, collection), args, settings)()
 
 
 def show_path(path: str) -> str:

@@ -5,36 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
-from api.cli.common import UsageError, encoder_factory, model_spec, open_collection, show_path
+from api.cli.common import UsageError, files_encoder, read_pictures, show_path
 from api.services import dense_locator, load_captioner_from, vlm_locator
 from api.settings import Settings
-from retrieval.images.decode import ImageError, read_image_file
 from retrieval.locate.methods import METHODS
-
-
-def _pictures(paths: list[str], settings: Settings):
-    pictures, names = [], []
-    for path in paths:
-        try:
-            pictures.append(read_image_file(path, settings.max_image_pixels).image)
-            names.append(path)
-        except ImageError as exc:
-            print(f"{show_path(path)}: {exc}", file=sys.stderr)
-    if not pictures:
-        raise UsageError("none of the pictures could be read")
-    return pictures, names
-
-
-def _encoder(args, settings: Settings):
-    collection = None
-    if not args.model and not settings.model:
-        try:
-            collection = open_collection(args, settings)
-        except UsageError:
-            pass  # no collection: the default model
-    return encoder_factory(model_spec(args, settings, collection), args, settings)()
 
 
 def _write_drawn(out: str, path: str, picture, regions, heat=None) -> str:
@@ -68,12 +43,12 @@ def _report(args, names, pictures, found: list[list], heats: list | None, what: 
 def cmd_locate(args, settings: Settings) -> int:
     from retrieval.locate import LocateError
 
-    pictures, names = _pictures(args.images, settings)
+    pictures, names = read_pictures(args.images, settings)
     try:
         if args.vlm:
             found = vlm_locator(load_captioner_from(settings, args.vlm, args.device)).locate(pictures, args.phrase)
             return _report(args, names, pictures, found, None, args.phrase)
-        encoder = _encoder(args, settings)
+        encoder = files_encoder(args, settings)
         located = dense_locator(encoder, args.method).locate(pictures, encoder.embed_texts([args.phrase]), [args.phrase])
     except LocateError as exc:
         raise UsageError(str(exc)) from None
@@ -83,7 +58,7 @@ def cmd_locate(args, settings: Settings) -> int:
 def cmd_detect(args, settings: Settings) -> int:
     from retrieval.locate import LocateError
 
-    pictures, names = _pictures(args.images, settings)
+    pictures, names = read_pictures(args.images, settings)
     labels = [label.strip() for label in args.labels if label.strip()]
     if not labels:
         raise UsageError("give the labels to detect: --labels cat dog")
@@ -91,7 +66,7 @@ def cmd_detect(args, settings: Settings) -> int:
         if args.vlm:
             found = vlm_locator(load_captioner_from(settings, args.vlm, args.device)).detect(pictures, labels)
         else:
-            encoder = _encoder(args, settings)
+            encoder = files_encoder(args, settings)
             found = dense_locator(encoder, args.method).detect(pictures, encoder.embed_texts(labels), labels,
                                                                encoder.logit_scale)
     except LocateError as exc:

@@ -6,7 +6,16 @@ import functools
 import json
 import sys
 
-from api.cli.common import UsageError, encoder_factory, model_spec, open_collection, require_indexed, show_path
+from api.cli.common import (
+    UsageError,
+    encoder_factory,
+    files_encoder,
+    model_spec,
+    open_collection,
+    read_pictures,
+    require_indexed,
+    show_path,
+)
 from api.settings import Settings
 from retrieval.images.decode import ImageError, read_image_file
 
@@ -148,23 +157,8 @@ def cmd_classify(args, settings: Settings) -> int:
         labels, templates = check_labels(args.labels, args.templates)
     except ZeroShotError as exc:
         raise UsageError(str(exc)) from None
-    collection = None
-    if not args.model and not settings.model:
-        try:
-            collection = open_collection(args, settings)
-        except UsageError:
-            pass  # no collection: classify with the default model
-    spec = model_spec(args, settings, collection)
-    pictures, names = [], []
-    for path in args.images:
-        try:
-            pictures.append(read_image_file(path, settings.max_image_pixels).image)
-            names.append(path)
-        except ImageError as exc:
-            print(f"{show_path(path)}: {exc}", file=sys.stderr)
-    if not pictures:
-        raise UsageError("none of the images could be read")
-    encoder = encoder_factory(spec, args, settings)()
+    pictures, names = read_pictures(args.images, settings, "images")
+    encoder = files_encoder(args, settings)
     probabilities = classify(encoder.embed_images(pictures), label_vectors(encoder, labels, templates), encoder.logit_scale)
     results = []
     for name, row in zip(names, probabilities):
