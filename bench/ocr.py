@@ -33,19 +33,10 @@ import uuid
 
 import numpy as np
 
-from bench.common import hub_offline, print_table, temp_path, write_result
+from bench.common import cpu_flags, hub_offline, print_table, temp_path, write_result
 from bench.photos import photo_like
 
 KINDS = ("word", "phrase", "code", "half_code", "accented", "unaccented", "number")
-
-
-def cpu_flags() -> list[str]:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = next(line for line in handle if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return []
-    return sorted(f for f in set(flags) if f.startswith(("avx", "fma", "amx")))
 
 
 def write_corpus(folder: str, count: int, seed: int, text_share: float):

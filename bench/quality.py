@@ -1,9 +1,11 @@
 """Retrieval quality of a model clipdex trains itself on synthetic shapes, on held-out data.
 
-    python -m bench.quality [--train 20000] [--minutes 9] [--out /tmp/clipdex-quality-model]
+    python -m bench.quality [--train 20000] [--minutes 9 | --steps 2000] [--arch clipdex-small]
+                            [--out /tmp/clipdex-quality-model]
 
 Trains clipdex-small from scratch on the shapes training split (which never shows the
-held-out colour x shape pairs) within a time budget, then reports on 1,000 held-out
+held-out colour x shape pairs) within a time budget, or for a fixed number of steps (the
+same model on every machine, to compare machines by steps), then reports on 1,000 held-out
 scenes with distinct captions: text->image and image->text recall@1/5/10, and zero-shot
 colour x shape accuracy on single objects of the held-out pairs. Prints a table and
 writes bench/results/quality.json.
@@ -15,7 +17,7 @@ import argparse
 import os
 import time
 
-from bench.common import QUALITY_MODEL, hub_offline, write_result
+from bench.common import QUALITY_MODEL, cpu_flags, hub_offline, write_result
 
 GOALS = {"text->image R@1": 0.5, "text->image R@10": 0.9, "image->text R@1": 0.5, "held-out zero-shot accuracy": 0.7}
 
@@ -24,7 +26,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--train", type=int, default=20000)
     parser.add_argument("--test", type=int, default=1000)
-    parser.add_argument("--minutes", type=float, default=9.0)
+    parser.add_argument("--minutes", type=float, default=9.0, help="the time budget (without --steps)")
+    parser.add_argument("--steps", type=int, help="train this many steps instead, whatever the time")
+    parser.add_argument("--arch", default="clipdex-small")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -46,9 +50,11 @@ def main() -> None:
     targets = [labels.index(f"{s[0].colour} {s[0].shape}") for s in held_scenes]
 
     started = time.perf_counter()
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         max_seconds=args.minutes * 60, progress=True)
-    result = train(images, captions, args.out, arch="clipdex-small", config=config,
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, progress=True,
+                         max_seconds=None if args.steps else args.minutes * 60, max_steps=args.steps)
+    if args.steps:
+        config.epochs = max(config.epochs, -(-args.steps * args.batch_size // args.train))
+    result = train(images, captions, args.out, arch=args.arch, config=config,
                    on_epoch=lambda r: print(f"epoch {r['epoch']} step {r['step']} loss {r['loss']:.3f} "
                                             f"({r['seconds']:.0f}s)", flush=True))
     train_seconds = time.perf_counter() - started
@@ -59,15 +65,19 @@ def main() -> None:
                                           labels=labels, targets=targets, templates=["a small {}", "a large {}"]))
     metrics["held-out zero-shot accuracy"] = zero_shot["zero-shot accuracy"]
 
-    print(f"\nclipdex-small trained from scratch on {args.train:,} shapes scenes for {train_seconds / 60:.1f} min "
-          f"({result.steps} steps, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs)")
+    steps_per_second = result.steps / train_seconds
+    print(f"\n{args.arch} trained from scratch on {args.train:,} shapes scenes for {train_seconds / 60:.1f} min: "
+          f"{result.steps} steps, {steps_per_second:.2f} steps/s (data preparation included); "
+          f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs, {' '.join(cpu_flags())}")
     print(f"held out: {args.test} scenes with distinct captions; 500 single objects of held-out colour x shape pairs")
     print(f"{'metric':32s} {'value':>7s} {'goal':>7s}")
     for name, value in metrics.items():
         goal = GOALS.get(name)
         print(f"{name:32s} {value:7.3f} {f'>= {goal:.2f}' if goal else '':>7s} {'' if goal is None else ('met' if value >= goal else 'NOT met')}")
-    write_result("quality.json", {"train": args.train, "test": args.test, "train_seconds": train_seconds,
-                                  "steps": result.steps, "cpus": os.cpu_count(), "metrics": metrics, "goals": GOALS,
+    write_result("quality.json", {"arch": args.arch, "train": args.train, "test": args.test,
+                                  "train_seconds": train_seconds, "steps": result.steps,
+                                  "steps_per_second": steps_per_second, "cpus": os.cpu_count(),
+                                  "cpu_flags": cpu_flags(), "threads": torch.get_num_threads(), "metrics": metrics, "goals": GOALS,
                                   "history": result.history})
 
 

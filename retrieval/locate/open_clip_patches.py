@@ -17,12 +17,25 @@ if TYPE_CHECKING:
 
 
 def supports(visual) -> bool:
+    blocks = getattr(getattr(visual, "transformer", None), "resblocks", None)
+    return (blocks is not None and len(blocks) > 0 and _plain_attention(blocks[-1])
+            and getattr(visual, "attn_pool", None) is None and hasattr(visual, "conv1"))
+
+
+def _plain_attention(block) -> bool:
+    """Whether the block's attention is read as q, k, v projections and an output projection:
+    torch's MultiheadAttention, or open_clip's own Attention ("custom" blocks) with none of
+    its extras (scaled cosine, head scales, inner norms), which computes the same."""
     import torch
 
-    blocks = getattr(getattr(visual, "transformer", None), "resblocks", None)
-    return (blocks is not None and len(blocks) > 0 and isinstance(getattr(blocks[-1], "attn", None),
-                                                                   torch.nn.MultiheadAttention)
-            and getattr(visual, "attn_pool", None) is None and hasattr(visual, "conv1"))
+    attn = getattr(block, "attn", None)
+    if isinstance(attn, torch.nn.MultiheadAttention):
+        return True
+    extras_off = all(isinstance(part, torch.nn.Identity) for part in (
+        getattr(attn, "ln_q", None), getattr(attn, "ln_k", None), getattr(attn, "ln_inner", None),
+        getattr(block, "ln_attn", None)))
+    return (extras_off and hasattr(attn, "in_proj_weight") and hasattr(attn, "out_proj")
+            and getattr(attn, "logit_scale", None) is None and getattr(attn, "head_scale", None) is None)
 
 
 def _tokens(visual, pixels: torch.Tensor) -> torch.Tensor:
@@ -36,7 +49,7 @@ def _tokens(visual, pixels: torch.Tensor) -> torch.Tensor:
     return visual.ln_pre(x)
 
 
-def _attention_qq(attn: torch.nn.MultiheadAttention, q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def _attention_qq(attn, q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     import torch.nn.functional as F
 
     batch, length, width = q.shape

@@ -7,6 +7,7 @@ import logging
 import os
 
 from retrieval.images.aspect import BoundedAspect
+from retrieval.models.compact_vocab import TOKEN_IDS_KEY, CompactTokenizer, compact_vocab_size
 from retrieval.models.hub import DEFAULT_OPEN_CLIP_WEIGHTS, hub_file, weight_file_names
 from retrieval.models.loaded import LoadedModel
 from retrieval.models.spec import (
@@ -25,7 +26,7 @@ from retrieval.models.spec import (
 RANDOM_SEED = 0
 
 
-def _seeded_random_model(arch: str):
+def _seeded_random_model(arch: str, **overrides):
     import open_clip
     import torch
 
@@ -37,7 +38,7 @@ def _seeded_random_model(arch: str):
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)
-            return open_clip.create_model_and_transforms(arch, pretrained=None)
+            return open_clip.create_model_and_transforms(arch, pretrained=None, **overrides)
     finally:
         root.removeFilter(_no_weights_warning)
 
@@ -87,17 +88,46 @@ def _create(parsed: ModelSpec, cache_dir: str | None):
         hub_file(parsed.repo, weight_file_names(DEFAULT_OPEN_CLIP_WEIGHTS), cache_dir, parsed.text)
         # Both files now sit in one snapshot folder: load it as a local directory so that
         # open_clip makes no network calls of its own.
-        local = "local-dir:" + os.path.dirname(config)
-        return open_clip.create_model_and_transforms(local) + (open_clip.get_tokenizer(local),)
+        return _from_folder(os.path.dirname(config))
     if parsed.kind == LOCAL_DIR:
-        local = "local-dir:" + parsed.path
-        return open_clip.create_model_and_transforms(local) + (open_clip.get_tokenizer(local),)
+        return _from_folder(parsed.path)
     raise BadModelSpec(f"{parsed.text!r} is not an open_clip model spec")
+
+
+def _from_folder(folder: str):
+    """A model folder as open_clip reads it, with the compact vocabulary its config may keep."""
+    import json
+
+    import open_clip
+
+    local = "local-dir:" + folder
+    tokenizer = open_clip.get_tokenizer(local)
+    with open(os.path.join(folder, MODEL_CONFIG_FILE)) as handle:
+        token_ids = json.load(handle).get(TOKEN_IDS_KEY)
+    if token_ids:
+        tokenizer = CompactTokenizer(tokenizer, token_ids)
+    return open_clip.create_model_and_transforms(local) + (tokenizer,)
+
+
+def new_compact_model(arch: str, token_ids: list[int]) -> tuple[LoadedModel, dict]:
+    """A seeded random ``arch`` whose token embedding has a row for each of ``token_ids``
+    only (compact_vocab.py), and its open_clip config: what training from scratch starts from."""
+    import open_clip
+
+    model_cfg = open_clip.get_model_config(arch)
+    model_cfg["text_cfg"] = dict(model_cfg["text_cfg"], vocab_size=compact_vocab_size(token_ids))
+    created = _seeded_random_model(arch, text_cfg=model_cfg["text_cfg"])
+    tokenizer = CompactTokenizer(open_clip.get_tokenizer(arch), token_ids)
+    return _loaded(f"random:{arch}", created[0], created[2], tokenizer), model_cfg
 
 
 def load_open_clip(parsed: ModelSpec, cache_dir: str | None = None) -> LoadedModel:
     """The open_clip model a parsed spec names, in eval mode on the CPU."""
     model, _train_transform, preprocess, tokenizer = _create(parsed, cache_dir)
+    return _loaded(canonical_spec(parsed.text), model, preprocess, tokenizer)
+
+
+def _loaded(spec: str, model, preprocess, tokenizer) -> LoadedModel:
     model.eval()
     if (getattr(model.visual, "preprocess_cfg", None) or {}).get("resize_mode", "shortest") == "shortest":
         preprocess = BoundedAspect(preprocess)  # a 30000 x 1 strip must not become 6,720,000 x 224 first
@@ -105,7 +135,7 @@ def load_open_clip(parsed: ModelSpec, cache_dir: str | None = None) -> LoadedMod
     if isinstance(image_size, (tuple, list)):
         image_size = image_size[0]
     return LoadedModel(
-        spec=canonical_spec(parsed.text),
+        spec=spec,
         model=model,
         preprocess=preprocess,
         tokenizer=tokenizer,

@@ -147,14 +147,17 @@ def train_captioner(
 
 
 def _caption_ids(vocab: WordVocab, captions: list[str], length: int):
-    """Word ids of every caption, zero-padded to ``length``."""
+    """Word ids of every caption, zero-padded to the longest (at most ``length``): a step
+    costs what the captions need, not the longest caption the decoder could write."""
     import torch
 
     ids = torch.zeros((len(captions), length), dtype=torch.long)
+    longest = 2
     for row, caption in enumerate(captions):
         encoded = vocab.encode(caption, length)
         ids[row, : len(encoded)] = torch.tensor(encoded)
-    return ids
+        longest = max(longest, len(encoded))
+    return ids[:, :longest]
 
 
 @dataclass

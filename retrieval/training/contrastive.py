@@ -44,6 +44,7 @@ class TrainConfig:
     device: str | None = None
     seed: int = 0
     max_seconds: float | None = None  # stop (and checkpoint) once this much time has passed
+    max_steps: int | None = None  # stop (and checkpoint) after this many steps in all: the same run on every machine
     progress: bool = True
 
 
@@ -65,13 +66,16 @@ def check_pairs(images: list, captions: list[str], error: type[Exception]) -> No
         raise error("every image needs a non-empty caption")
 
 
-def _starting_point(out_dir: str, arch: str | None, base: str | None):
+def _starting_point(out_dir: str, arch: str | None, base: str | None, captions: list[str]):
     """(loaded model, its open_clip config, the saved training state or None): a run to
-    resume in ``out_dir``, else a new model of ``arch``, else ``base`` to fine-tune."""
+    resume in ``out_dir``, else a new model of ``arch`` with a vocabulary sized for
+    ``captions``, else ``base`` to fine-tune."""
     import open_clip
     import torch
 
     from retrieval.models import load_model
+    from retrieval.models.compact_vocab import token_ids_of
+    from retrieval.models.open_clip_loader import new_compact_model
 
     resume_path = os.path.join(out_dir, STATE_FILE)
     if os.path.exists(resume_path) and os.path.exists(os.path.join(out_dir, CONFIG_FILE)):
@@ -84,11 +88,11 @@ def _starting_point(out_dir: str, arch: str | None, base: str | None):
     if arch is not None:
         if arch not in open_clip.list_models():
             raise TrainingError(f"unknown architecture {arch!r}")
-        return load_model(f"random:{arch}"), open_clip.get_model_config(arch), None
+        return new_compact_model(arch, token_ids_of(open_clip.get_tokenizer(arch), captions)) + (None,)
     return load_model(base), model_cfg_of(base), None
 
 
-def _optimizer(model, config: TrainConfig):
+def optimizer_for(model, config: TrainConfig):
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -128,6 +132,9 @@ class _Run:
     bar: object = None
 
     def out_of_time(self) -> bool:
+        """Whether the run must stop now: its time budget spent, or its number of steps done."""
+        if self.config.max_steps is not None and self.step >= self.config.max_steps:
+            return True
         return bool(self.config.max_seconds) and time.monotonic() - self.started > self.config.max_seconds
 
 
@@ -171,10 +178,10 @@ def _epoch(run: _Run, pixels, tokens, group_ids, generator) -> tuple[list[float]
     return losses, False
 
 
-def _checkpoint(run: _Run, model_cfg: dict, out_dir: str, epoch: int) -> None:
+def _checkpoint(run: _Run, model_cfg: dict, token_ids: list[int] | None, out_dir: str, epoch: int) -> None:
     import torch
 
-    save_model_dir(run.model, model_cfg, out_dir)
+    save_model_dir(run.model, model_cfg, out_dir, token_ids)
     buffer = io.BytesIO()
     torch.save({"optimizer": run.optimizer.state_dict(), "step": run.step, "epoch": epoch, "history": run.history},
                buffer)
@@ -223,12 +230,15 @@ def train(
     register_clipdex_configs()
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
-    loaded, model_cfg, state = _starting_point(out_dir, arch, base)
+    loaded, model_cfg, state = _starting_point(out_dir, arch, base, captions)
+    token_ids = getattr(loaded.tokenizer, "token_ids", None)  # a compact vocabulary, kept by every save
     model = loaded.model.to(device)
     model.train()
     freeze_for(model, config.finetune)
-    optimizer = _optimizer(model, config)
+    optimizer = optimizer_for(model, config)
     total_steps = max(1, len(images) // config.batch_size) * config.epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
     run = _Run(model, optimizer, WarmupCosine(config.lr, config.warmup_steps, total_steps), config, device, 0.0)
     first_epoch = 0
     if state is not None:
@@ -248,7 +258,7 @@ def train(
         if eval_data is not None:
             record.update(_evaluated(run, loaded, eval_data))
         run.history.append(record)
-        _checkpoint(run, model_cfg, out_dir, epoch + 1 if not out_of_time else epoch)
+        _checkpoint(run, model_cfg, token_ids, out_dir, epoch + 1 if not out_of_time else epoch)
         log.info("epoch %d: step %d, loss %.3f (%.0f s)%s", record["epoch"], record["step"], record["loss"],
                  record["seconds"], "".join(f", {k} {v:.3f}" for k, v in record.items()
                                             if k not in ("epoch", "step", "loss", "seconds")))

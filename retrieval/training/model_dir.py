@@ -8,6 +8,7 @@ import json
 import os
 
 from retrieval.atomic_io import atomic_write_bytes
+from retrieval.models.compact_vocab import TOKEN_IDS_KEY
 from retrieval.models.spec import LOCAL_DIR, MODEL_CONFIG_FILE, parse_spec
 from retrieval.training.errors import TrainingError
 
@@ -16,8 +17,9 @@ WEIGHTS_FILE = "open_clip_pytorch_model.bin"
 CONFIG_FILE = MODEL_CONFIG_FILE
 
 
-def save_model_dir(model, model_cfg: dict, out_dir: str) -> None:
-    """The model in the layout open_clip's local-dir loading reads: a model spec."""
+def save_model_dir(model, model_cfg: dict, out_dir: str, token_ids: list[int] | None = None) -> None:
+    """The model in the layout open_clip's local-dir loading reads: a model spec; with the
+    BPE ids of its compact vocabulary, if it has one (retrieval/models/compact_vocab.py)."""
     import torch
 
     os.makedirs(out_dir, exist_ok=True)
@@ -27,6 +29,8 @@ def save_model_dir(model, model_cfg: dict, out_dir: str) -> None:
     torch.save(plain_state_dict(model), buffer)  # LoRA adapters merged: a plain open_clip model
     atomic_write_bytes(os.path.join(out_dir, WEIGHTS_FILE), buffer.getvalue())
     config = {"model_cfg": model_cfg, "preprocess_cfg": dict(model.visual.preprocess_cfg)}
+    if token_ids:
+        config[TOKEN_IDS_KEY] = list(token_ids)
     atomic_write_bytes(os.path.join(out_dir, CONFIG_FILE), json.dumps(config, indent=2).encode())
 
 
