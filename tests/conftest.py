@@ -5,6 +5,11 @@ import shutil
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# pytest-xdist's workers share the cores: each one's torch, and the commands it starts, gets its share.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+
 # Nor the user's home: the run gets a home of its own (run_home.py), removed at the end.
 import pytest  # noqa: E402
 from run_home import TEST_HOME  # noqa: E402
@@ -14,7 +19,7 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(TEST_HOME, ignore_errors=True)
 
 TINY = "random:clipdex-tiny"
-SHAPES_SCENES, SHAPES_EPOCHS = 3000, 3  # 138 steps: pointing 0.71 (bench.locate scenes), 2 min on 2 cores
+SHAPES_SCENES, SHAPES_EPOCHS = 3000, 6  # 282 steps of 64: under a minute on 2 cores
 
 
 @pytest.fixture(scope="session")
@@ -53,13 +58,25 @@ def tiny_captioner_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def shapes_model(tmp_path_factory):
     """clipdex-small trained here on generated shapes scenes, a fixed number of steps (so
-    the same model on every machine): it knows colours and shapes well enough to find them."""
+    the same model on every machine): it knows colours and shapes well enough to find them.
+    Trained once per run: parallel workers (pytest-xdist) wait for the first one's."""
+    from filelock import FileLock
+
     from retrieval.datasets.shapes import make_split
     from retrieval.training import TrainConfig, train
 
-    out = str(tmp_path_factory.mktemp("shapes-model"))
-    images, captions, _ = make_split(SHAPES_SCENES, 0, "train")
-    train(images, captions, out, arch="clipdex-small",
-          config=TrainConfig(epochs=SHAPES_EPOCHS, batch_size=64, lr=2e-3, warmup_steps=20, device="cpu",
-                             progress=False))
-    return out
+    out = shared_folder(tmp_path_factory) / "shapes-model"
+    with FileLock(f"{out}.lock"):
+        if not (out / "TRAINED").exists():
+            images, captions, _ = make_split(SHAPES_SCENES, 0, "train")
+            train(images, captions, str(out), arch="clipdex-small",
+                  config=TrainConfig(epochs=SHAPES_EPOCHS, batch_size=64, lr=2e-3, warmup_steps=20, device="cpu",
+                                     progress=False))
+            (out / "TRAINED").touch()
+    return str(out)
+
+
+def shared_folder(tmp_path_factory):
+    """The run's temporary folder that every pytest-xdist worker sees (each has one of its own below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base

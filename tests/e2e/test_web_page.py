@@ -69,8 +69,9 @@ def test_the_viewer_moves_with_the_keys_and_answers_what_is_asked(page, site, sc
 
     page.keyboard.press("Escape")
     page.wait_for_function("!document.querySelector('#viewer').open")
-    # Focus comes back to the result that was shown last
-    assert page.evaluate("document.activeElement.dataset.id") == str(order[0])
+    # Focus comes back to the result that was shown last (on the dialog's close event, which
+    # comes a task after the dialog shuts and gives focus back to the tile that opened it)
+    page.wait_for_function(f"document.activeElement.dataset.id === '{order[0]}'", timeout=5000)
 
 
 def test_filters_change_the_results_and_the_url_and_a_shared_link_restores_them(page, site, browser, screenshots):

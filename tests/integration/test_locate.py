@@ -69,8 +69,12 @@ def test_boxes_are_in_the_pixels_of_wide_tall_and_turned_pictures(trained):
     query = f"a {target.words}"
     vector = encoder.embed_texts([query])
     locator = DenseLocator(encoder)
-    reference = locator.locate([image], vector, [query])[0].region.box
-    assert iou(reference, _box(target)) > 0.3
+    shown = locator.locate([image], vector, [query])[0]
+    reference = shown.region.box
+    x, y = peak_point(shown.grid, Letterbox.of(SIDE, SIDE, loaded.image_size))
+    near = SIDE / shown.grid.shape[0] / 2  # the peak is a patch's centre: within half a patch of the object
+    tx0, ty0, tx1, ty1 = _box(target)
+    assert tx0 - near <= x <= tx1 + near and ty0 - near <= y <= ty1 + near and reference[0] <= x <= reference[2]
     for canvas_size, left, top in (((80, 64), 16, 0), ((64, 80), 0, 16)):  # the scene, more room beside it
         canvas = Image.new("RGB", canvas_size, (245, 245, 240))
         canvas.paste(image, (left, top))
@@ -79,7 +83,7 @@ def test_boxes_are_in_the_pixels_of_wide_tall_and_turned_pictures(trained):
         assert 0 <= x0 < x1 <= canvas_size[0] and 0 <= y0 < y1 <= canvas_size[1]
         x, y = peak_point(place.grid, Letterbox.of(*canvas_size, loaded.image_size))
         bx0, by0, bx1, by1 = _box(target, left=left, top=top)  # the peak, in the canvas's pixels, on the object
-        assert bx0 <= x <= bx1 and by0 <= y <= by1, (canvas_size, (x, y))
+        assert bx0 - near <= x <= bx1 + near and by0 - near <= y <= by1 + near, (canvas_size, (x, y))
     stored = io.BytesIO()
     exif = Image.Exif()
     exif[0x0112] = 6
