@@ -43,15 +43,12 @@ def register_before() -> None:
 def new_model(arch: str, captions: list[str]):
     """The model a training run from scratch starts from: the old one with the whole
     tokenizer's embedding, every other one with a vocabulary sized for ``captions``."""
-    import open_clip
-
     from retrieval.models import load_model
-    from retrieval.models.compact_vocab import token_ids_of
     from retrieval.models.open_clip_loader import new_compact_model
 
     if arch == BEFORE:
         return load_model(f"random:{arch}")
-    return new_compact_model(arch, token_ids_of(open_clip.get_tokenizer(arch), captions))[0]
+    return new_compact_model(arch, captions)[0]
 
 
 def profile(arch: str, steps: int, batch: int) -> dict:

@@ -7,7 +7,7 @@ import logging
 import os
 
 from retrieval.images.aspect import BoundedAspect
-from retrieval.models.compact_vocab import TOKEN_IDS_KEY, CompactTokenizer, compact_vocab_size
+from retrieval.models.compact_vocab import TOKEN_IDS_KEY, CompactTokenizer, compact_vocab_size, token_ids_of
 from retrieval.models.hub import DEFAULT_OPEN_CLIP_WEIGHTS, hub_file, weight_file_names
 from retrieval.models.loaded import LoadedModel
 from retrieval.models.spec import (
@@ -109,11 +109,13 @@ def _from_folder(folder: str):
     return open_clip.create_model_and_transforms(local) + (tokenizer,)
 
 
-def new_compact_model(arch: str, token_ids: list[int]) -> tuple[LoadedModel, dict]:
-    """A seeded random ``arch`` whose token embedding has a row for each of ``token_ids``
-    only (compact_vocab.py), and its open_clip config: what training from scratch starts from."""
+def new_compact_model(arch: str, captions: list[str]) -> tuple[LoadedModel, dict]:
+    """A seeded random ``arch`` whose token embedding has a row only for each token that
+    ``captions`` use (compact_vocab.py), and its open_clip config: what training from scratch
+    starts from."""
     import open_clip
 
+    token_ids = token_ids_of(open_clip.get_tokenizer(arch), captions)
     model_cfg = open_clip.get_model_config(arch)
     model_cfg["text_cfg"] = dict(model_cfg["text_cfg"], vocab_size=compact_vocab_size(token_ids))
     created = _seeded_random_model(arch, text_cfg=model_cfg["text_cfg"])

@@ -74,7 +74,6 @@ def _starting_point(out_dir: str, arch: str | None, base: str | None, captions: 
     import torch
 
     from retrieval.models import load_model
-    from retrieval.models.compact_vocab import token_ids_of
     from retrieval.models.open_clip_loader import new_compact_model
 
     resume_path = os.path.join(out_dir, STATE_FILE)
@@ -88,7 +87,7 @@ def _starting_point(out_dir: str, arch: str | None, base: str | None, captions: 
     if arch is not None:
         if arch not in open_clip.list_models():
             raise TrainingError(f"unknown architecture {arch!r}")
-        return new_compact_model(arch, token_ids_of(open_clip.get_tokenizer(arch), captions)) + (None,)
+        return new_compact_model(arch, captions) + (None,)
     return load_model(base), model_cfg_of(base), None
 
 
