@@ -30,6 +30,13 @@ def token_ids_of(tokenizer, captions: Sequence[str], batch: int = 4096) -> list[
     return [int(i) for i in used.tolist() if i != PAD]
 
 
+def valid_token_ids(token_ids) -> bool:
+    """Whether a model folder's kept ids can be what training wrote: increasing positive integers."""
+    return (isinstance(token_ids, list) and len(token_ids) > 0
+            and all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in token_ids)
+            and all(a < b for a, b in zip(token_ids, token_ids[1:])))
+
+
 def compact_vocab_size(token_ids: Sequence[int]) -> int:
     return FIRST_ID + len(token_ids)
 

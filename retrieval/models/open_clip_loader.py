@@ -7,7 +7,13 @@ import logging
 import os
 
 from retrieval.images.aspect import BoundedAspect
-from retrieval.models.compact_vocab import TOKEN_IDS_KEY, CompactTokenizer, compact_vocab_size, token_ids_of
+from retrieval.models.compact_vocab import (
+    TOKEN_IDS_KEY,
+    CompactTokenizer,
+    compact_vocab_size,
+    token_ids_of,
+    valid_token_ids,
+)
 from retrieval.models.hub import DEFAULT_OPEN_CLIP_WEIGHTS, hub_file, weight_file_names
 from retrieval.models.loaded import LoadedModel
 from retrieval.models.spec import (
@@ -104,7 +110,10 @@ def _from_folder(folder: str):
     tokenizer = open_clip.get_tokenizer(local)
     with open(os.path.join(folder, MODEL_CONFIG_FILE)) as handle:
         token_ids = json.load(handle).get(TOKEN_IDS_KEY)
-    if token_ids:
+    if token_ids is not None:
+        if not valid_token_ids(token_ids):
+            raise BadModelSpec(f"{folder}: {TOKEN_IDS_KEY!r} in {MODEL_CONFIG_FILE} must be the increasing "
+                               "tokenizer ids the model's vocabulary keeps (as training wrote them)")
         tokenizer = CompactTokenizer(tokenizer, token_ids)
     return open_clip.create_model_and_transforms(local) + (tokenizer,)
 

@@ -3,9 +3,10 @@
 import json
 import os
 
+import pytest
 import torch
 
-from retrieval.models import load_model
+from retrieval.models import BadModelSpec, load_model
 from retrieval.models.compact_vocab import UNKNOWN, CompactTokenizer, token_ids_of
 from retrieval.training import TrainConfig, train
 
@@ -48,3 +49,9 @@ def test_a_model_trained_from_scratch_has_a_small_embedding_and_reloads_with_its
     assert tokens.max() < len(kept) + 2 and UNKNOWN not in tokens
     with torch.no_grad():
         assert loaded.model.encode_text(tokens).shape == (4, loaded.embed_dim)
+
+    for broken in ([], "3,4", [5, 4], [0, 7], [2.5, 9]):  # a hand-edited config: a clear error, not torch's
+        with open(os.path.join(out, "open_clip_config.json"), "w") as handle:
+            json.dump(config | {"token_ids": broken}, handle)
+        with pytest.raises(BadModelSpec, match="token_ids"):
+            load_model(out)
