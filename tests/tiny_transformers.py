@@ -66,7 +66,7 @@ def save_tiny_clip(folder: str) -> str:
     processor = CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
                                                                  crop_size={"height": 32, "width": 32}),
                               tokenizer=tokenizer)
-    return _save(CLIPModel(config), processor, folder)
+    return _save(CLIPModel, config, processor, folder)
 
 
 def save_tiny_align(folder: str) -> str:
@@ -83,7 +83,7 @@ def save_tiny_align(folder: str) -> str:
     processor = AlignProcessor(image_processor=EfficientNetImageProcessor(size={"height": 32, "width": 32},
                                                                           crop_size={"height": 32, "width": 32}),
                                tokenizer=tokenizer)
-    return _save(AlignModel(config), processor, folder)
+    return _save(AlignModel, config, processor, folder)
 
 
 def save_tiny_siglip(folder: str) -> str:
@@ -98,14 +98,18 @@ def save_tiny_siglip(folder: str) -> str:
     )
     processor = SiglipProcessor(image_processor=SiglipImageProcessor(size={"height": 32, "width": 32}),
                                 tokenizer=tokenizer)
-    return _save(SiglipModel(config), processor, folder)
+    return _save(SiglipModel, config, processor, folder)
 
 
-def _save(model, processor, folder: str) -> str:
+def _save(model_class, config, processor, folder: str) -> str:
+    """Build the model from a fixed seed and save it with its processor. The seed is set
+    before the model is made (transformers initialises weights in the constructor), in a
+    forked RNG: the same weights whichever tests ran first, and no change to theirs."""
     import torch
 
-    torch.manual_seed(0)
-    model.init_weights() if hasattr(model, "init_weights") else None
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = model_class(config)
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
@@ -122,7 +126,7 @@ def save_tiny_vilt(folder: str) -> str:
                         intermediate_size=64, image_size=32, patch_size=8, max_position_embeddings=40)
     processor = ViltProcessor(image_processor=ViltImageProcessor(size={"shortest_edge": 32}, size_divisor=8),
                               tokenizer=tokenizer)
-    return _save(ViltForImageAndTextRetrieval(config), processor, folder)
+    return _save(ViltForImageAndTextRetrieval, config, processor, folder)
 
 
 def save_tiny_blip_itm(folder: str) -> str:
@@ -137,7 +141,7 @@ def save_tiny_blip_itm(folder: str) -> str:
         projection_dim=16, image_text_hidden_size=16,
     )
     processor = BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer)
-    return _save(BlipForImageTextRetrieval(config), processor, folder)
+    return _save(BlipForImageTextRetrieval, config, processor, folder)
 
 
 RERANKERS = {"vilt": save_tiny_vilt, "blip": save_tiny_blip_itm}

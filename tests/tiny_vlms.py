@@ -23,7 +23,7 @@ def _save_tiny_blip_of(model_class, folder: str) -> str:
         vision_config=SMALL_VISION, projection_dim=16, image_text_hidden_size=16,
     )
     processor = BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer)
-    return _save(model_class(config), processor, folder)
+    return _save(model_class, config, processor, folder)
 
 
 def save_tiny_blip(folder: str) -> str:
@@ -48,7 +48,7 @@ def save_tiny_git(folder: str) -> str:
     processor = GitProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
                                                                 crop_size={"height": 32, "width": 32}),
                              tokenizer=tokenizer)
-    return _save(GitForCausalLM(config), processor, folder)
+    return _save(GitForCausalLM, config, processor, folder)
 
 
 CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['content'] %}"
@@ -94,7 +94,7 @@ def save_tiny_paligemma(folder: str) -> str:
     processor = PaliGemmaProcessor(image_processor=SiglipImageProcessor(size={"height": 32, "width": 32},
                                                                         image_seq_length=16),
                                    tokenizer=tokenizer)
-    return _save(PaliGemmaForConditionalGeneration(config), processor, folder)
+    return _save(PaliGemmaForConditionalGeneration, config, processor, folder)
 
 
 def save_tiny_qwen2_vl(folder: str) -> str:
@@ -123,7 +123,7 @@ def save_tiny_qwen2_vl(folder: str) -> str:
     template = CHAT_TEMPLATE.replace("{IMAGE}", "<|vision_start|><|image_pad|><|vision_end|>")
     processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=56 * 56),
                                  video_processor=Qwen2VLVideoProcessor(), tokenizer=tokenizer, chat_template=template)
-    return _save(Qwen2VLForConditionalGeneration(config), processor, folder)
+    return _save(Qwen2VLForConditionalGeneration, config, processor, folder)
 
 
 def save_tiny_florence2(folder: str) -> str:
@@ -144,7 +144,7 @@ def save_tiny_florence2(folder: str) -> str:
                                                                       crop_size={"height": 32, "width": 32},
                                                                       do_center_crop=False, image_seq_length=17),
                                    tokenizer=tokenizer, num_additional_image_tokens=0)
-    return _save(Florence2ForConditionalGeneration(config), processor, folder)
+    return _save(Florence2ForConditionalGeneration, config, processor, folder)
 
 
 def save_tiny_smolvlm(folder: str) -> str:
@@ -173,7 +173,7 @@ def save_tiny_smolvlm(folder: str) -> str:
     processor = SmolVLMProcessor(image_processor=image_processor, tokenizer=tokenizer,
                                  video_processor=SmolVLMVideoProcessor(), image_seq_len=4,
                                  chat_template=DEFAULT_CHAT_TEMPLATE)
-    return _save(SmolVLMForConditionalGeneration(config), processor, folder)
+    return _save(SmolVLMForConditionalGeneration, config, processor, folder)
 
 
 def save_tiny_mllama(folder: str) -> str:
@@ -201,7 +201,7 @@ def save_tiny_mllama(folder: str) -> str:
                 "<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}")
     processor = MllamaProcessor(image_processor=MllamaImageProcessor(size={"height": 32, "width": 32}, max_image_tiles=1),
                                 tokenizer=tokenizer, chat_template=template)
-    return _save(MllamaForConditionalGeneration(config), processor, folder)
+    return _save(MllamaForConditionalGeneration, config, processor, folder)
 
 
 # Every family the transformers captioner prompts its own way; Qwen2.5-VL takes the
