@@ -31,6 +31,18 @@ def test_apply_updates_and_counts(database_url):
     store.close()
 
 
+def test_the_head_read_from_file_names_is_alembics_head():
+    # A store that is up to date opens without importing alembic: by the files' names.
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from indexer.store.migrate import MIGRATIONS_DIR, newest_revision
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS_DIR)
+    assert newest_revision() == ScriptDirectory.from_config(config).get_current_head()
+
+
 def test_a_newer_schema_is_refused(database_url):
     store = Store(database_url)
     with store.engine.begin() as conn:
