@@ -8,6 +8,7 @@ Modules (test file in brackets):
 - open_clip_loader.py   open_clip tags, checkpoints, hub repos, folders, seeded random weights (tests/unit/retrieval/test_models.py)
 - transformers_loader.py CLIP, ALIGN, SigLIP from transformers (tests/integration/test_transformers_backends.py)
 - compact_vocab.py      a vocabulary sized for the training captions (tests/unit/retrieval/test_compact_vocab.py)
+- clip_bpe.py           CLIP's tokenizer without torch, numpy ids (tests/unit/retrieval/test_clip_bpe.py)
 - loading.py            load_model: the one entry point for both families (tests/unit/retrieval/test_models.py)
 - fingerprint.py        what changes when weights change (tests/unit/retrieval/test_onnx_backend.py)
 - catalogue.py          known models, their size and published accuracy, cached or not (tests/e2e/test_cli.py)

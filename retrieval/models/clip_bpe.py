@@ -1,0 +1,131 @@
+"""CLIP's text tokenizer without torch: what a search on ONNX Runtime tokenizes its query with.
+
+open_clip's tokenizer (byte-level BPE over lower-cased, ftfy-cleaned text; start and end
+tokens; zero padding) returns torch tensors, so importing it imports torch: seconds for one
+query. This one reads the same merge list (the file open_clip ships, found without
+importing the package) and returns numpy ids. `onnx_light.py` checks it against the
+model's own tokenizer before an export may use it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import importlib.util
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from retrieval.models.compact_vocab import FIRST_ID, PAD, UNKNOWN
+
+VOCAB_FILE = "bpe_simple_vocab_16e6.txt.gz"
+MERGES = 49152 - 256 - 2  # the merges CLIP's vocabulary keeps
+START, END = "<start_of_text>", "<end_of_text>"
+WORD_END = "</w>"
+# Contractions, letter runs, single digits, other symbol runs (case-insensitive, as CLIP's).
+PATTERN = START + "|" + END + r"""|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+
+
+def vocab_path() -> str:
+    """open_clip's merge list, located without importing open_clip (which imports torch)."""
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("open_clip is not installed: its BPE vocabulary is needed to tokenize")
+    return os.path.join(next(iter(spec.submodule_search_locations)), VOCAB_FILE)
+
+
+@lru_cache(maxsize=1)
+def byte_symbols() -> dict[int, str]:
+    """Each byte as a printable character: the printable Latin-1 ones as themselves, the
+    rest (controls, space) moved past 255, so that BPE never sees whitespace."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [b for b in range(256) if b not in printable]
+    return dict(zip(printable + others, [chr(b) for b in printable] + [chr(256 + n) for n in range(len(others))]))
+
+
+@lru_cache(maxsize=1)
+def _tables(path: str) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    with gzip.open(path) as handle:
+        lines = handle.read().decode("utf-8").split("\n")[1:MERGES + 1]
+    merges = [tuple(line.split()) for line in lines]
+    singles = list(byte_symbols().values())
+    vocab = [*singles, *(s + WORD_END for s in singles), *("".join(m) for m in merges), START, END]
+    return {token: i for i, token in enumerate(vocab)}, {pair: rank for rank, pair in enumerate(merges)}
+
+
+def clean(text: str) -> str:
+    import ftfy
+
+    text = html.unescape(html.unescape(ftfy.fix_text(text))).strip()
+    return " ".join(text.split()).lower()
+
+
+class ClipBpeTokenizer:
+    """Texts -> (N, context_length) int64 ids, as open_clip's SimpleTokenizer gives them;
+    with ``token_ids``, renumbered onto a compact vocabulary (compact_vocab.py)."""
+
+    def __init__(self, context_length: int = 77, token_ids: Sequence[int] | None = None, path: str | None = None):
+        import regex
+
+        self.context_length = context_length
+        self.encoder, self.ranks = _tables(path or vocab_path())
+        self.start, self.end = self.encoder[START], self.encoder[END]
+        self.pattern = regex.compile(PATTERN, regex.IGNORECASE)
+        self.symbols = byte_symbols()
+        self.token_ids = list(token_ids) if token_ids is not None else None
+        self._table = None
+        if self.token_ids is not None:
+            self._table = np.full(max(len(self.encoder), max(self.token_ids) + 1), UNKNOWN, np.int64)
+            self._table[PAD] = PAD
+            self._table[np.asarray(self.token_ids)] = np.arange(FIRST_ID, FIRST_ID + len(self.token_ids))
+        self._cache: dict[str, list[int]] = {}
+
+    def _word(self, word: str) -> list[int]:
+        """The ids of one pre-token: merge the lowest-ranked adjacent pair until none is known."""
+        if word not in self._cache:
+            parts = [*word[:-1], word[-1] + WORD_END]
+            while len(parts) > 1:
+                pairs = [(self.ranks.get(pair, MERGES), i) for i, pair in enumerate(zip(parts, parts[1:]))]
+                rank, _ = min(pairs)
+                if rank == MERGES:
+                    break
+                first, second = _pair(parts, pairs, rank)
+                merged, i = [], 0
+                while i < len(parts):
+                    if i + 1 < len(parts) and parts[i] == first and parts[i + 1] == second:
+                        merged.append(first + second)
+                        i += 2
+                    else:
+                        merged.append(parts[i])
+                        i += 1
+                parts = merged
+            self._cache[word] = [self.encoder[p] for p in parts]
+        return self._cache[word]
+
+    def encode(self, text: str) -> list[int]:
+        ids: list[int] = []
+        for token in self.pattern.findall(clean(text)):
+            if token in (START, END):
+                ids.append(self.encoder[token])
+            else:
+                ids.extend(self._word("".join(self.symbols[b] for b in token.encode("utf-8"))))
+        return ids
+
+    def __call__(self, texts: str | Sequence[str], context_length: int | None = None) -> np.ndarray:
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        length = context_length or self.context_length
+        out = np.zeros((len(texts), length), np.int64)
+        for row, text in enumerate(texts):
+            ids = [self.start, *self.encode(text), self.end]
+            if len(ids) > length:
+                ids = ids[:length - 1] + [self.end]
+            out[row, :len(ids)] = ids
+        return self._table[out] if self._table is not None else out
+
+
+def _pair(parts: list[str], pairs: list[tuple[int, int]], rank: int) -> tuple[str, str]:
+    """The adjacent pair that has ``rank``."""
+    i = next(i for r, i in pairs if r == rank)
+    return parts[i], parts[i + 1]
