@@ -98,7 +98,7 @@ def collate(items: list[dict]) -> dict:
     import torch
 
     decoded = [item for item in items if item["kind"] == DECODED]
-    pixels = torch.stack([item.pop("pixels") for item in decoded]) if decoded else None
+    pixels = torch.stack([torch.as_tensor(item.pop("pixels")) for item in decoded]) if decoded else None
     return {
         "pixels": pixels,
         "decoded": decoded,

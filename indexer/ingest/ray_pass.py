@@ -262,7 +262,7 @@ def decode_batch_of_files(batch: dict, preprocess, moved_hashes, max_pixels, min
     for position in range(len(items)):
         result = dataset[position]
         if result["kind"] == DECODED:
-            pixels[position] = result.pop("pixels").numpy()
+            pixels[position] = np.asarray(result.pop("pixels"))
         out["kind"].append(result["kind"])
         out["hash"].append(result.get("hash") or "")
         out["error"].append(_bytes(result.get("error") or ""))

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
+import platform
+import sys
 
 from retrieval.encoders.base import Encoder
 from retrieval.encoders.devices import pick_device
@@ -44,7 +47,30 @@ def make_encoder(loaded: LoadedModel, backend: str = AUTO, device: str | None = 
     try:
         from retrieval.encoders.onnx_encoder import OnnxEncoder
 
-        return OnnxEncoder(loaded, precision=precision, batch_size=batch_size, threads=threads, cache_root=onnx_cache)
+        return OnnxEncoder.exporting(loaded, precision, batch_size, threads, cache_root=onnx_cache)
     except (ImportError, OnnxExportError) as exc:
         log.warning("ONNX Runtime backend unavailable (%s); using PyTorch", exc)
         return TorchEncoder(loaded, device="cpu", batch_size=batch_size)
+
+
+def gpu_visible() -> bool:
+    """Whether torch might find a GPU here, asked without importing torch: an NVIDIA or
+    AMD device node, or Apple silicon (mps)."""
+    if any(os.path.exists(node) for node in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd")):
+        return True
+    return sys.platform == "darwin" and platform.machine() == "arm64"
+
+
+def cached_encoder(spec: str, backend: str = AUTO, device: str | None = None, batch_size: int = 64,
+                   threads: int | None = None, onnx_cache: str | None = None, weights_cache: str | None = None):
+    """The ONNX Runtime encoder of ``spec`` from its cached export, with no torch and no
+    PyTorch model, where ``backend`` and ``device`` would choose it; None where the model
+    must be loaded (another runtime, a GPU, no export yet)."""
+    if backend not in (AUTO, ONNX, ONNX_INT8) or not onnxruntime_installed():
+        return None
+    if device not in (None, "auto", "cpu") or (device != "cpu" and backend == AUTO and gpu_visible()):
+        return None
+    from retrieval.encoders.onnx_encoder import cached_onnx_encoder
+
+    precision = "int8" if backend == ONNX_INT8 else "fp32"
+    return cached_onnx_encoder(spec, precision, onnx_cache, batch_size, threads, weights_cache)

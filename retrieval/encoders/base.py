@@ -61,6 +61,16 @@ class Encoder:
         """Text features (not yet normalised) of one batch of tokens."""
         raise NotImplementedError
 
+    def _stack(self, pixels: list):
+        """One batch of preprocessed pictures, as the runtime takes it."""
+        import torch
+
+        return torch.stack([torch.as_tensor(p) for p in pixels])
+
+    def full_model(self) -> LoadedModel:
+        """The loaded model with its PyTorch module (dense localisation reads its patch tokens)."""
+        return self.loaded
+
     def embed_pixels(self, batch) -> np.ndarray:
         """Embed one batch of already preprocessed images (N, C, H, W)."""
         return unit_rows(self._image_forward(batch))
@@ -71,12 +81,10 @@ class Encoder:
 
     def embed_images(self, images: Sequence) -> np.ndarray:
         """Embed PIL images (RGB) in batches of ``batch_size``."""
-        import torch
-
         out = [np.zeros((0, self.dim), np.float32)]
         for start in range(0, len(images), self.batch_size):
             chunk = images[start:start + self.batch_size]
-            out.append(self.embed_pixels(torch.stack([self.preprocess(image) for image in chunk])))
+            out.append(self.embed_pixels(self._stack([self.preprocess(image) for image in chunk])))
         return np.concatenate(out)
 
     def embed_texts(self, texts: Iterable[str]) -> np.ndarray:

@@ -1,46 +1,95 @@
 """The Encoder on ONNX Runtime: the exported towers of an open_clip model, on the CPU.
 
-Preprocessing and tokenizing stay open_clip's own, so the inputs are the same as the
-PyTorch path's; only the two forward passes run in ONNX Runtime (fp32, or int8 weights).
+Built two ways: from a loaded model (`OnnxEncoder.exporting`, which exports the towers on
+first use, and preprocesses and tokenizes with the model's own open_clip parts), or from
+an export alone (`cached_onnx_encoder`): the export's description (onnx_light.py) gives
+a numpy transform and tokenizer checked to match the model's, so nothing imports torch or
+builds the PyTorch model. Only the two forward passes run in ONNX Runtime.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 
 from retrieval.encoders.base import Encoder
-from retrieval.encoders.onnx_export import exported
-from retrieval.models import LoadedModel
+from retrieval.encoders.onnx_export import cache_dir_for, complete, exported, read_meta, tower_paths
+from retrieval.encoders.onnx_light import LIGHT_KEY, light_model
+from retrieval.models import LoadedModel, canonical_spec
 
 
 class OnnxEncoder(Encoder):
-    def __init__(self, loaded: LoadedModel, precision: str = "fp32", batch_size: int = 64, threads: int | None = None,
-                 cache_root: str | None = None):
+    def __init__(self, loaded: LoadedModel, paths: dict[str, str], precision: str = "fp32", batch_size: int = 64,
+                 threads: int | None = None, logit_scale: float | None = None, weights_cache: str | None = None):
         import onnxruntime as ort
-        import torch
 
         super().__init__(loaded, "cpu", batch_size)
-        paths = exported(loaded, precision, cache_root)
+        if logit_scale is not None:
+            self.logit_scale = logit_scale
+        self.weights_cache = weights_cache
         options = ort.SessionOptions()
-        # Unless told, as many threads as torch's (one per physical core by default): a
-        # process that shares the machine (a Ray actor) sets torch's count for both.
-        options.intra_op_num_threads = threads or torch.get_num_threads()
+        # Unless told, as many threads as torch's where torch is in use (a process that
+        # shares the machine, a Ray actor, sets torch's count for both); else ONNX
+        # Runtime's own default, one per physical core, as torch's.
+        torch = sys.modules.get("torch")
+        options.intra_op_num_threads = threads or (torch.get_num_threads() if torch else 0)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Idle worker threads sleep instead of spinning: a spinning pool took the cores
         # from the FAISS search right after a text query (58 ms instead of 38 on 2 cores)
         # and from the decode workers while indexing.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        providers = ["CPUExecutionProvider"]
-        self._image = ort.InferenceSession(paths["image"], options, providers=providers)
-        self._text = ort.InferenceSession(paths["text"], options, providers=providers)
+        self._options, self._paths, self._sessions = options, paths, {}
         self.backend = f"onnx-{precision}"
         self.precision = precision
 
+    @classmethod
+    def exporting(cls, loaded: LoadedModel, precision: str = "fp32", batch_size: int = 64, threads: int | None = None,
+                  cache_root: str | None = None) -> "OnnxEncoder":
+        """The encoder of a loaded model, its towers exported (once, cached) for ONNX Runtime."""
+        return cls(loaded, exported(loaded, precision, cache_root), precision, batch_size, threads)
+
+    def _session(self, tower: str):
+        """A tower's session, made when first used: a text search never loads the image tower."""
+        if tower not in self._sessions:
+            import onnxruntime as ort
+
+            self._sessions[tower] = ort.InferenceSession(self._paths[tower], self._options,
+                                                         providers=["CPUExecutionProvider"])
+        return self._sessions[tower]
+
+    def _stack(self, pixels: list) -> np.ndarray:
+        return np.stack([np.asarray(p, dtype=np.float32) for p in pixels])
+
     def _image_forward(self, pixels) -> np.ndarray:
         pixels = np.ascontiguousarray(pixels.numpy() if hasattr(pixels, "numpy") else pixels, dtype=np.float32)
-        return self._image.run(None, {"pixels": pixels})[0]
+        return self._session("image").run(None, {"pixels": pixels})[0]
 
     def _text_forward(self, tokens) -> np.ndarray:
         ids = np.ascontiguousarray(tokens.numpy() if hasattr(tokens, "numpy") else tokens, dtype=np.int64)
-        return self._text.run(None, {"tokens": ids})[0]
+        return self._session("text").run(None, {"tokens": ids})[0]
+
+    def full_model(self) -> LoadedModel:
+        if self.loaded.model is None:  # built from the export alone: load the PyTorch model now
+            from retrieval.models import load_model
+
+            self.loaded = load_model(self.spec, cache_dir=self.weights_cache)
+        return self.loaded
+
+
+def cached_onnx_encoder(spec: str, precision: str, cache_root: str | None, batch_size: int = 64,
+                        threads: int | None = None, weights_cache: str | None = None) -> OnnxEncoder | None:
+    """The encoder of ``spec`` from its cached export alone (no torch), or None where there
+    is no complete export of this weights' towers in ``precision`` that says how to use it."""
+    if cache_root is None and not os.path.isdir(canonical_spec(spec)):
+        return None  # exports outside a model folder are kept only where the caller says
+    folder = cache_dir_for(spec, cache_root)
+    paths = tower_paths(folder, precision)
+    description = read_meta(folder).get(LIGHT_KEY)
+    if not description or not complete(folder, paths):
+        return None
+    loaded, logit_scale = light_model(canonical_spec(spec), description)
+    return OnnxEncoder(loaded, paths, precision, batch_size, threads, logit_scale=logit_scale,
+                       weights_cache=weights_cache)

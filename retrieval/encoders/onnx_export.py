@@ -23,6 +23,8 @@ import tempfile
 import warnings
 
 from retrieval.atomic_io import atomic_write_bytes
+from retrieval.encoders.base import learned_logit_scale
+from retrieval.encoders.onnx_light import LIGHT_KEY, describe
 from retrieval.models import LoadedModel, canonical_spec, weights_fingerprint
 
 EXPORT_FORMAT = 2  # 2: int8 towers statically quantized
@@ -65,7 +67,9 @@ def exported(loaded: LoadedModel, precision: str = "fp32", cache_root: str | Non
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     folder = cache_dir_for(loaded.spec, cache_root)
     paths = tower_paths(folder, precision)
-    if _complete(folder, paths):
+    if complete(folder, paths):
+        if LIGHT_KEY not in read_meta(folder):  # exported before exports were described
+            _write_meta(folder, loaded)
         return paths
     if precision == "int8":
         source = exported(loaded, "fp32", cache_root)
@@ -76,12 +80,19 @@ def exported(loaded: LoadedModel, precision: str = "fp32", cache_root: str | Non
     return paths
 
 
-def _complete(folder: str, paths: dict[str, str]) -> bool:
+def read_meta(folder: str) -> dict:
+    """The export's meta.json; {} where there is none that reads."""
     try:
         with open(os.path.join(folder, "meta.json")) as handle:
             meta = json.load(handle)
     except (OSError, ValueError):
-        return False
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def complete(folder: str, paths: dict[str, str]) -> bool:
+    """Whether ``paths`` are there, exported by this format from the weights the spec has now."""
+    meta = read_meta(folder)
     return (meta.get("format") == EXPORT_FORMAT and meta.get("weights") == weights_fingerprint(meta.get("spec", ""))
             and all(os.path.exists(p) for p in paths.values()))
 
@@ -91,7 +102,9 @@ def _write_meta(folder: str, loaded: LoadedModel) -> None:
 
     spec = canonical_spec(loaded.spec)
     meta = {"format": EXPORT_FORMAT, "spec": spec, "weights": weights_fingerprint(spec), "opset": OPSET,
-            "embed_dim": loaded.embed_dim, "image_size": loaded.image_size, "torch": torch.__version__}
+            "embed_dim": loaded.embed_dim, "image_size": loaded.image_size, "torch": torch.__version__,
+            # What a later process needs to embed with no torch (None: this model's inputs are not reproduced).
+            LIGHT_KEY: describe(loaded, learned_logit_scale(loaded.model))}
     # A temp file of its own: two processes may export the same model at once.
     atomic_write_bytes(os.path.join(folder, "meta.json"), json.dumps(meta, indent=1).encode())
 

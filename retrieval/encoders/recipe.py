@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retrieval.encoders.backend import AUTO, make_encoder
+from retrieval.encoders.backend import AUTO, cached_encoder, make_encoder
 from retrieval.encoders.base import Encoder
 
 
@@ -21,6 +21,11 @@ class EncoderRecipe:
 
     def __call__(self) -> Encoder:
         from retrieval.models import load_model
+
+        cached = cached_encoder(self.spec, self.backend, self.device, self.batch_size, self.threads, self.onnx_cache,
+                                self.weights_cache)
+        if cached is not None:  # its ONNX export says all it needs: no torch, no PyTorch model
+            return cached
 
         loaded = load_model(self.spec, cache_dir=self.weights_cache)
         return make_encoder(loaded, self.backend, device=self.device, batch_size=self.batch_size,

@@ -38,7 +38,7 @@ class DenseLocator:
     tokens, its text tower the neutral phrase."""
 
     def __init__(self, encoder, method: str = DEFAULT_METHOD, batch_size: int = 32, device: str = "cpu"):
-        loaded: LoadedModel = encoder.loaded
+        loaded: LoadedModel = encoder.full_model()
         model = loaded.model
         if loaded.family == "open_clip":
             if not open_clip_patches.supports(getattr(model, "visual", None)):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from retrieval.models.spec import CHECKPOINT, LOCAL_DIR, parse_spec
+from retrieval.models.spec import HF_HUB_PREFIX, MODEL_CONFIG_FILE, RANDOM_PREFIX, TRANSFORMERS_PREFIX
 
 
 def file_stats(files: list[str]) -> list[tuple[str, int, int]]:
@@ -22,17 +22,21 @@ def _digest(value) -> str:
 
 def weights_fingerprint(spec: str) -> str:
     """The fingerprint of a dual encoder's weights (its local files; the spec alone for
-    hub and random models, whose weights a spec fixes)."""
-    try:
-        parsed = parse_spec(spec)
-    except ValueError:
-        return spec
-    files = []
-    if parsed.kind == LOCAL_DIR:
-        files = [os.path.join(parsed.path, name) for name in sorted(os.listdir(parsed.path))
-                 if os.path.isfile(os.path.join(parsed.path, name))]
-    elif parsed.kind == CHECKPOINT:
-        files = [parsed.path]
+    tags, hub and random models, whose weights a spec fixes). Reads the spec as parse_spec
+    does, without importing open_clip: a search checks its ONNX export with this."""
+    spec = spec.strip()
+    files: list[str] = []
+    if spec.startswith((TRANSFORMERS_PREFIX, RANDOM_PREFIX, HF_HUB_PREFIX)):
+        pass
+    elif os.path.isdir(spec):
+        if not os.path.isfile(os.path.join(spec, MODEL_CONFIG_FILE)):
+            return spec  # not a model (parse_spec refuses it)
+        files = [os.path.join(spec, name) for name in sorted(os.listdir(spec))
+                 if os.path.isfile(os.path.join(spec, name))]
+    else:
+        _arch, sep, rest = spec.partition("/")
+        if sep and os.path.isfile(rest):  # ARCH/CHECKPOINT-FILE
+            files = [os.path.abspath(rest)]
     return _digest((spec, file_stats(files)))
 
 

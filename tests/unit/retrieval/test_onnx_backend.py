@@ -35,11 +35,11 @@ def test_onnx_threads_follow_torch_so_that_processes_sharing_a_machine_do_not_ov
     try:
         torch.set_num_threads(1)  # what a Ray encoder actor does with its share of the cores
         one = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
-        assert one._image.get_session_options().intra_op_num_threads == 1
+        assert one._session("image").get_session_options().intra_op_num_threads == 1
     finally:
         torch.set_num_threads(before)
     told = make_encoder(tiny_model, "onnx", device="cpu", threads=3, onnx_cache=str(onnx_cache))
-    assert told._image.get_session_options().intra_op_num_threads == 3
+    assert told._session("image").get_session_options().intra_op_num_threads == 3
 
 
 def test_fp32_export_loads_and_agrees_with_pytorch(tiny_model, tiny_encoder, onnx_cache):
@@ -121,6 +121,92 @@ def test_auto_uses_onnx_on_a_cpu_and_a_retrained_model_is_exported_again(tiny_mo
     save_model_dir(changed.model, _tiny_cfg(), model_dir)
     after = make_encoder(load_model(model_dir), "auto", device="cpu", onnx_cache=str(onnx_cache)).embed_texts(TEXTS)
     assert np.allclose(after, -before, atol=1e-4)
+
+
+LIGHT_SCRIPT = """
+import json, sys
+from PIL import Image
+from retrieval.encoders import EncoderRecipe
+encoder = EncoderRecipe(sys.argv[1], backend=sys.argv[2], device="cpu", onnx_cache=sys.argv[3])()
+texts = encoder.embed_texts(json.loads(sys.argv[4]))
+images = encoder.embed_images([Image.open(p) for p in json.loads(sys.argv[5])])
+print(json.dumps({"texts": texts.tolist(), "images": images.tolist(), "scale": encoder.logit_scale,
+                  "torch": "torch" in sys.modules, "open_clip": "open_clip" in sys.modules}))
+"""
+
+
+def _embed_in_a_fresh_process(spec, backend, onnx_cache, paths):
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", LIGHT_SCRIPT, spec, backend, str(onnx_cache), json.dumps(TEXTS),
+                          json.dumps(paths)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"}).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "auto"])
+def test_a_cached_export_embeds_in_a_process_without_torch(tiny_model, onnx_cache, tmp_path, backend, monkeypatch):
+    from retrieval.encoders.backend import gpu_visible
+
+    if backend == "auto" and gpu_visible():
+        pytest.skip("auto picks the GPU here")
+    paths = []
+    for i, image in enumerate(_images()):
+        paths.append(str(tmp_path / f"{i}.png"))
+        image.save(paths[-1])
+    exporting = make_encoder(tiny_model, "onnx-int8" if backend == "onnx-int8" else "onnx", device="cpu",
+                             onnx_cache=str(onnx_cache))
+    light = _embed_in_a_fresh_process(tiny_model.spec, backend, onnx_cache, paths)
+    assert not light["torch"] and not light["open_clip"]  # the towers, a numpy transform and tokenizer: nothing else
+    assert _min_cosine(np.asarray(light["texts"]), exporting.embed_texts(TEXTS)) >= 0.9999
+    from PIL import Image
+
+    assert _min_cosine(np.asarray(light["images"]), exporting.embed_images([Image.open(p) for p in paths])) >= 0.9999
+    assert light["scale"] == pytest.approx(exporting.logit_scale)
+
+
+def test_no_cached_encoder_where_the_export_is_stale_missing_or_not_described(tiny_model, onnx_cache, tmp_path):
+    from retrieval.encoders.backend import cached_encoder
+    from retrieval.encoders.onnx_export import cache_dir_for
+    from retrieval.models import load_model
+    from retrieval.training import save_model_dir
+
+    model_dir = str(tmp_path / "model")
+    save_model_dir(tiny_model.model, _tiny_cfg(), model_dir)
+    assert cached_encoder(model_dir, "onnx", "cpu", onnx_cache=str(onnx_cache)) is None  # nothing exported yet
+    make_encoder(load_model(model_dir), "onnx", device="cpu", onnx_cache=str(onnx_cache))
+    light = cached_encoder(model_dir, "onnx", "cpu", onnx_cache=str(onnx_cache))
+    assert light is not None and light.loaded.model is None
+    assert cached_encoder(model_dir, "torch", "cpu", onnx_cache=str(onnx_cache)) is None
+    assert cached_encoder(model_dir, "onnx-int8", "cpu", onnx_cache=str(onnx_cache)) is None  # only fp32 exported
+    assert light.full_model().model is not None  # dense localisation loads the PyTorch model when it needs it
+
+    save_model_dir(tiny_model.model, _tiny_cfg(), model_dir)  # retrained: the export is stale
+    assert cached_encoder(model_dir, "onnx", "cpu", onnx_cache=str(onnx_cache)) is None
+
+    make_encoder(load_model(model_dir), "onnx", device="cpu", onnx_cache=str(onnx_cache))
+    meta_path = os.path.join(cache_dir_for(model_dir), "meta.json")
+    with open(meta_path) as handle:
+        meta = json.load(handle)
+    with open(meta_path, "w") as handle:  # a model whose transform or tokenizer is not reproduced
+        json.dump({**meta, "light": None}, handle)
+    assert cached_encoder(model_dir, "onnx", "cpu", onnx_cache=str(onnx_cache)) is None
+
+
+def test_an_export_made_before_descriptions_gets_one_on_next_use(tiny_model, onnx_cache):
+    from retrieval.encoders.backend import cached_encoder
+    from retrieval.encoders.onnx_export import cache_dir_for
+
+    make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
+    meta_path = os.path.join(cache_dir_for(tiny_model.spec, str(onnx_cache)), "meta.json")
+    with open(meta_path) as handle:
+        meta = json.load(handle)
+    meta.pop("light")
+    with open(meta_path, "w") as handle:
+        json.dump(meta, handle)
+    assert cached_encoder(tiny_model.spec, "onnx", "cpu", onnx_cache=str(onnx_cache)) is None
+    make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))  # not exported again: described
+    assert cached_encoder(tiny_model.spec, "onnx", "cpu", onnx_cache=str(onnx_cache)) is not None
 
 
 def _tiny_cfg():

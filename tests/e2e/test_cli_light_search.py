@@ -1,0 +1,42 @@
+"""`clipdex search` on the ONNX backend, once the model is exported: a cold process that
+imports neither torch nor open_clip (seconds each) and finds what the PyTorch model finds."""
+
+
+import pytest
+from imagefiles import write_photos
+from test_cli import TINY, clipdex
+
+pytest.importorskip("onnxruntime")
+
+HEAVY = ("torch", "open_clip", "transformers")
+
+
+def _imported(stderr: str) -> set[str]:
+    """Top-level modules a run imported, from Python's import-time report."""
+    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+def _scores(stdout: str) -> dict[str, float]:
+    hits = [line.split(None, 1) for line in stdout.splitlines() if line and not line.startswith(" ")]
+    return {path: float(score) for score, path in hits}
+
+
+def test_a_search_after_export_imports_no_torch_and_finds_the_same(tmp_path):
+    photos = tmp_path / "photos"
+    write_photos(str(photos), 6)
+    env = {"CLIPDEX_ONNX_CACHE": str(tmp_path / "onnx")}
+    clipdex("index", str(photos), "--model", TINY, "--backend", "onnx", "-q", env_extra=env)  # exports the towers
+    data = ["--data-dir", str(photos / ".clipdex"), "-k", "6"]
+    by_torch = _scores(clipdex("search", "a photo", "--backend", "torch", *data, env_extra=env).stdout)
+
+    for query in (["a photo"], ["--image", str(next(photos.glob("*.jpg")))]):
+        light = clipdex("search", *query, "--backend", "onnx", *data, env_extra={**env, "PYTHONPROFILEIMPORTTIME": "1"})
+        assert not _imported(light.stderr) & set(HEAVY), query
+        assert len(_scores(light.stdout)) == 6
+    light = _scores(clipdex("search", "a photo", "--backend", "onnx", *data, env_extra=env).stdout)
+    assert light.keys() == by_torch.keys()
+    assert max(abs(light[path] - by_torch[path]) for path in light) <= 2e-3
+
+    located = clipdex("search", "a photo", "--backend", "onnx", "--locate", *data, env_extra=env).stdout
+    assert located.count("(dense:") == 6  # showing where needs the PyTorch model: loaded when asked for
