@@ -33,6 +33,7 @@ def index_options(settings: Settings, batch_size: int | None = None, workers: in
     return IndexOptions(
         batch_size=batch_size or settings.batch_size,
         num_workers=workers if workers is not None else settings.num_workers,
+        decode_workers=settings.decode_workers,
         max_pixels=settings.max_image_pixels,
         checkpoint_seconds=settings.checkpoint_seconds,
         progress=progress,

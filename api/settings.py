@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     backend: Literal[BACKENDS] = Field(
         "auto", description="inference backend; auto: ONNX Runtime on a CPU when installed, else PyTorch")
     batch_size: int = Field(64, ge=1, le=4096)
-    num_workers: int | None = Field(None, ge=0, le=64, description="decode worker processes; default from cores")
+    num_workers: int | None = Field(None, ge=0, le=64, description="decode workers; default from cores")
+    decode_workers: Literal["auto", "threads", "processes"] = Field(
+        "auto", description="decode in threads (auto: for ONNX Runtime, which then needs no torch) or processes")
     max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
     checkpoint_seconds: float = Field(30.0, ge=0)
 

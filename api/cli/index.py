@@ -156,7 +156,7 @@ def cmd_index_texts(args, settings: Settings) -> int:
 def add_parsers(sub, flags) -> None:
     index = sub.add_parser("index", parents=flags.of("collection", "encoder", "index", "json", "quiet"), help="index folders (incremental)")
     index.add_argument("folders", nargs="*", help="folders or files (default: the collection's folders)")
-    index.add_argument("--workers", type=int, help="decode worker processes")
+    index.add_argument("--workers", type=int, help="decode workers (threads for ONNX Runtime, else processes; CLIPDEX_DECODE_WORKERS)")
     index.add_argument("--follow-links", action=argparse.BooleanOptionalAction, default=None,
                        help="follow links out of the indexed folders (and serve what they point at); remembered")
     index.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",

@@ -1,13 +1,22 @@
-"""What the DataLoader worker processes do: read a file, hash it, decode and preprocess it.
+"""What the decode workers do: read a file, hash it, decode and preprocess it.
 
-Runs outside the main process so that the model never waits on JPEG decoding. A file
-whose hash belongs to a file that disappeared from the collection (a move or rename)
-is not decoded at all: its vector is reused.
+Runs beside the model so that it never waits on JPEG decoding: in the worker processes
+of a torch DataLoader for PyTorch, or in threads of this process (`thread_batches`) for
+an encoder without torch (ONNX Runtime). Reading, hashing and PIL's decoding and resizing
+release the GIL, so threads decode side by side with no process to start, no second
+import of torch, no pixels copied between processes. A file whose hash belongs to a file
+that disappeared from the collection (a move or rename) is not decoded at all: its
+vector is reused.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
+
+import numpy as np
 
 from retrieval.images.decode import ImageError, content_hash, decode_image, probe_image
 
@@ -94,11 +103,18 @@ class DecodeDataset:
 
 
 def collate(items: list[dict]) -> dict:
-    """Stack the decoded images of a batch; pass the rest through as lists."""
-    import torch
-
+    """Stack the decoded images of a batch (numpy arrays stay numpy, tensors torch); pass
+    the rest through as lists."""
     decoded = [item for item in items if item["kind"] == DECODED]
-    pixels = torch.stack([torch.as_tensor(item.pop("pixels")) for item in decoded]) if decoded else None
+    pixels = [item.pop("pixels") for item in decoded]
+    if not pixels:
+        pixels = None
+    elif isinstance(pixels[0], np.ndarray):  # the numpy transform of an ONNX encoder
+        pixels = np.stack(pixels)
+    else:
+        import torch
+
+        pixels = torch.stack(pixels)
     return {
         "pixels": pixels,
         "decoded": decoded,
@@ -118,3 +134,28 @@ def read_blobs(items: list[dict]) -> list[bytes | None]:
         except OSError:
             blobs.append(None)
     return blobs
+
+
+def thread_batches(dataset: DecodeDataset, batch_size: int, threads: int, batches_ahead: int = 2) -> Iterator[dict]:
+    """The dataset's items in order, ``batch_size`` at a time, collated as the DataLoader's
+    are; at most ``batches_ahead`` batches beyond the current one are decoded ahead, so
+    memory does not grow with the folder."""
+    positions = iter(range(len(dataset)))
+    pending: deque = deque()
+    pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="clipdex-decode")
+
+    def top_up() -> None:
+        while len(pending) < (batches_ahead + 1) * batch_size:
+            position = next(positions, None)
+            if position is None:
+                return
+            pending.append(pool.submit(dataset.__getitem__, position))
+
+    try:
+        top_up()
+        while pending:
+            items = [pending.popleft().result() for _ in range(min(batch_size, len(pending)))]
+            top_up()
+            yield collate(items)
+    finally:  # stopped early (Ctrl-C, an error): drop what has not started, wait for nothing
+        pool.shutdown(wait=False, cancel_futures=True)

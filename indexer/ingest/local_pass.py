@@ -1,12 +1,13 @@
-"""The embedding pass in this process: decode worker processes (a torch DataLoader) feed
-the model; on a GPU, JPEGs are decoded on the device (gpu_feed.py)."""
+"""The embedding pass in this process: decode workers feed the model. Worker processes
+(a torch DataLoader) for PyTorch, threads (decode.py) for an ONNX Runtime encoder,
+which then runs without torch; on a GPU, JPEGs are decoded on the device (gpu_feed.py)."""
 
 from __future__ import annotations
 
 import logging
 
 from indexer.collection import Collection
-from indexer.ingest.decode import DecodeDataset, collate
+from indexer.ingest.decode import DecodeDataset, collate, thread_batches
 from indexer.ingest.gpu_feed import prepared_batches
 from indexer.ingest.options import DECODE_AUTO, DECODE_CPU, DECODE_MODES, IndexOptions, IndexReport, default_workers
 from indexer.ingest.progress import Progress
@@ -26,12 +27,8 @@ def local_embed_pass(
     report: IndexReport,
     progress: Progress,
 ) -> list[tuple[int, str]]:
-    from torch.utils.data import DataLoader
-
     on_device = _device_preprocessor(encoder, options.decode, options.jpeg_decoder)
     workers = default_workers(on_device is not None) if options.num_workers is None else options.num_workers
-    if len(items) < 2 * options.batch_size:
-        workers = min(workers, 1)
     dataset = DecodeDataset(
         items,
         encoder.preprocess,
@@ -40,17 +37,15 @@ def local_embed_pass(
         min_side=encoder.loaded.image_size,
         jpeg_to_device=on_device is not None,
     )
-    loader = DataLoader(
-        dataset,
-        batch_size=options.batch_size,
-        num_workers=workers,
-        collate_fn=collate,
-        prefetch_factor=4 if workers else None,
-        # JPEG bytes go to the decoder from plain memory; only worker-decoded pixels gain by pinning.
-        pin_memory=str(encoder.device).startswith("cuda") and on_device is None,
-    )
+    if _decode_in_threads(encoder, on_device, options.decode_workers):
+        batches = thread_batches(dataset, options.batch_size, max(workers, 1))
+        prepared = ((batch, batch["pixels"], batch["decoded"]) for batch in batches)
+    else:
+        if len(items) < 2 * options.batch_size:
+            workers = min(workers, 1)
+        loader = _process_loader(dataset, encoder, on_device, workers, options.batch_size)
+        prepared = prepared_batches(loader, on_device, encoder, options.max_pixels, options.decode_threads)
     results = ResultWriter(collection, index, moved_by_hash, options, report)
-    prepared = prepared_batches(loader, on_device, encoder, options.max_pixels, options.decode_threads)
     try:
         for batch, pixels, decoded in prepared:
             vectors = encoder.embed_pixels(pixels) if pixels is not None else None
@@ -62,6 +57,28 @@ def local_embed_pass(
         raise
     results.checkpoint()
     return results.again
+
+
+def _decode_in_threads(encoder, on_device, decode_workers: str) -> bool:
+    if decode_workers not in ("auto", "threads", "processes"):
+        raise ValueError(f"decode_workers must be auto, threads or processes, not {decode_workers!r}")
+    if on_device is not None:  # the GPU path decodes JPEGs on the device, fed by worker processes
+        return False
+    return decode_workers == "threads" or (decode_workers == "auto" and encoder.backend.startswith("onnx"))
+
+
+def _process_loader(dataset: DecodeDataset, encoder, on_device, workers: int, batch_size: int):
+    from torch.utils.data import DataLoader
+
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=collate,
+        prefetch_factor=4 if workers else None,
+        # JPEG bytes go to the decoder from plain memory; only worker-decoded pixels gain by pinning.
+        pin_memory=str(encoder.device).startswith("cuda") and on_device is None,
+    )
 
 
 def _device_preprocessor(encoder, decode: str, jpeg_decoder: str = "auto"):

@@ -47,6 +47,9 @@ class IndexOptions:
     # engines, `pip install clipdex[gpu]`; torchvision's with a warning where unavailable).
     jpeg_decoder: str = "auto"
     decode_threads: int = 4  # GPU path: threads preparing batches while the model runs
+    # Who decodes on the CPU: "auto" (threads for an encoder without torch, ONNX Runtime;
+    # worker processes for PyTorch's), "threads" or "processes".
+    decode_workers: str = "auto"
     on_progress: Callable[[int, int], None] | None = None  # (done, total) after each batch
     # Follow links out of the indexed folders: None keeps what the collection was told last
     # (default no); the choice is remembered.

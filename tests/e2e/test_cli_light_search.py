@@ -1,5 +1,6 @@
-"""`clipdex search` on the ONNX backend, once the model is exported: a cold process that
-imports neither torch nor open_clip (seconds each) and finds what the PyTorch model finds."""
+"""`clipdex search` and `clipdex index` on the ONNX backend, once the model is exported:
+cold processes that import neither torch nor open_clip (seconds each) and find what the
+PyTorch model finds."""
 
 
 import pytest
@@ -37,6 +38,14 @@ def test_a_search_after_export_imports_no_torch_and_finds_the_same(tmp_path):
     light = _scores(clipdex("search", "a photo", "--backend", "onnx", *data, env_extra=env).stdout)
     assert light.keys() == by_torch.keys()
     assert max(abs(light[path] - by_torch[path]) for path in light) <= 2e-3
+
+    again = str(tmp_path / "again")  # indexed with the export alone: decoded in threads, no torch
+    run = clipdex("index", str(photos), "--model", TINY, "--backend", "onnx", "--data-dir", again, "-q",
+                  env_extra={**env, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert "indexed 6" in run.stdout and not _imported(run.stderr) & set(HEAVY)
+    rebuilt = _scores(clipdex("search", "a photo", "--backend", "onnx", "--data-dir", again, "-k", "6",
+                              env_extra=env).stdout)
+    assert max(abs(rebuilt[path] - light[path]) for path in light) <= 1e-3
 
     located = clipdex("search", "a photo", "--backend", "onnx", "--locate", *data, env_extra=env).stdout
     assert located.count("(dense:") == 6  # showing where needs the PyTorch model: loaded when asked for

@@ -131,6 +131,24 @@ def test_bad_files_are_recorded_and_the_run_finishes(tmp_path, photos, tiny_enco
     assert set(valid) <= indexed  # CMYK, 16-bit, palette, alpha, 1x1, odd names all indexed
 
 
+def test_decoding_in_threads_makes_the_collection_worker_processes_make(tmp_path, photos, tiny_encoder):
+    # What an ONNX Runtime encoder gets (no torch to import in workers): the same rows, errors and vectors.
+    expected = write_bad_files(str(photos / "bad"))
+    write_odd_but_valid(str(photos / "odd"))
+    made = {}
+    for how in ("processes", "threads"):
+        data = str(tmp_path / how)
+        options = IndexOptions(batch_size=4, num_workers=2, progress=False, decode_workers=how)
+        assert _index(data, [str(photos)], CountingFactory(tiny_encoder), options).failed == len(expected)
+        collection = _collection(data)
+        made[how] = ({row["path"]: collection.vector_of_file(row["id"]) for row in collection.store.iter_ok()},
+                     dict(collection.store.failures()))
+        collection.close()
+    (by_processes, failed_p), (by_threads, failed_t) = made["processes"], made["threads"]
+    assert failed_p == failed_t and by_processes.keys() == by_threads.keys()
+    assert all(np.allclose(by_processes[path], by_threads[path], atol=1e-6) for path in by_processes)
+
+
 def test_unreadable_file_is_recorded(tmp_path, photos, tiny_encoder):
     locked = photos / "locked.jpg"
     noise_image(1).save(locked)
@@ -277,7 +295,8 @@ def test_a_crash_half_way_loses_nothing_and_the_rerun_completes(tmp_path, tiny_e
     assert all(after[p] == t for p, t in done_before.items())
 
 
-def test_ctrl_c_keeps_what_was_embedded_and_the_rerun_does_only_the_rest(tmp_path, tiny_encoder):
+@pytest.mark.parametrize("decode_workers", ["processes", "threads"])
+def test_ctrl_c_keeps_what_was_embedded_and_the_rerun_does_only_the_rest(tmp_path, tiny_encoder, decode_workers):
     folder = tmp_path / "many"
     write_photos(str(folder), 40)
     data = str(tmp_path / "data")
@@ -298,7 +317,8 @@ def test_ctrl_c_keeps_what_was_embedded_and_the_rerun_does_only_the_rest(tmp_pat
 
             return Interrupted()
 
-    slow_checkpoints = IndexOptions(batch_size=8, num_workers=0, checkpoint_seconds=3600, progress=False)
+    slow_checkpoints = IndexOptions(batch_size=8, num_workers=0, checkpoint_seconds=3600, progress=False,
+                                    decode_workers=decode_workers)
     with pytest.raises(KeyboardInterrupt):
         _index(data, [str(folder)], Interrupting(tiny_encoder), slow_checkpoints)
     collection = _collection(data)
