@@ -36,6 +36,21 @@ def test_a_compact_vocabulary_renumbers_as_the_model_folder_does(reference):
     assert np.array_equal(ClipBpeTokenizer(token_ids=kept)(texts), CompactTokenizer(reference, kept)(texts).numpy())
 
 
+def test_plain_ascii_is_cleaned_as_ftfy_would_without_importing_it():
+    import random
+    import string
+
+    from open_clip.tokenizer import _clean_lower
+
+    from retrieval.models.clip_bpe import clean
+
+    rng = random.Random(0)
+    alphabet = string.printable + "&;\x00\x07\x1b\x7f" + "&amp;&lt;&#39;"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert clean(text) == _clean_lower(text), repr(text)
+
+
 def test_a_missing_vocabulary_file_says_which(tmp_path):
     with pytest.raises(OSError):
         ClipBpeTokenizer(path=str(tmp_path / "nowhere.txt.gz"))
