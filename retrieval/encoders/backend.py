@@ -54,9 +54,9 @@ def make_encoder(loaded: LoadedModel, backend: str = AUTO, device: str | None = 
 
 
 def gpu_visible() -> bool:
-    """Whether torch might find a GPU here, asked without importing torch: an NVIDIA or
-    AMD device node, or Apple silicon (mps)."""
-    if any(os.path.exists(node) for node in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd")):
+    """Whether torch might find a GPU here, asked without importing torch: an NVIDIA, AMD
+    or WSL GPU device node, or Apple silicon (mps). A false yes only costs the torch import."""
+    if any(os.path.exists(node) for node in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")):
         return True
     return sys.platform == "darwin" and platform.machine() == "arm64"
 

@@ -1,6 +1,7 @@
 """Indexing real folders into a real SQL store (SQLite, and PostgreSQL when one is given:
 tests/database_urls.py) and FAISS index, with the tiny random model."""
 
+import contextlib
 import os
 import shutil
 
@@ -31,6 +32,23 @@ def _database(request, tmp_path):
         DATABASE["url"] = url
         yield
     DATABASE["url"] = None
+
+
+@contextlib.contextmanager
+def _own_database(folder, first: bool):
+    """A second collection's database of its own (on SQLite its data dir has one already)."""
+    if first or DATABASE["url"] is None:
+        yield
+        return
+    from database_urls import fresh_database
+
+    before = DATABASE["url"]
+    with fresh_database("postgresql", folder) as url:
+        DATABASE["url"] = url
+        try:
+            yield
+        finally:
+            DATABASE["url"] = before
 
 
 def _collection(data_dir) -> Collection:
@@ -139,11 +157,12 @@ def test_decoding_in_threads_makes_the_collection_worker_processes_make(tmp_path
     for how in ("processes", "threads"):
         data = str(tmp_path / how)
         options = IndexOptions(batch_size=4, num_workers=2, progress=False, decode_workers=how)
-        assert _index(data, [str(photos)], CountingFactory(tiny_encoder), options).failed == len(expected)
-        collection = _collection(data)
-        made[how] = ({row["path"]: collection.vector_of_file(row["id"]) for row in collection.store.iter_ok()},
-                     dict(collection.store.failures()))
-        collection.close()
+        with _own_database(tmp_path / f"{how}-db", first=how == "processes"):
+            assert _index(data, [str(photos)], CountingFactory(tiny_encoder), options).failed == len(expected)
+            collection = _collection(data)
+            made[how] = ({row["path"]: collection.vector_of_file(row["id"]) for row in collection.store.iter_ok()},
+                         dict(collection.store.failures()))
+            collection.close()
     (by_processes, failed_p), (by_threads, failed_t) = made["processes"], made["threads"]
     assert failed_p == failed_t and by_processes.keys() == by_threads.keys()
     assert all(np.allclose(by_processes[path], by_threads[path], atol=1e-6) for path in by_processes)
