@@ -1,4 +1,4 @@
-"""How much int8 (ONNX Runtime dynamic quantization) changes search results of a trained model.
+"""How much int8 (ONNX Runtime static quantization of the image tower) changes search results of a trained model.
 
     python -m bench.int8_agreement [--minutes 3] [--scenes 500]
 

@@ -1,0 +1,188 @@
+"""clipdex beside rclip (and clip-retrieval), whole commands from cold processes, one run.
+
+    python -m bench.peers [--images 500] [--rclip PATH] [--clip-retrieval PATH] [--repeats 5]
+
+Every tool gets random weights of the same architecture, planted offline: rclip's ONNX
+files are exported here from open_clip's ViT-B-32-256 (rclip ships that model), and
+clipdex exports its own towers once before timing (as rclip's are shipped). Rows:
+
+  index           index the folder from nothing (rclip: its first query, which indexes)
+  no-change rerun nothing changed (rclip: index check + query)
+  cold search     one text query in a new process, the median of --repeats runs, the
+                  tools taking turns;
+                  clipdex with `--backend torch` is the same query through the PyTorch model
+                  (what a search imported before exports described themselves: torch, open_clip)
+Peak RSS: GNU time's maximum resident set of the command. The tools
+without a path are left out. Prints a table with the CPU flags, writes bench/results/peers.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench.common import cpu_flags, print_table, temp_path, write_result
+from bench.photos import make_folder
+
+ARCH = "ViT-B-32-256"  # rclip's model
+RCLIP_MODEL_DIR = "ViT-B-32-256-datacomp_s34b_b86k"
+QUERY = "a red circle"
+GNU_TIME = "/usr/bin/time"  # Debian's `time` package
+
+
+def timed(command: list[str], cwd: str | None = None, env: dict | None = None) -> dict:
+    """Wall seconds and peak RSS (MB, the largest process of the tree) of one command, from
+    a new process. The RSS is GNU time's: a child's own ru_maxrss from wait4 would start
+    at this process's size, which it had before exec."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        started = time.perf_counter()
+        proc = subprocess.run([GNU_TIME, "-f", "%M", "-o", rss.name, *command], cwd=cwd, capture_output=True,
+                              text=True, env={**os.environ, **(env or {})})
+        seconds = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({proc.returncode}): {proc.stderr[-800:]}")
+        return {"seconds": seconds, "peak_rss_mb": int(rss.read().split()[-1]) / 1024, "stdout": proc.stdout}
+
+
+def plant_rclip(datadir: str) -> None:
+    """rclip's model files: random ViT-B-32-256 towers (seeded) and the BPE vocabulary."""
+    import open_clip
+    import torch
+
+    folder = os.path.join(datadir, RCLIP_MODEL_DIR)
+    if os.path.exists(os.path.join(folder, "textual.onnx")):
+        return
+    os.makedirs(folder, exist_ok=True)
+    torch.manual_seed(0)
+    model = open_clip.create_model(ARCH, pretrained=None).eval()
+
+    class Tower(torch.nn.Module):
+        def __init__(self, image: bool):
+            super().__init__()
+            self.model, self.image = model, image
+
+        def forward(self, inputs):
+            return self.model.encode_image(inputs) if self.image else self.model.encode_text(inputs)
+
+    torch.backends.mha.set_fastpath_enabled(False)
+    names = {"input_names": ["input"], "output_names": ["output"],
+             "dynamic_axes": {"input": {0: "b"}, "output": {0: "b"}}, "dynamo": False}
+    with torch.no_grad():
+        torch.onnx.export(Tower(True), (torch.randn(2, 3, 256, 256),), os.path.join(folder, "visual.onnx"), **names)
+        torch.onnx.export(Tower(False), (torch.zeros(2, 77, dtype=torch.long),), os.path.join(folder, "textual.onnx"),
+                          **names)
+    vocab = os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz")
+    os.makedirs(os.path.join(datadir, "tokenizer"), exist_ok=True)
+    shutil.copy(vocab, os.path.join(datadir, "tokenizer", os.path.basename(vocab)))
+
+
+def interleaved(repeats: int, commands: dict[tuple[str, str], tuple[list[str], dict]]) -> list[dict]:
+    """Each command ``repeats`` times, taking turns (a busy moment of a shared machine
+    falls on all of them alike); the median seconds and the largest RSS of each."""
+    runs: dict = {key: [] for key in commands}
+    for _ in range(repeats):
+        for key, (command, kwargs) in commands.items():
+            runs[key].append(timed(command, **kwargs))
+    return [{"tool": tool, "what": what, "seconds": statistics.median(r["seconds"] for r in found),
+             "peak_rss_mb": max(r["peak_rss_mb"] for r in found), "runs": [round(r["seconds"], 3) for r in found]}
+            for (tool, what), found in runs.items()]
+
+
+def clipdex_rows(photos: str, work: str, count: int, backends: list[str]) -> tuple[list[dict], dict]:
+    """The index and rerun rows, and the cold search commands (timed later, in turns)."""
+    clipdex = [sys.executable, "-m", "api.cli"]
+    env = {"CLIPDEX_ONNX_CACHE": os.path.join(work, "onnx"), "HF_HUB_OFFLINE": "1"}
+    model = f"random:{ARCH}"
+    for extra in ([], ["--int8"]):
+        timed([*clipdex, "export-onnx", model, *extra], env=env)
+    rows = []
+    runs = [(backend, "auto") for backend in backends] + [(backends[0], "processes")]
+    for backend, decode in runs:
+        data = os.path.join(work, f"clipdex-{backend}-{decode}")
+        shutil.rmtree(data, ignore_errors=True)
+        run = timed([*clipdex, "index", photos, "--model", model, "--backend", backend, "--data-dir", data, "-q"],
+                    env={**env, "CLIPDEX_DECODE_WORKERS": decode})
+        what = f"index ({backend}{', decode in processes' if decode == 'processes' else ''})"
+        rows.append({"tool": "clipdex", "what": what, **run, "images_per_s": count / run["seconds"]})
+    data = os.path.join(work, f"clipdex-{backends[0]}-auto")
+    rerun = timed([*clipdex, "index", photos, "--model", model, "--data-dir", data, "-q"], env=env)
+    rows.append({"tool": "clipdex", "what": "no-change rerun", **rerun})
+    return rows, {f"cold search ({backend})": ([*clipdex, "search", QUERY, "-k", "3", "--backend", backend,
+                                                "--data-dir", data], {"env": env}) for backend in ("onnx", "torch")}
+
+
+def rclip_rows(rclip: str, photos: str, work: str, count: int) -> tuple[list[dict], dict]:
+    """The index row, and the cold search command (timed later, in turns with clipdex's)."""
+    datadir = os.path.join(work, "rclip")
+    plant_rclip(datadir)
+    env = {"RCLIP_DATADIR": datadir, "HF_HUB_OFFLINE": "1"}
+    if os.path.exists(os.path.join(datadir, "db.sqlite3")):
+        os.remove(os.path.join(datadir, "db.sqlite3"))
+    command = [rclip, "-f", "-t", "3", QUERY]
+    first = timed(command, cwd=photos, env=env)
+    rows = [{"tool": "rclip", "what": "index (+ query)", **first, "images_per_s": count / first["seconds"]}]
+    return rows, {"cold search (index check + query)": (command, {"cwd": photos, "env": env})}
+
+
+def clip_retrieval_rows(tool: str, photos: str, work: str, count: int) -> list[dict]:
+    out = os.path.join(work, "clip-retrieval")
+    shutil.rmtree(out, ignore_errors=True)
+    run = timed([tool, "inference", "--input_dataset", photos, "--output_folder", out, "--clip_model",
+                 f"open_clip:{ARCH}", "--num_prepro_workers", "2", "--batch_size", "64", "--enable_text", "False",
+                 "--enable_metadata", "False"], env={"HF_HUB_OFFLINE": "1"})
+    return [{"tool": "clip-retrieval", "what": "index", **run, "images_per_s": count / run["seconds"]}]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rclip", help="the rclip executable (a venv with `pip install rclip`)")
+    parser.add_argument("--clip-retrieval", help="the clip-retrieval executable")
+    parser.add_argument("--backends", default="auto,onnx-int8,torch")
+    parser.add_argument("--work", default=temp_path("clipdex-peers"))
+    args = parser.parse_args()
+
+    photos = os.path.join(args.work, f"photos-{args.images}")
+    make_folder(photos, args.images)
+    rows, searches = [], {}
+    if args.rclip:
+        made, commands = rclip_rows(args.rclip, photos, args.work, args.images)
+        rows += made
+        searches.update({("rclip", what): command for what, command in commands.items()})
+    if args.clip_retrieval:
+        rows += clip_retrieval_rows(args.clip_retrieval, photos, args.work, args.images)
+    made, commands = clipdex_rows(photos, args.work, args.images, args.backends.split(","))
+    rows += made
+    searches.update({("clipdex", what): command for what, command in commands.items()})
+    rows += interleaved(args.repeats, searches)
+    for row in rows:
+        row.pop("stdout", None)
+    print(f"{args.images} JPEGs of 640x480, {ARCH} random weights, CPU flags: {' '.join(cpu_flags())}, "
+          f"{os.cpu_count()} CPUs")
+    print_table([("tool", "<15s", "tool"), ("what", "<34s", "what"), ("seconds", "8.2f", "seconds"),
+                 ("images/s", "9.1f", lambda r: r.get("images_per_s", float("nan"))),
+                 ("peak RSS MB", "12.0f", "peak_rss_mb")], rows)
+    by = {(r["tool"], r["what"]): r for r in rows}
+    ratios = {}
+    if ("rclip", "cold search (index check + query)") in by:
+        ratios["cold_search_clipdex_over_rclip"] = (by[("clipdex", "cold search (onnx)")]["seconds"]
+                                                    / by[("rclip", "cold search (index check + query)")]["seconds"])
+        ratios["index_rate_clipdex_over_rclip"] = (by[("clipdex", f"index ({args.backends.split(',')[0]})")]
+                                                   ["images_per_s"] / by[("rclip", "index (+ query)")]["images_per_s"])
+    ratios["cold_search_onnx_over_torch"] = (by[("clipdex", "cold search (onnx)")]["seconds"]
+                                             / by[("clipdex", "cold search (torch)")]["seconds"])
+    for name, value in ratios.items():
+        print(f"{name}: {value:.2f}")
+    write_result("peers.json", {"images": args.images, "arch": ARCH, "cpu_flags": cpu_flags(), "cpus": os.cpu_count(),
+                                "rows": rows, "ratios": ratios})
+
+
+if __name__ == "__main__":
+    main()
