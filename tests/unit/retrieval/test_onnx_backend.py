@@ -209,6 +209,17 @@ def test_an_export_made_before_descriptions_gets_one_on_next_use(tiny_model, onn
     assert cached_encoder(tiny_model.spec, "onnx", "cpu", onnx_cache=str(onnx_cache)) is not None
 
 
+def test_an_export_that_lost_its_weights_file_is_made_again(tiny_model, onnx_cache):
+    from retrieval.encoders.backend import cached_encoder
+    from retrieval.encoders.onnx_export import cache_dir_for
+
+    before = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache)).embed_texts(TEXTS)
+    os.remove(os.path.join(cache_dir_for(tiny_model.spec, str(onnx_cache)), "text.onnx.data"))
+    assert cached_encoder(tiny_model.spec, "onnx", "cpu", onnx_cache=str(onnx_cache)) is None
+    again = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache)).embed_texts(TEXTS)
+    assert np.allclose(again, before, atol=1e-6)
+
+
 def _tiny_cfg():
     from retrieval.models.spec import CONFIG_DIR
 
