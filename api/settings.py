@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="auto (cuda, mps, cpu), or a torch device")
     backend: Literal[BACKENDS] = Field(
         "auto", description="inference backend; auto: ONNX Runtime on a CPU when installed, else PyTorch")
-    batch_size: int = Field(64, ge=1, le=4096)
+    batch_size: int | None = Field(None, ge=1, le=4096,
+                                   description="images a batch; default 32 on ONNX Runtime, 64 on PyTorch")
     num_workers: int | None = Field(None, ge=0, le=64, description="decode workers; default from cores")
     decode_workers: Literal["auto", "threads", "processes"] = Field(
         "auto", description="decode in threads (auto: for ONNX Runtime, which then needs no torch) or processes")

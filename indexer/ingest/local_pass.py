@@ -37,13 +37,14 @@ def local_embed_pass(
         min_side=encoder.loaded.image_size,
         jpeg_to_device=on_device is not None,
     )
+    batch_size = options.batch_size or encoder.batch_size
     if _decode_in_threads(encoder, on_device, options.decode_workers):
-        batches = thread_batches(dataset, options.batch_size, max(workers, 1))
+        batches = thread_batches(dataset, batch_size, max(workers, 1))
         prepared = ((batch, batch["pixels"], batch["decoded"]) for batch in batches)
     else:
-        if len(items) < 2 * options.batch_size:
+        if len(items) < 2 * batch_size:
             workers = min(workers, 1)
-        loader = _process_loader(dataset, encoder, on_device, workers, options.batch_size)
+        loader = _process_loader(dataset, encoder, on_device, workers, batch_size)
         prepared = prepared_batches(loader, on_device, encoder, options.max_pixels, options.decode_threads)
     results = ResultWriter(collection, index, moved_by_hash, options, report)
     try:

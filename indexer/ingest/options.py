@@ -36,7 +36,7 @@ class IndexReport:
 
 @dataclass
 class IndexOptions:
-    batch_size: int = 64
+    batch_size: int | None = None  # None: the encoder's (32 on ONNX Runtime, 64 on PyTorch)
     num_workers: int | None = None  # None: chosen from the core count
     max_pixels: int = DEFAULT_MAX_PIXELS
     checkpoint_seconds: float = 30.0

@@ -29,7 +29,7 @@ def onnxruntime_installed() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-def make_encoder(loaded: LoadedModel, backend: str = AUTO, device: str | None = None, batch_size: int = 64,
+def make_encoder(loaded: LoadedModel, backend: str = AUTO, device: str | None = None, batch_size: int | None = None,
                  threads: int | None = None, onnx_cache: str | None = None) -> Encoder:
     """The encoder of ``loaded`` on the runtime ``backend`` names. ``onnx_cache``: where
     exported ONNX towers are kept (None: a temporary folder of this process)."""
@@ -61,7 +61,7 @@ def gpu_visible() -> bool:
     return sys.platform == "darwin" and platform.machine() == "arm64"
 
 
-def cached_encoder(spec: str, backend: str = AUTO, device: str | None = None, batch_size: int = 64,
+def cached_encoder(spec: str, backend: str = AUTO, device: str | None = None, batch_size: int | None = None,
                    threads: int | None = None, onnx_cache: str | None = None, weights_cache: str | None = None):
     """The ONNX Runtime encoder of ``spec`` from its cached export, with no torch and no
     PyTorch model, where ``backend`` and ``device`` would choose it; None where the model

@@ -35,13 +35,14 @@ class Encoder:
     so that dot product is cosine similarity."""
 
     backend = "none"
+    default_batch_size = 64  # images a batch when the caller names none
 
-    def __init__(self, loaded: LoadedModel, device: str, batch_size: int = 64):
+    def __init__(self, loaded: LoadedModel, device: str, batch_size: int | None = None):
         self.loaded = loaded
         self.spec = loaded.spec
         self.dim = loaded.embed_dim
         self.device = device
-        self.batch_size = batch_size
+        self.batch_size = batch_size or self.default_batch_size
         self.logit_scale = learned_logit_scale(loaded.model)
 
     @property

@@ -14,7 +14,7 @@ class EncoderRecipe:
     spec: str
     backend: str = AUTO
     device: str | None = None
-    batch_size: int = 64
+    batch_size: int | None = None  # None: the runtime's own default
     weights_cache: str | None = None  # the Hugging Face cache folder
     onnx_cache: str | None = None  # where exported ONNX towers are kept
     threads: int | None = None

@@ -15,7 +15,7 @@ from retrieval.models import LoadedModel
 class TorchEncoder(Encoder):
     backend = "torch"
 
-    def __init__(self, loaded: LoadedModel, device: str | None = None, batch_size: int = 64):
+    def __init__(self, loaded: LoadedModel, device: str | None = None, batch_size: int | None = None):
         import torch
 
         super().__init__(loaded, pick_device(device), batch_size)
