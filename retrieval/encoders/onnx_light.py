@@ -45,9 +45,7 @@ def describe(loaded: LoadedModel, logit_scale: float) -> dict | None:
 
 def light_model(spec: str, description: dict) -> tuple[LoadedModel, float]:
     """(a LoadedModel without the torch model, the temperature) from a description."""
-    transform = PixelTransform(**{**description["transform"], "mean": tuple(description["transform"]["mean"]),
-                                  "std": tuple(description["transform"]["std"])})
-    loaded = LoadedModel(spec=spec, model=None, preprocess=transform,
+    loaded = LoadedModel(spec=spec, model=None, preprocess=PixelTransform.of_config(description["transform"]),
                          tokenizer=ClipBpeTokenizer(**description["tokenizer"]),
                          embed_dim=int(description["embed_dim"]), image_size=int(description["image_size"]))
     return loaded, float(description["logit_scale"])

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from retrieval.models.compact_vocab import FIRST_ID, PAD, UNKNOWN
+from retrieval.models.compact_vocab import renumbering
 
 VOCAB_FILE = "bpe_simple_vocab_16e6.txt.gz"
 MERGES = 49152 - 256 - 2  # the merges CLIP's vocabulary keeps
@@ -84,11 +84,7 @@ class ClipBpeTokenizer:
         self.pattern = regex.compile(PATTERN, regex.IGNORECASE)
         self.symbols = byte_symbols()
         self.token_ids = list(token_ids) if token_ids is not None else None
-        self._table = None
-        if self.token_ids is not None:
-            self._table = np.full(max(len(self.encoder), max(self.token_ids) + 1), UNKNOWN, np.int64)
-            self._table[PAD] = PAD
-            self._table[np.asarray(self.token_ids)] = np.arange(FIRST_ID, FIRST_ID + len(self.token_ids))
+        self._table = renumbering(self.token_ids, len(self.encoder)) if self.token_ids is not None else None
         self._cache: dict[str, list[int]] = {}
 
     def _word(self, word: str) -> list[int]:

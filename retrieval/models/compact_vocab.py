@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 TOKEN_IDS_KEY = "token_ids"
 PAD, UNKNOWN = 0, 1
 FIRST_ID = 2
@@ -41,6 +43,15 @@ def compact_vocab_size(token_ids: Sequence[int]) -> int:
     return FIRST_ID + len(token_ids)
 
 
+def renumbering(token_ids: Sequence[int], vocab_size: int):
+    """The table from tokenizer ids to the compact vocabulary's: the kept ids to 2, 3, ...
+    in order, padding to itself, every other id to UNKNOWN."""
+    table = np.full(max(vocab_size, max(token_ids, default=0) + 1), UNKNOWN, np.int64)
+    table[PAD] = PAD
+    table[np.asarray(token_ids, dtype=np.int64)] = np.arange(FIRST_ID, compact_vocab_size(token_ids))
+    return table
+
+
 class CompactTokenizer:
     """open_clip's tokenizer, with its ids mapped onto a model's compact vocabulary."""
 
@@ -50,11 +61,7 @@ class CompactTokenizer:
         self.base = base
         self.token_ids = [int(i) for i in token_ids]
         self.context_length = getattr(base, "context_length", None)
-        size = max(self.token_ids, default=0) + 1
-        self._table = torch.full((max(size, _vocab_size(base)),), UNKNOWN, dtype=torch.long)
-        self._table[PAD] = PAD
-        self._table[torch.as_tensor(self.token_ids, dtype=torch.long)] = torch.arange(
-            FIRST_ID, compact_vocab_size(self.token_ids))
+        self._table = torch.from_numpy(renumbering(self.token_ids, _vocab_size(base)))
 
     def __call__(self, texts, context_length: int | None = None):
         return self._table[self.base(texts, context_length=context_length)]

@@ -2,7 +2,6 @@
 cold processes that import neither torch nor open_clip (seconds each) and find what the
 PyTorch model finds."""
 
-
 import pytest
 from imagefiles import write_photos
 from test_cli import TINY, clipdex
