@@ -149,6 +149,10 @@ def main() -> None:
     parser.add_argument("--work", default=temp_path("clipdex-peers"))
     args = parser.parse_args()
 
+    # The tools run with a home of their own: clipdex's last collection, ONNX Runtime's
+    # telemetry database and the like stay out of the user's home.
+    home = os.path.join(args.work, "home")
+    os.environ.update(HOME=home, XDG_CACHE_HOME=os.path.join(home, ".cache"))
     photos = os.path.join(args.work, f"photos-{args.images}")
     make_folder(photos, args.images)
     rows, searches = [], {}
