@@ -191,6 +191,11 @@ def test_no_cached_encoder_where_the_export_is_stale_missing_or_not_described(ti
     with open(meta_path, "w") as handle:  # a model whose transform or tokenizer is not reproduced
         json.dump({**meta, "light": None}, handle)
     assert cached_encoder(model_dir, "onnx", "cpu", onnx_cache=str(onnx_cache)) is None
+    with open(meta_path, "w") as handle:  # cut short by a full disk: not JSON
+        handle.write('{"format": 3, "light": {"tr')
+    assert cached_encoder(model_dir, "onnx", "cpu", onnx_cache=str(onnx_cache)) is None
+    assert make_encoder(load_model(model_dir), "onnx", device="cpu", onnx_cache=str(onnx_cache)).embed_texts(TEXTS).shape[0] == 3
+    assert cached_encoder(model_dir, "onnx", "cpu", onnx_cache=str(onnx_cache)) is not None  # exported again
 
 
 def test_an_export_made_before_descriptions_gets_one_on_next_use(tiny_model, onnx_cache):
