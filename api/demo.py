@@ -13,7 +13,7 @@ import shutil
 import time
 
 from api.settings import user_cache_dir
-from retrieval.datasets.shapes import colour_shape_labels, make_split
+from retrieval.datasets.shapes import COLOURLESS_SHARE, colour_shape_labels, make_split
 
 # Written by hand, each the caption of one picture of the demo's collection (a test holds
 # them to it: a query with no exact answer could never rank one first); two more queries
@@ -73,13 +73,13 @@ def ensure_model(model_dir: str, scenes: int, epochs: int, say, minutes: float |
     takes longer); ``minutes`` caps the time instead, and then the model depends on the machine."""
     from retrieval.training import STATE_FILE, TrainConfig, train
 
-    recipe = {"scenes": scenes, "epochs": epochs, "minutes": minutes, "batch_size": BATCH}
+    recipe = {"scenes": scenes, "epochs": epochs, "minutes": minutes, "batch_size": BATCH, "colourless": COLOURLESS_SHARE}
     if _reuse(model_dir, recipe, "model", say):
         return model_dir
     steps = max(1, scenes // BATCH) * epochs
     say(f"training clipdex-small from scratch: {steps} steps over {scenes:,} generated scenes"
         + (f", at most {minutes:g} min" if minutes else "") + " (once; later runs reuse it)...")
-    images, captions, _ = make_split(scenes, 0, "train")
+    images, captions, _ = make_split(scenes, 0, "train", colourless=COLOURLESS_SHARE)
     started = time.monotonic()
     result = train(images, captions, model_dir, arch="clipdex-small",
                    config=TrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, seed=0,

@@ -91,14 +91,14 @@ def ensure_quality_model(path: str | None, minutes: float) -> tuple[str, float]:
     training), trained here if ``path`` (default QUALITY_MODEL) holds none; (its folder, seconds spent)."""
     import time
 
-    from retrieval.datasets.shapes import make_split
+    from retrieval.datasets.shapes import COLOURLESS_SHARE, make_split
     from retrieval.training import CONFIG_FILE, WEIGHTS_FILE, TrainConfig, train
 
     out = path or QUALITY_MODEL
     if os.path.exists(os.path.join(out, CONFIG_FILE)) and os.path.exists(os.path.join(out, WEIGHTS_FILE)):
         return out, 0.0
     started = time.perf_counter()
-    images, captions, _ = make_split(20000, 0, "train")
+    images, captions, _ = make_split(20000, 0, "train", colourless=COLOURLESS_SHARE)
     train(images, captions, out, arch="clipdex-small",
           config=TrainConfig(epochs=40, batch_size=128, lr=1e-3, max_seconds=minutes * 60))
     return out, time.perf_counter() - started
