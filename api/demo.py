@@ -32,10 +32,11 @@ def default_work_dir() -> str:
     return user_cache_dir("demo")
 
 
-def write_scenes(folder: str, count: int, split: str, seed: int = COLLECTION_SEED) -> list[tuple[str, str, list]]:
+def write_scenes(folder: str, count: int, split: str, seed: int = COLLECTION_SEED,
+                 colourless: float = 0.0) -> list[tuple[str, str, list]]:
     """PNG files with sidecar .txt captions; returns (path, caption, the scene's objects)."""
     os.makedirs(folder, exist_ok=True)
-    images, captions, things = make_split(count, seed, split, distinct=True)
+    images, captions, things = make_split(count, seed, split, distinct=True, colourless=colourless)
     written = []
     for number, (image, caption, objects) in enumerate(zip(images, captions, things)):
         path = os.path.join(folder, f"scene_{number:04d}.png")

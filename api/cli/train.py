@@ -38,7 +38,9 @@ def cmd_datasets_shapes(args, settings: Settings) -> int:
 
     if args.count < 1:
         raise UsageError("--count must be at least 1")
-    written = write_scenes(args.out, args.count, args.split, seed=args.seed)
+    if not 0 <= args.colourless <= 1:
+        raise UsageError("--colourless is a share between 0 and 1")
+    written = write_scenes(args.out, args.count, args.split, seed=args.seed, colourless=args.colourless)
     print(f"wrote {len(written)} {args.split} scenes with captions to {args.out}")
     return 0
 
@@ -90,6 +92,9 @@ def add_parsers(sub, flags) -> None:
     shapes.add_argument("--split", choices=("train", "test", "heldout"), default="train",
                         help="train never shows the held-out colour x shape pairs")
     shapes.add_argument("--seed", type=int, default=0, help="the same seed writes the same scenes")
+    shapes.add_argument("--colourless", type=float, default=0.0, metavar="SHARE",
+                        help="this share of the scenes in grey, captioned without colours: a model trained with "
+                             "0.25 tells shape from colour on pairs it never saw (default 0)")
     shapes.set_defaults(func=cmd_datasets_shapes)
     text = kinds.add_parser("text", help="pictures with words, codes and numbers in them (JPEG), some turned, and "
                                          "queries.jsonl: what to search for in each (`clipdex search --text-in-image`)")

@@ -14,6 +14,8 @@ import pytest
 from imagefiles import write_bad_files, write_photos
 from test_cli import clipdex
 
+from retrieval.datasets.shapes import COLOURS
+
 
 def _counts(db_path):
     with sqlite3.connect(db_path) as conn:
@@ -62,7 +64,12 @@ def test_kill_minus_9_mid_index_then_rerun_completes(tmp_path):
 @pytest.mark.slow
 def test_generate_train_index_search_and_the_demo(tmp_path):
     scenes = tmp_path / "scenes"
-    assert "wrote 300 train scenes" in clipdex("datasets", "shapes", str(scenes), "--count", "300").stdout
+    assert "wrote 300 train scenes" in clipdex("datasets", "shapes", str(scenes), "--count", "300",
+                                               "--colourless", "0.25").stdout
+    written = [p.read_text() for p in scenes.glob("*.txt")]
+    colourless = [c for c in written if not any(colour in c.split() for colour in COLOURS)]
+    assert len(written) == 300 and 40 <= len(colourless) <= 110  # about a quarter in grey, no colour words
+    assert clipdex("datasets", "shapes", str(tmp_path / "x"), "--colourless", "2", check=False).returncode == 2
     model = tmp_path / "model"
     out = clipdex("train", str(scenes), "--arch", "clipdex-tiny", "--out", str(model), "--epochs", "2",
                   "--batch-size", "64", "--eval", "shapes:50:test", "-q").stdout
