@@ -4,5 +4,8 @@
 - http/        the FastAPI app: routes, dependencies, schemas, the web page
 - services.py  what the CLI and HTTP both build from Settings (tests/e2e/test_cli.py, tests/e2e/test_http.py)
 - settings.py  the one Settings object, CLIPDEX_* variables (tests/e2e/test_cli.py)
-- demo.py      `clipdex demo`: generate, train, index, search, offline (tests/e2e/test_cli.py)
+- demo.py      `clipdex demo`: generate, train, index, search, offline (tests/e2e/test_cli_long_runs.py,
+               tests/unit/api/test_demo_queries.py)
+- cpu_kernels.py  the demo's torch held to AVX2 kernels and 2 threads: the same numbers on every x86-64 CPU
+                  (tests/unit/api/test_cpu_kernels.py)
 """

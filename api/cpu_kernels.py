@@ -1,0 +1,61 @@
+"""One set of CPU kernels and threads, for the demo's training, which must give the same
+numbers on every x86-64 machine.
+
+torch picks its vector kernels by CPU (AVX2 or AVX-512, and MKL and oneDNN theirs) and splits
+work by its thread count; both change how float sums round. A few hundred training steps grow
+those last-bit differences into other answers: the demo's model on one AVX-512 machine got
+zero-shot 4/4 with its own kernels and 2/4 with AVX2 kernels, and a run with 1 thread differs
+from one with 2. Held to AVX2 kernels (every x86-64 CPU of the last decade has them; on this
+2-core AVX-512 EPYC they train as fast) and to a fixed number of threads, runs are the same.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+THREADS = 2
+AVX2_KERNELS = {
+    "ATEN_CPU_CAPABILITY": "avx2",  # torch's own vectorised kernels
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "MKL_CBWR": "AVX2,STRICT",  # MKL's conditional numerical reproducibility
+}
+
+
+def cpu_has_avx2() -> bool:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return any(line.startswith("flags") and " avx2" in line for line in handle)
+    except OSError:
+        return False
+
+
+def pin_kernels() -> str | None:
+    """Hold torch to AVX2 kernels; call before torch is imported. Returns why the kernels
+    could not be pinned (the run may then differ on another kind of CPU), or None. A
+    variable the user set stands."""
+    if "torch" in sys.modules:
+        return "torch was imported before its kernels could be chosen"
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return f"a {platform.machine()} CPU runs kernels of its own"
+    if not cpu_has_avx2():
+        return "this CPU has no AVX2"
+    for name, value in AVX2_KERNELS.items():
+        os.environ.setdefault(name, value)
+    return None
+
+
+def pin_threads() -> None:
+    """The same number of torch threads on every machine (a 16-core one trains as a 2-core one)."""
+    import torch
+
+    torch.set_num_threads(THREADS)
+
+
+def in_use() -> str:
+    """Which kernels and how many threads torch runs, as a run's record says it."""
+    import torch
+
+    return f"{torch.backends.cpu.get_cpu_capability()} kernels, {torch.get_num_threads()} threads"
