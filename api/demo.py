@@ -76,8 +76,8 @@ def ensure_model(model_dir: str, scenes: int, epochs: int, say, minutes: float |
     """clipdex-small trained from scratch on ``scenes`` generated scenes for ``epochs``: a
     fixed number of steps and seeds, so every machine gets the same model (a slower one
     takes longer); ``minutes`` caps the time instead, and then the model depends on the machine."""
-    from retrieval.training import STATE_FILE, TrainConfig, train
     from api.cpu_kernels import in_use
+    from retrieval.training import STATE_FILE, TrainConfig, train
 
     recipe = {"scenes": scenes, "epochs": epochs, "minutes": minutes, "batch_size": BATCH, "colourless": COLOURLESS_SHARE,
               "kernels": in_use()}
