@@ -24,12 +24,18 @@ AVX2_KERNELS = {
 }
 
 
-def cpu_has_avx2() -> bool:
+def cpu_flags() -> list[str]:
+    """The vector instruction sets this CPU reports (empty where /proc/cpuinfo says none)."""
     try:
         with open("/proc/cpuinfo") as handle:
-            return any(line.startswith("flags") and " avx2" in line for line in handle)
-    except OSError:
-        return False
+            flags = next(line for line in handle if line.startswith("flags")).split(":")[1].split()
+    except (OSError, StopIteration):
+        return []
+    return sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
+
+
+def cpu_has_avx2() -> bool:
+    return "avx2" in cpu_flags()
 
 
 def pin_kernels() -> str | None:

@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from api.cpu_kernels import cpu_flags  # noqa: F401  (the benchmarks' CPU description, one reader of /proc/cpuinfo)
+
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)  # the repository: the working folder of `python -m bench.NAME`
 RESULTS = os.path.join(BENCH, "results")  # what runs write (not in git)
@@ -30,15 +32,6 @@ def hub_offline() -> None:
     environment already sets HF_HUB_OFFLINE."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-
-def cpu_flags() -> list[str]:
-    """The vector instruction sets this CPU reports: what decides the speed of a CPU run."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = next(line for line in handle if line.startswith("flags")).split(":")[1].split()
-    except (OSError, StopIteration):
-        return []
-    return sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
 
 
 def save_json(path: str, result: Any, indent: int = 2) -> str:

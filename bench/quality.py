@@ -70,10 +70,11 @@ def main() -> None:
     metrics["held-out zero-shot accuracy"] = zero_shot["zero-shot accuracy"]
 
     steps_per_second = result.steps / train_seconds
+    kernels = torch.backends.cpu.get_cpu_capability()
     print(f"\n{args.arch} trained from scratch on {args.train:,} shapes scenes for {train_seconds / 60:.1f} min: "
           f"{result.steps} steps, {steps_per_second:.2f} steps/s (data preparation included); "
           f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs, {' '.join(cpu_flags())}; "
-          f"torch kernels {torch.backends.cpu.get_cpu_capability()}")
+          f"torch kernels {kernels}")
     print(f"{colourless:.0%} of the training scenes in grey without colour words; held out: {args.test} scenes with "
           "distinct captions, 500 single objects of held-out colour x shape pairs")
     print(f"{'metric':32s} {'value':>7s} {'goal':>7s}")
@@ -83,7 +84,7 @@ def main() -> None:
     write_result("quality.json", {"arch": args.arch, "train": args.train, "colourless": colourless, "test": args.test,
                                   "train_seconds": train_seconds, "steps": result.steps,
                                   "steps_per_second": steps_per_second, "cpus": os.cpu_count(),
-                                  "cpu_flags": cpu_flags(), "torch_kernels": torch.backends.cpu.get_cpu_capability(),
+                                  "cpu_flags": cpu_flags(), "torch_kernels": kernels,
                                   "threads": torch.get_num_threads(), "metrics": metrics, "goals": GOALS,
                                   "history": result.history})
 
