@@ -37,7 +37,7 @@ def local_embed_pass(
         min_side=encoder.loaded.image_size,
         jpeg_to_device=on_device is not None,
     )
-    batch_size = options.batch_size or encoder.batch_size
+    batch_size = options.batch_size_for(encoder)
     if _decode_in_threads(encoder, on_device, options.decode_workers):
         batches = thread_batches(dataset, batch_size, max(workers, 1))
         prepared = ((batch, batch["pixels"], batch["decoded"]) for batch in batches)

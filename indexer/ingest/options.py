@@ -55,6 +55,10 @@ class IndexOptions:
     # (default no); the choice is remembered.
     follow_links: bool | None = None
 
+    def batch_size_for(self, encoder) -> int:
+        """The images a batch: the size asked for, else the encoder's own."""
+        return self.batch_size or encoder.batch_size
+
 
 def default_workers(gpu_decode: bool = False) -> int:
     """Worker processes: a few when they decode (the model waits on them anyway, and the

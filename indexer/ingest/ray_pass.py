@@ -209,7 +209,7 @@ class RayEmbedPass:
         )
         dataset = dataset.map_batches(
             EncodeBatches,
-            batch_size=options.batch_size or encoder.batch_size,
+            batch_size=options.batch_size_for(encoder),
             batch_format="numpy",
             compute=ActorPoolStrategy(size=workers),
             fn_constructor_kwargs={"factory": self.encoder_factory, "threads": threads, "dim": encoder.dim},
