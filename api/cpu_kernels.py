@@ -5,8 +5,17 @@ torch picks its vector kernels by CPU (AVX2 or AVX-512, and MKL and oneDNN their
 work by its thread count; both change how float sums round. A few hundred training steps grow
 those last-bit differences into other answers: the demo's model on one AVX-512 machine got
 zero-shot 4/4 with its own kernels and 2/4 with AVX2 kernels, and a run with 1 thread differs
-from one with 2. Held to AVX2 kernels (every x86-64 CPU of the last decade has them; on this
-2-core AVX-512 EPYC they train as fast) and to a fixed number of threads, runs are the same.
+from one with 2. So torch is held to AVX2 kernels (every x86-64 CPU of the last decade has
+them; on 2-core AVX-512 EPYC and Xeon machines they train as fast) and a fixed number of threads.
+
+That was not enough: on an AMD EPYC and an Intel Xeon, both pinned so, the demo's first epoch
+ended at other losses and the answers differed (zero-shot 4/4 and 3/4). Of what a training step
+runs, oneDNN (GELU and the patch convolution; ONEDNN_VERBOSE lists them) promises only
+run-to-run reproducibility on one machine: it sizes its blocks, and with them the order of its
+sums, by the CPU's caches; NNPACK, where torch sends the convolution without oneDNN, picks its
+own kernels by CPU. MKL's strict mode (MKL_CBWR) promises the same results on every CPU that runs
+the chosen branch, and torch's own kernels depend only on the ISA and threads. So both are
+bypassed (torch's own GELU, and the convolution as MKL matrix products: a step about 3 % slower).
 """
 
 from __future__ import annotations
@@ -53,15 +62,21 @@ def pin_kernels() -> str | None:
     return None
 
 
-def pin_threads() -> None:
-    """The same number of torch threads on every machine (a 16-core one trains as a 2-core one)."""
+def pin_torch() -> None:
+    """The same number of torch threads on every machine (a 16-core one trains as a 2-core
+    one), and neither oneDNN nor NNPACK (see above); call once torch may be imported."""
     import torch
 
     torch.set_num_threads(THREADS)
+    torch.backends.mkldnn.enabled = False
+    torch.backends.nnpack.set_flags(False)
 
 
 def in_use() -> str:
     """Which kernels and how many threads torch runs, as a run's record says it."""
     import torch
 
-    return f"{torch.backends.cpu.get_cpu_capability()} kernels, {torch.get_num_threads()} threads"
+    libraries = [name for name, on in (("oneDNN", torch.backends.mkldnn.enabled),
+                                       ("NNPACK", torch._C._get_nnpack_enabled())) if on]
+    return (f"{torch.backends.cpu.get_cpu_capability()} kernels, {torch.get_num_threads()} threads, "
+            f"{' and '.join(libraries) or 'no oneDNN or NNPACK'}")

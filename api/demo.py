@@ -123,12 +123,12 @@ def ensure_captioner(out_dir: str, model_dir: str, scenes: int, epochs: int, say
 def run_demo(work_dir: str, scenes: int = SCENES, epochs: int = EPOCHS, caption_epochs: int = CAPTION_EPOCHS,
              collection_size: int = COLLECTION_SIZE, say=print, minutes: float | None = None,
              caption_minutes: float | None = None) -> dict:
-    from api.cpu_kernels import pin_kernels, pin_threads
+    from api.cpu_kernels import pin_kernels, pin_torch
 
     unpinned = pin_kernels()  # before anything imports torch: the same numbers on every x86-64 CPU
     if unpinned:
         say(f"note: {unpinned}; this machine's answers may differ from another kind's")
-    pin_threads()
+    pin_torch()
     from indexer.captions import caption_files
     from indexer.collection import Collection
     from indexer.ingest import IndexOptions, index_folders

@@ -1,15 +1,16 @@
 """Retrieval quality of a model clipdex trains itself on synthetic shapes, on held-out data.
 
-    python -m bench.quality [--train 20000] [--minutes 9 | --steps 2000] [--arch clipdex-small]
-                            [--colourless 0.25] [--out /tmp/clipdex-quality-model]
+    python -m bench.quality [--train 20000] [--minutes 9 | --steps 2000 [--native-kernels]]
+                            [--arch clipdex-small] [--colourless 0.25] [--out /tmp/clipdex-quality-model]
 
 Trains clipdex-small from scratch on the shapes training split (which never shows the
 held-out colour x shape pairs; --colourless of its scenes are drawn in grey and captioned
-without colours) within a time budget, or for a fixed number of steps (the same model on
-every machine, to compare machines by steps), then reports on 1,000 held-out
-scenes with distinct captions: text->image and image->text recall@1/5/10, and zero-shot
-colour x shape accuracy on single objects of the held-out pairs. Prints a table and
-writes bench/results/quality.json.
+without colours) within a time budget, or for a fixed number of steps, to compare machines
+by steps: such a run holds torch to the kernels, threads and libraries the demo is held to
+(api/cpu_kernels.py), so that another x86-64 machine trains the same model (--native-kernels
+lets torch choose). Then reports on 1,000 held-out scenes with distinct captions:
+text->image and image->text recall@1/5/10, and zero-shot colour x shape accuracy on single
+objects of the held-out pairs. Prints a table and writes bench/results/quality.json.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import os
 import time
 
+from api.cpu_kernels import in_use, pin_kernels, pin_torch
 from bench.common import QUALITY_MODEL, cpu_flags, hub_offline, write_result
 
 GOALS = {"text->image R@1": 0.8, "text->image R@10": 0.9, "image->text R@1": 0.5, "held-out zero-shot accuracy": 0.8}
@@ -29,6 +31,8 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=1000)
     parser.add_argument("--minutes", type=float, default=9.0, help="the time budget (without --steps)")
     parser.add_argument("--steps", type=int, help="train this many steps instead, whatever the time")
+    parser.add_argument("--native-kernels", action="store_true",
+                        help="with --steps: the kernels torch picks for this CPU (the run may then differ on another)")
     parser.add_argument("--arch", default="clipdex-small")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=128)
@@ -38,6 +42,12 @@ def main() -> None:
     parser.add_argument("--out", default=QUALITY_MODEL)
     args = parser.parse_args()
     hub_offline()
+    pinned = bool(args.steps) and not args.native_kernels
+    if pinned:
+        unpinned = pin_kernels()  # before torch is imported
+        if unpinned:
+            print(f"note: {unpinned}; this run may differ from one on another kind of CPU")
+        pin_torch()
 
     import torch
 
@@ -70,11 +80,10 @@ def main() -> None:
     metrics["held-out zero-shot accuracy"] = zero_shot["zero-shot accuracy"]
 
     steps_per_second = result.steps / train_seconds
-    kernels = torch.backends.cpu.get_cpu_capability()
+    kernels = in_use()
     print(f"\n{args.arch} trained from scratch on {args.train:,} shapes scenes for {train_seconds / 60:.1f} min: "
           f"{result.steps} steps, {steps_per_second:.2f} steps/s (data preparation included); "
-          f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs, {' '.join(cpu_flags())}; "
-          f"torch kernels {kernels}")
+          f"{os.cpu_count()} CPUs, {' '.join(cpu_flags())}; torch: {kernels}{' (pinned)' if pinned else ''}")
     print(f"{colourless:.0%} of the training scenes in grey without colour words; held out: {args.test} scenes with "
           "distinct captions, 500 single objects of held-out colour x shape pairs")
     print(f"{'metric':32s} {'value':>7s} {'goal':>7s}")
@@ -84,7 +93,7 @@ def main() -> None:
     write_result("quality.json", {"arch": args.arch, "train": args.train, "colourless": colourless, "test": args.test,
                                   "train_seconds": train_seconds, "steps": result.steps,
                                   "steps_per_second": steps_per_second, "cpus": os.cpu_count(),
-                                  "cpu_flags": cpu_flags(), "torch_kernels": kernels,
+                                  "cpu_flags": cpu_flags(), "torch_kernels": kernels, "pinned": pinned,
                                   "threads": torch.get_num_threads(), "metrics": metrics, "goals": GOALS,
                                   "history": result.history})
 

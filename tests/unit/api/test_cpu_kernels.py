@@ -1,5 +1,6 @@
-"""The demo's pinned CPU kernels: torch runs AVX2 kernels and a fixed number of threads,
-whatever this CPU would pick, so a run gives the numbers it gives on another x86-64 CPU."""
+"""The demo's pinned CPU kernels: torch runs AVX2 kernels, a fixed number of threads and neither
+oneDNN nor NNPACK, whatever this CPU would pick, so a run gives the numbers it gives on another
+x86-64 CPU."""
 
 import os
 import platform
@@ -11,9 +12,9 @@ import pytest
 from api.cpu_kernels import AVX2_KERNELS, cpu_has_avx2
 
 PROBE = """
-from api.cpu_kernels import in_use, pin_kernels, pin_threads
+from api.cpu_kernels import in_use, pin_kernels, pin_torch
 print(pin_kernels())
-pin_threads()
+pin_torch()
 print(in_use())
 """
 
@@ -21,9 +22,9 @@ needs_avx2 = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "am
                                 reason="pins AVX2 kernels on x86-64 CPUs that have them")
 
 
-def _probe(code: str, **env) -> list[str]:
+def _probe(code: str, *args: str, **env) -> list[str]:
     clean = {k: v for k, v in os.environ.items() if k not in AVX2_KERNELS}
-    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", code, *args], env={**clean, **env}, capture_output=True, text=True,
                          check=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
     return out.stdout.strip().splitlines()
 
@@ -31,15 +32,37 @@ def _probe(code: str, **env) -> list[str]:
 @needs_avx2
 def test_pinned_torch_runs_avx2_kernels_on_two_threads():
     reason, kernels = _probe(PROBE)
-    assert reason == "None" and kernels == "AVX2 kernels, 2 threads"
+    assert reason == "None" and kernels == "AVX2 kernels, 2 threads, no oneDNN or NNPACK"
 
 
 @needs_avx2
 def test_a_kernel_choice_the_user_made_stands():
     _, kernels = _probe(PROBE, ATEN_CPU_CAPABILITY="default")
-    assert kernels == "DEFAULT kernels, 2 threads"
+    assert kernels == "DEFAULT kernels, 2 threads, no oneDNN or NNPACK"
 
 
 def test_too_late_once_torch_is_imported():
     reason, _ = _probe("import torch\n" + PROBE)
     assert reason == "torch was imported before its kernels could be chosen"
+
+
+STEP = """
+import sys
+import torch
+from api.cpu_kernels import pin_torch
+if sys.argv[1] == "pinned":
+    pin_torch()
+patches = torch.nn.Conv2d(3, 16, 8, stride=8)  # a ViT's patch embedding and MLP, one training step
+mlp = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.GELU(), torch.nn.Linear(32, 16))
+x = patches(torch.randn(32, 3, 48, 48)).flatten(2).transpose(1, 2)
+mlp(x).sum().backward()
+"""
+
+
+@pytest.mark.parametrize("pinned", [True, pytest.param(False, marks=needs_avx2)])
+def test_a_pinned_training_step_runs_nothing_through_onednn(pinned):
+    """oneDNN orders its sums by the CPU's caches: a pinned step must not reach it (and an
+    unpinned one does on x86-64, or this test could not tell)."""
+    lines = _probe(STEP, "pinned" if pinned else "not", ONEDNN_VERBOSE="1")
+    ran = [line for line in lines if line.startswith("onednn_verbose") and ",exec," in line]
+    assert (ran == []) == pinned, ran[:3]
