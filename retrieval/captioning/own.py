@@ -65,7 +65,7 @@ class OwnCaptioner(Captioner):
         try:
             with torch.inference_mode(), half_precision(self.device):
                 pixels = torch.stack([self.loaded.preprocess(image) for image in images]).to(self.device)
-                embedding, tokens = image_features(self.model, pixels)
+                embedding, tokens = image_features(self.model, pixels, self.decoder.config.tokens_from)
                 ids = self.decoder.generate(self.decoder.memory(embedding, tokens), start=start)
         except RuntimeError as exc:  # out of memory, a device gone
             raise CaptionerError(f"{self.name}: generation failed: {exc}") from None

@@ -2,7 +2,9 @@
 
 The image goes through the dual encoder's image tower once. Its unit embedding becomes a
 few prefix vectors, and (for ViT towers) its patch tokens become more: the decoder
-cross-attends to both. Only the decoder is trained, so the features of a training set are
+cross-attends to both. The patch tokens are read where the last block starts, as LLaVA reads
+CLIP's: contrastive training shapes only the pooled output of the last block, so its patch
+tokens say less about each object (captioners made before keep reading the tower's output). Only the decoder is trained, so the features of a training set are
 computed once and training is cheap enough for a laptop CPU.
 
 Words, not sub-words: the vocabulary is the words of the training captions, so a trained
@@ -74,6 +76,7 @@ class DecoderConfig:
     layers: int = 2
     heads: int = 4
     prefix: int = 4  # vectors made from the embedding
+    tokens_from: str = "last"  # "penultimate": the patch tokens entering the last block (see above)
     max_len: int = 32
     dropout: float = 0.1
 
@@ -140,35 +143,65 @@ def build_decoder(config: DecoderConfig):
     return CaptionDecoder(config)
 
 
-def image_features(model, pixels):
+TOKEN_SOURCES = ("last", "penultimate")
+
+
+def image_features(model, pixels, tokens_from: str = "last"):
     """(unit embedding, patch tokens or None) of preprocessed images from an open_clip
     model's image tower; towers that do not give tokens (and non-open_clip models) give
-    the embedding only."""
+    the embedding only. ``tokens_from``: the tower's output tokens ("last"), or the patch
+    tokens entering its last block, layer-normalised ("penultimate"), where it has blocks."""
     import torch
 
+    if tokens_from not in TOKEN_SOURCES:
+        raise ValueError(f"unknown token source {tokens_from!r}: one of {', '.join(TOKEN_SOURCES)}")
     visual = getattr(model, "visual", None)
-    if visual is not None and hasattr(visual, "output_tokens"):
+    blocks = getattr(getattr(visual, "transformer", None), "resblocks", None)
+    if tokens_from == "penultimate" and blocks and hasattr(visual, "grid_size"):
+        embedding, tokens = _with_penultimate_tokens(visual, blocks, pixels)
+    elif visual is not None and hasattr(visual, "output_tokens"):
         before = visual.output_tokens
         visual.output_tokens = True
         try:
-            pooled, tokens = visual(pixels)
+            embedding, tokens = visual(pixels)
         finally:
             visual.output_tokens = before
     else:
-        pooled, tokens = model.encode_image(pixels), None
-    embedding = pooled.float()
+        embedding, tokens = model.encode_image(pixels), None
+    embedding = embedding.float()
     embedding = embedding / embedding.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     if tokens is not None:
         tokens = tokens.float()
     return embedding, tokens if isinstance(tokens, torch.Tensor) else None
 
 
-def shape_of_features(model, image_size: int) -> tuple[int, int | None, int]:
+def _with_penultimate_tokens(visual, blocks, pixels):
+    """One pass of the tower: its pooled output, and the patch tokens that enter its last block."""
+    import torch.nn.functional as F
+
+    entering = []
+    hook = blocks[-1].register_forward_pre_hook(lambda _block, args: entering.append(args[0]))
+    before = getattr(visual, "output_tokens", False)
+    visual.output_tokens = False
+    try:
+        pooled = visual(pixels)
+    finally:
+        visual.output_tokens = before
+        hook.remove()
+    x = entering[0]
+    if not getattr(visual.transformer, "batch_first", True):
+        x = x.transpose(0, 1)
+    patches = visual.grid_size[0] * visual.grid_size[1]
+    x = x[:, -patches:].float()  # the class token (and any registers) come first
+    return pooled, F.layer_norm(x, x.shape[-1:])
+
+
+def shape_of_features(model, image_size: int, tokens_from: str = "last") -> tuple[int, int | None, int]:
     """(embedding dim, token width or None, token count) of a model's image features."""
     import torch
 
     with torch.inference_mode():
-        embedding, tokens = image_features(model, torch.zeros(1, 3, image_size, image_size))
+        embedding, tokens = image_features(model, torch.zeros(1, 3, image_size, image_size), tokens_from)
     if tokens is None:
         return embedding.shape[1], None, 0
     return embedding.shape[1], tokens.shape[2], tokens.shape[1]

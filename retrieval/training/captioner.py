@@ -48,6 +48,7 @@ class CaptionTrainConfig:
     width: int = 128
     layers: int = 2
     max_len: int = 32
+    tokens_from: str = "penultimate"  # which patch tokens the decoder reads (own_model.image_features)
     max_seconds: float | None = None
     device: str | None = None
     seed: int = 0
@@ -61,7 +62,7 @@ class CaptionTrainResult:
     history: list[dict] = field(default_factory=list)
 
 
-def encode_features(loaded, images: list, device: str, batch_size: int = 256):
+def encode_features(loaded, images: list, device: str, batch_size: int = 256, tokens_from: str = "last"):
     """Frozen-tower features of PIL images: (embeddings, tokens or None) as CPU tensors
     (tokens in float16, to keep a large training set in memory)."""
     import torch
@@ -71,7 +72,7 @@ def encode_features(loaded, images: list, device: str, batch_size: int = 256):
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
             pixels = torch.stack([loaded.preprocess(image) for image in images[start:start + batch_size]])
-            embedding, token = image_features(model, pixels.to(device))
+            embedding, token = image_features(model, pixels.to(device), tokens_from)
             embeddings.append(embedding.cpu())
             if token is not None:
                 tokens.append(token.to(torch.float16).cpu())
@@ -115,11 +116,11 @@ def train_captioner(
     started = time.monotonic()
 
     vocab = WordVocab.build(captions)
-    embed_dim, token_dim, num_tokens = shape_of_features(loaded.model, loaded.image_size)
+    embed_dim, token_dim, num_tokens = shape_of_features(loaded.model, loaded.image_size, config.tokens_from)
     decoder_config = DecoderConfig(vocab_size=len(vocab), embed_dim=embed_dim, token_dim=token_dim,
                                    num_tokens=num_tokens, width=config.width, layers=config.layers,
-                                   max_len=config.max_len)
-    embeddings, tokens = encode_features(loaded, images, device)
+                                   max_len=config.max_len, tokens_from=config.tokens_from)
+    embeddings, tokens = encode_features(loaded, images, device, tokens_from=config.tokens_from)
     ids = _caption_ids(vocab, captions, config.max_len + 1)
     log.info("features of %d images in %.0f s", len(images), time.monotonic() - started)
 

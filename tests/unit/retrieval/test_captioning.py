@@ -32,3 +32,26 @@ def test_names_every_object_counts_colour_and_shape_of_each_object():
     assert not names_every_object("a small red circle", scene)  # one missing
     assert not names_every_object("a small red square above a large blue circle", scene)  # swapped shapes
     assert not names_every_object("a red circle, a blue square and a red circle", scene)  # one too many
+
+
+def test_penultimate_tokens_are_the_patch_tokens_entering_the_tower_s_last_block():
+    import torch
+    import torch.nn.functional as F
+
+    from retrieval.captioning.own_model import image_features
+    from retrieval.models import load_model
+
+    model = load_model("random:clipdex-tiny").model.eval()
+    pixels = torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    blocks = len(model.visual.transformer.resblocks)
+    with torch.inference_mode():
+        embedding, tokens = image_features(model, pixels, "penultimate")
+        last_embedding, last_tokens = image_features(model, pixels)
+        entering = model.visual.forward_intermediates(pixels, indices=[blocks - 2], output_fmt="NLC",
+                                                      intermediates_only=True)["image_intermediates"][0]
+    assert tokens.shape == last_tokens.shape == (3, 16, 64)  # a 4 x 4 grid of patches, no class token
+    assert torch.allclose(tokens, F.layer_norm(entering, entering.shape[-1:]), atol=1e-5)
+    assert torch.allclose(embedding, last_embedding, atol=1e-6)  # the pooled vector is the tower's either way
+    assert not torch.allclose(tokens, last_tokens, atol=1e-2)
+    with pytest.raises(ValueError, match="unknown token source"):
+        image_features(model, pixels, "first")
