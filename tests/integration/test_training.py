@@ -46,6 +46,26 @@ def test_resume_continues_from_the_same_step(tmp_path, shapes):
     assert resumed.history[:2] == first.history
 
 
+def test_a_run_stopped_and_resumed_trains_the_model_an_uninterrupted_run_does(tmp_path, shapes):
+    import torch
+
+    images, captions, _ = shapes
+    images, captions = images[:256], captions[:256]
+    config = TrainConfig(epochs=3, batch_size=64, warmup_steps=2, progress=False)
+    train(images, captions, str(tmp_path / "straight"), arch="clipdex-tiny", config=config)
+    stopped = str(tmp_path / "stopped")
+
+    def crash_after_two(record):
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(images, captions, stopped, arch="clipdex-tiny", config=config, on_epoch=crash_after_two)
+    train(images, captions, stopped, arch="clipdex-tiny", config=config)
+    straight, resumed = load_model(str(tmp_path / "straight")).model.state_dict(), load_model(stopped).model.state_dict()
+    assert all(torch.equal(straight[name], resumed[name]) for name in straight)  # the same pairs in the same order
+
+
 def _base_model(tmp_path, images, captions) -> str:
     """A tiny model trained one epoch on the first 256 pairs, to fine-tune from."""
     base = str(tmp_path / "base")
