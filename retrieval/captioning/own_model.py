@@ -4,8 +4,9 @@ The image goes through the dual encoder's image tower once. Its unit embedding b
 few prefix vectors, and (for ViT towers) its patch tokens become more: the decoder
 cross-attends to both. The patch tokens are read where the last block starts, as LLaVA reads
 CLIP's: contrastive training shapes only the pooled output of the last block, so its patch
-tokens say less about each object (captioners made before keep reading the tower's output). Only the decoder is trained, so the features of a training set are
-computed once and training is cheap enough for a laptop CPU.
+tokens say less about each object (captioners made before keep reading the tower's output).
+Only the decoder is trained, so the features of a training set are computed once and
+training is cheap enough for a laptop CPU.
 
 Words, not sub-words: the vocabulary is the words of the training captions, so a trained
 captioner can only say what its data said (which is the point on one's own data).
