@@ -13,10 +13,14 @@ ended at other losses and the answers differed (zero-shot 4/4 and 3/4). Of what 
 runs, oneDNN (GELU and the patch convolution; ONEDNN_VERBOSE lists them) promises only
 run-to-run reproducibility on one machine: it sizes its blocks, and with them the order of its
 sums, by the CPU's caches; NNPACK, where torch sends the convolution without oneDNN, picks its
-own kernels by CPU. MKL's strict mode (MKL_CBWR) promises the same results on every CPU that runs
-the chosen branch, and torch's own kernels depend only on the ISA and threads. So both are
-bypassed: torch's own GELU, and the convolution as MKL matrix products (a demo training step,
-interleaved with the other way in one process: 428 ms against 426).
+own kernels by CPU. So both are bypassed: torch's own GELU, and the convolution as MKL matrix
+products (a demo training step, interleaved with the other way in one process: 428 ms against
+426). torch's own kernels depend only on the ISA and threads.
+
+What stays: MKL, which does every matrix product. Its reproducible mode (MKL_CBWR=AVX2,STRICT)
+gives the same results on every Intel CPU with AVX2, and by its documentation takes its AUTO
+branch on other vendors' CPUs. So Intel machines should agree with each other, an AMD one need
+not agree with them, and whether AMD machines agree with each other is unchecked.
 """
 
 from __future__ import annotations
