@@ -19,6 +19,7 @@ the issues quote).
   ocr             text in pictures: recall per OCR engine and query kind, reading cost, query latency
   models          throughput of each dual-encoder backend, tiny and base sizes
   quality         retrieval quality of a model clipdex trains itself on synthetic shapes
+  session_start   opening the text tower from its export against from its saved optimised graph
 
 Shared by them, not benchmarks: common (folders, results JSON, tables, the shapes model), photos
 (photo-like JPEG folders), synthetic_vectors (unit vectors for the index benchmarks).

@@ -6,6 +6,7 @@ Modules (test file in brackets):
 - torch_encoder.py  the forward passes on PyTorch, autocast on GPUs (tests/unit/retrieval/test_encoder.py)
 - onnx_encoder.py   the forward passes on ONNX Runtime (tests/unit/retrieval/test_onnx_backend.py)
 - onnx_export.py    exporting open_clip towers to ONNX (fp32, int8), cached by weights (tests/unit/retrieval/test_onnx_backend.py)
+- ort_sessions.py   ONNX Runtime sessions opened from the graph saved optimised (tests/unit/retrieval/test_onnx_backend.py)
 - onnx_light.py     what an export needs to embed without torch, checked against the model (tests/unit/retrieval/test_onnx_backend.py)
 - calibration.py    inputs of the model's own kind that static int8 quantization is calibrated on (tests/unit/retrieval/test_onnx_backend.py)
 - backend.py        make_encoder: which runtime for a model and device (tests/unit/retrieval/test_onnx_backend.py)

@@ -17,6 +17,7 @@ import numpy as np
 from retrieval.encoders.base import Encoder
 from retrieval.encoders.onnx_export import cache_dir_for, complete, exported, read_meta, tower_paths
 from retrieval.encoders.onnx_light import LIGHT_KEY, light_model
+from retrieval.encoders.ort_sessions import open_session
 from retrieval.models import LoadedModel, canonical_spec
 
 
@@ -57,12 +58,18 @@ class OnnxEncoder(Encoder):
         return cls(loaded, exported(loaded, precision, cache_root), precision, batch_size, threads)
 
     def _session(self, tower: str):
-        """A tower's session, made when first used: a text search never loads the image tower."""
+        """A tower's session, made when first used: a text search never loads the image tower.
+        The text tower opens from its saved optimised graph (ort_sessions.py: a cold search's
+        one query); the image tower keeps the optimisations for this CPU, which an index run
+        of minutes makes up for."""
         if tower not in self._sessions:
             import onnxruntime as ort
 
-            self._sessions[tower] = ort.InferenceSession(self._paths[tower], self._options,
-                                                         providers=["CPUExecutionProvider"])
+            if tower == "text":
+                self._sessions[tower] = open_session(self._paths[tower], self._options)
+            else:
+                self._sessions[tower] = ort.InferenceSession(self._paths[tower], self._options,
+                                                             providers=["CPUExecutionProvider"])
         return self._sessions[tower]
 
     def _stack(self, pixels: list) -> np.ndarray:

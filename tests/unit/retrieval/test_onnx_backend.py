@@ -56,6 +56,26 @@ def test_fp32_export_loads_and_agrees_with_pytorch(tiny_model, tiny_encoder, onn
     assert np.allclose(again.embed_images(_images()), images, atol=1e-6)
 
 
+def test_the_text_tower_opens_from_its_saved_optimised_graph_and_never_a_stale_one(tiny_model, onnx_cache):
+    vectors = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache)).embed_texts(TEXTS)
+    saved = list(onnx_cache.glob("*/text.optimised-*.onnx"))
+    assert len(saved) == 1 and not list(onnx_cache.glob("*/*.tmp"))
+    again = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
+    assert np.array_equal(again.embed_texts(TEXTS), vectors)
+    assert again._session("text")._model_path == str(saved[0])
+
+    weights = saved[0].parent / "text.onnx.data"  # the tower exported anew: the saved graph is another export's
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    renewed = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
+    assert np.array_equal(renewed.embed_texts(TEXTS), vectors)
+    now = list(onnx_cache.glob("*/text.optimised-*.onnx"))
+    assert len(now) == 1 and now != saved  # the stale one replaced
+
+    now[0].write_bytes(b"damaged")  # a damaged saved graph: the export opens instead
+    assert np.array_equal(make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache)).embed_texts(TEXTS),
+                          vectors)
+
+
 def test_int8_changes_vectors_only_a_little(tiny_model, tiny_encoder, onnx_cache):
     encoder = make_encoder(tiny_model, "onnx-int8", device="cpu", onnx_cache=str(onnx_cache))
     assert encoder.backend == "onnx-int8"
