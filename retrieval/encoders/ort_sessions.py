@@ -42,7 +42,7 @@ def open_session(path: str, options):
             return ort.InferenceSession(saved, options, providers=["CPUExecutionProvider"])
         except Exception:  # noqa: BLE001 (a damaged saved graph: the export is still there)
             pass
-    if saved is None:
+    if saved is None or not os.access(os.path.dirname(saved), os.W_OK):
         return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     first = ort.SessionOptions()
     first.intra_op_num_threads, first.inter_op_num_threads = options.intra_op_num_threads, options.inter_op_num_threads
@@ -50,7 +50,12 @@ def open_session(path: str, options):
     first.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # portable: no layout for this CPU
     staged = f"{saved}.{os.getpid()}.tmp"  # beside the export: the graph names its weights file relative to it
     first.optimized_model_filepath = staged
-    session = ort.InferenceSession(path, first, providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(path, first, providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001 (the graph could not be written there: open the export as it is)
+        if os.path.exists(staged):
+            os.unlink(staged)
+        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     try:
         os.replace(staged, saved)
         for stale in glob.glob(f"{path[:-len('.onnx')]}{SAVED_MARK}*.onnx"):

@@ -76,6 +76,21 @@ def test_the_text_tower_opens_from_its_saved_optimised_graph_and_never_a_stale_o
                           vectors)
 
 
+def test_a_text_tower_whose_optimised_graph_cannot_be_saved_still_opens(tiny_model, onnx_cache, monkeypatch):
+    from retrieval.encoders import ort_sessions
+
+    vectors = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache)).embed_texts(TEXTS)
+    for saved in onnx_cache.glob("*/text.optimised-*.onnx"):
+        saved.unlink()
+    monkeypatch.setattr(ort_sessions, "SAVED_MARK", "/no-such-folder/optimised-")  # ONNX Runtime cannot write there
+    again = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
+    assert np.array_equal(again.embed_texts(TEXTS), vectors)
+    monkeypatch.setattr(ort_sessions.os, "access", lambda *_: True)  # ... though the folder looks writable
+    third = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
+    assert np.array_equal(third.embed_texts(TEXTS), vectors)
+    assert not list(onnx_cache.rglob("*optimised-*"))
+
+
 def test_int8_changes_vectors_only_a_little(tiny_model, tiny_encoder, onnx_cache):
     encoder = make_encoder(tiny_model, "onnx-int8", device="cpu", onnx_cache=str(onnx_cache))
     assert encoder.backend == "onnx-int8"
