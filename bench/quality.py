@@ -8,9 +8,10 @@ held-out colour x shape pairs; --colourless of its scenes are drawn in grey and 
 without colours) within a time budget, or for a fixed number of steps, to compare machines
 by steps: such a run holds torch to the kernels, threads and libraries the demo is held to
 (api/cpu_kernels.py), so that another machine trains the same model, as far as MKL allows
-(across Intel CPUs; --native-kernels lets torch choose). Then reports on 1,000 held-out scenes with distinct captions:
-text->image and image->text recall@1/5/10, and zero-shot colour x shape accuracy on single
-objects of the held-out pairs. Prints a table and writes bench/results/quality.json.
+(across Intel CPUs; --native-kernels lets torch choose). Then reports on 1,000 held-out
+scenes with distinct captions: text->image and image->text recall@1/5/10, and zero-shot
+colour x shape accuracy on single objects of the held-out pairs. Prints a table and writes
+bench/results/quality.json.
 """
 
 from __future__ import annotations
