@@ -6,6 +6,6 @@
 - settings.py  the one Settings object, CLIPDEX_* variables (tests/e2e/test_cli.py)
 - demo.py      `clipdex demo`: generate, train, index, search, offline (tests/e2e/test_cli_long_runs.py,
                tests/unit/api/test_demo_queries.py)
-- cpu_kernels.py  the demo's torch held to AVX2 kernels and 2 threads: the same numbers on every x86-64 CPU
-                  (tests/unit/api/test_cpu_kernels.py)
+- cpu_kernels.py  the demo's torch held to AVX2 kernels, 2 threads, no oneDNN or NNPACK: the same numbers
+                  whatever the machine's speed or load, and across Intel CPUs (tests/unit/api/test_cpu_kernels.py)
 """

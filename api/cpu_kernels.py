@@ -1,5 +1,6 @@
-"""One set of CPU kernels and threads, for the demo's training, which must give the same
-numbers on every x86-64 machine.
+"""One set of CPU kernels and threads, for the demo's training, which should give the same
+numbers on every x86-64 machine: it does whatever the machine's speed or load, and as far as
+MKL allows across CPUs (see the end).
 
 torch picks its vector kernels by CPU (AVX2 or AVX-512, and MKL and oneDNN theirs) and splits
 work by its thread count; both change how float sums round. A few hundred training steps grow

@@ -125,7 +125,7 @@ def run_demo(work_dir: str, scenes: int = SCENES, epochs: int = EPOCHS, caption_
              caption_minutes: float | None = None) -> dict:
     from api.cpu_kernels import pin_kernels, pin_torch
 
-    unpinned = pin_kernels()  # before anything imports torch: the same numbers on every x86-64 CPU
+    unpinned = pin_kernels()  # before anything imports torch (api/cpu_kernels.py: what it holds the same)
     if unpinned:
         say(f"note: {unpinned}; this machine's answers may differ from another kind's")
     pin_torch()

@@ -48,6 +48,7 @@ def main() -> None:
         unpinned = pin_kernels()  # before torch is imported
         if unpinned:
             print(f"note: {unpinned}; this run may differ from one on another kind of CPU")
+            pinned = False  # (threads and libraries are still held, the kernels are not)
         pin_torch()
 
     import torch

@@ -147,6 +147,16 @@ def build_decoder(config: DecoderConfig):
 TOKEN_SOURCES = ("last", "penultimate")
 
 
+def token_source(model, wanted: str) -> str:
+    """The patch tokens ``image_features`` reads for ``wanted`` on this model: "penultimate"
+    only where the image tower has blocks and a patch grid, else its output ("last")."""
+    if wanted not in TOKEN_SOURCES:
+        raise ValueError(f"unknown token source {wanted!r}: one of {', '.join(TOKEN_SOURCES)}")
+    visual = getattr(model, "visual", None)
+    blocks = getattr(getattr(visual, "transformer", None), "resblocks", None)
+    return "penultimate" if wanted == "penultimate" and blocks and hasattr(visual, "grid_size") else "last"
+
+
 def image_features(model, pixels, tokens_from: str = "last"):
     """(unit embedding, patch tokens or None) of preprocessed images from an open_clip
     model's image tower; towers that do not give tokens (and non-open_clip models) give
@@ -154,12 +164,9 @@ def image_features(model, pixels, tokens_from: str = "last"):
     tokens entering its last block, layer-normalised ("penultimate"), where it has blocks."""
     import torch
 
-    if tokens_from not in TOKEN_SOURCES:
-        raise ValueError(f"unknown token source {tokens_from!r}: one of {', '.join(TOKEN_SOURCES)}")
     visual = getattr(model, "visual", None)
-    blocks = getattr(getattr(visual, "transformer", None), "resblocks", None)
-    if tokens_from == "penultimate" and blocks and hasattr(visual, "grid_size"):
-        embedding, tokens = _with_penultimate_tokens(visual, blocks, pixels)
+    if token_source(model, tokens_from) == "penultimate":
+        embedding, tokens = _with_penultimate_tokens(visual, visual.transformer.resblocks, pixels)
     elif visual is not None and hasattr(visual, "output_tokens"):
         before = visual.output_tokens
         visual.output_tokens = True

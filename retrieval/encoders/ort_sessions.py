@@ -5,8 +5,10 @@ A cold `clipdex search` opens the text tower once: 428 ms from the export, which
 optimises then, against 275 ms from the graph saved already optimised (ViT-B-32-256, 2 cores;
 the same vectors to the bit; bench/session_start.py). The saved graph is optimised at the portable
 level (fusions, no layout changes for this CPU) and still names the export's weights file,
-so it is small (0.5 MB beside 250 MB of weights). Its name carries ONNX Runtime's version and
-the export's size and time, so a new export or a new ONNX Runtime never opens a stale one.
+so it is small (0.5 MB beside 250 MB of weights, ONNX Runtime 1.32). Its name carries ONNX
+Runtime's version and the export's size and time, so a new export or a new ONNX Runtime never
+opens a stale one. Every session, the first included, opens the saved graph with the caller's
+options, so every process computes the same vectors.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import tempfile
 
 SAVED_MARK = ".optimised-"
 
@@ -32,36 +35,44 @@ def saved_graph_path(path: str) -> str | None:
 
 def open_session(path: str, options):
     """A CPU session of the ONNX graph at ``path`` with ``options``: from its saved optimised
-    graph where there is one, else optimised now and saved for the next time (where the
-    folder can be written; a failed save costs nothing but the time)."""
+    graph, saved now where there is none yet and the folder can be written, else from the
+    export itself (a failed save costs the time, nothing else)."""
     import onnxruntime as ort
 
     saved = saved_graph_path(path) if path.endswith(".onnx") else None
-    if saved and os.path.exists(saved):
+    if saved and (os.path.exists(saved) or _save_optimised(path, saved)):
         try:
             return ort.InferenceSession(saved, options, providers=["CPUExecutionProvider"])
         except Exception:  # noqa: BLE001 (a damaged saved graph: the export is still there)
             pass
-    if saved is None or not os.access(os.path.dirname(saved), os.W_OK):
-        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    first = ort.SessionOptions()
-    first.intra_op_num_threads, first.inter_op_num_threads = options.intra_op_num_threads, options.inter_op_num_threads
-    first.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    first.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # portable: no layout for this CPU
-    staged = f"{saved}.{os.getpid()}.tmp"  # beside the export: the graph names its weights file relative to it
-    first.optimized_model_filepath = staged
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def _save_optimised(path: str, saved: str) -> bool:
+    """Optimise the export at ``path`` at the portable level and save the graph as ``saved``
+    (through a temporary file beside it: the graph names its weights file relative to its
+    folder); whether it is there now. Older saved graphs of this export are removed."""
+    import onnxruntime as ort
+
+    folder = os.path.dirname(saved)
+    if not os.access(folder, os.W_OK):
+        return False
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # no layout for this CPU
+    handle, staged = tempfile.mkstemp(prefix=".optimising-", suffix=".onnx", dir=folder)
+    os.close(handle)
     try:
-        session = ort.InferenceSession(path, first, providers=["CPUExecutionProvider"])
-    except Exception:  # noqa: BLE001 (the graph could not be written there: open the export as it is)
-        if os.path.exists(staged):
-            os.unlink(staged)
-        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    try:
+        options.optimized_model_filepath = staged
+        ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        with open(staged, "rb+") as written:
+            os.fsync(written.fileno())
         os.replace(staged, saved)
-        for stale in glob.glob(f"{path[:-len('.onnx')]}{SAVED_MARK}*.onnx"):
-            if stale != saved:
-                os.unlink(stale)  # of an earlier export or ONNX Runtime
-    except OSError:
+    except Exception:  # noqa: BLE001 (ONNX Runtime could not write there, or the disk is full)
+        return False
+    finally:
         if os.path.exists(staged):
             os.unlink(staged)
-    return session
+    for stale in glob.glob(f"{glob.escape(path[:-len('.onnx')])}{SAVED_MARK}*.onnx"):
+        if stale != saved:
+            os.unlink(stale)  # of an earlier export or ONNX Runtime
+    return True

@@ -26,6 +26,7 @@ from retrieval.captioning.own_model import (
     build_decoder,
     image_features,
     shape_of_features,
+    token_source,
 )
 from retrieval.training.contrastive import check_pairs
 from retrieval.training.schedule import WarmupCosine
@@ -116,11 +117,12 @@ def train_captioner(
     started = time.monotonic()
 
     vocab = WordVocab.build(captions)
-    embed_dim, token_dim, num_tokens = shape_of_features(loaded.model, loaded.image_size, config.tokens_from)
+    tokens_from = token_source(loaded.model, config.tokens_from)  # what this tower gives, as its config records
+    embed_dim, token_dim, num_tokens = shape_of_features(loaded.model, loaded.image_size, tokens_from)
     decoder_config = DecoderConfig(vocab_size=len(vocab), embed_dim=embed_dim, token_dim=token_dim,
                                    num_tokens=num_tokens, width=config.width, layers=config.layers,
-                                   max_len=config.max_len, tokens_from=config.tokens_from)
-    embeddings, tokens = encode_features(loaded, images, device, tokens_from=config.tokens_from)
+                                   max_len=config.max_len, tokens_from=tokens_from)
+    embeddings, tokens = encode_features(loaded, images, device, tokens_from=tokens_from)
     ids = _caption_ids(vocab, captions, config.max_len + 1)
     log.info("features of %d images in %.0f s", len(images), time.monotonic() - started)
 

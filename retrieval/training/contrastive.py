@@ -248,7 +248,7 @@ def train(
         run.step, first_epoch, run.history = state["step"], state["epoch"], state.get("history", [])
     pixels, tokens, group_ids = _training_tensors(loaded, images, captions, groups)
     generator = torch.Generator().manual_seed(config.seed)
-    for _ in range(first_epoch):  # a resumed run sees the orders the uninterrupted one would
+    for _ in range(first_epoch):  # resumed after a finished epoch: the orders the uninterrupted run sees
         torch.randperm(len(pixels), generator=generator)
     run.started = time.monotonic()
     run.bar = _bar(total_steps, run.step, config.progress)

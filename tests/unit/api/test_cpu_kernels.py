@@ -1,6 +1,6 @@
 """The demo's pinned CPU kernels: torch runs AVX2 kernels, a fixed number of threads and neither
 oneDNN nor NNPACK, whatever this CPU would pick, so a run gives the numbers it gives on another
-x86-64 CPU."""
+CPU, as far as MKL allows (api/cpu_kernels.py)."""
 
 import os
 import platform

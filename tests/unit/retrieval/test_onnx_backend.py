@@ -56,10 +56,22 @@ def test_fp32_export_loads_and_agrees_with_pytorch(tiny_model, tiny_encoder, onn
     assert np.allclose(again.embed_images(_images()), images, atol=1e-6)
 
 
+def _plain_text_output(encoder) -> tuple[np.ndarray, np.ndarray]:
+    """(token ids, the text tower's output) for TEXTS from the export itself, as before saved graphs."""
+    import onnxruntime as ort
+
+    ids = np.asarray(encoder.loaded.tokenizer(TEXTS), np.int64)
+    plain = ort.InferenceSession(encoder._paths["text"], encoder._options, providers=["CPUExecutionProvider"])
+    return ids, plain.run(None, {"tokens": ids})[0]
+
+
 def test_the_text_tower_opens_from_its_saved_optimised_graph_and_never_a_stale_one(tiny_model, onnx_cache):
-    vectors = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache)).embed_texts(TEXTS)
+    first = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
+    vectors = first.embed_texts(TEXTS)
+    ids, plain = _plain_text_output(first)
+    assert np.array_equal(first._session("text").run(None, {"tokens": ids})[0], plain)  # the export's own numbers
     saved = list(onnx_cache.glob("*/text.optimised-*.onnx"))
-    assert len(saved) == 1 and not list(onnx_cache.glob("*/*.tmp"))
+    assert len(saved) == 1 and not list(onnx_cache.glob("*/.optimising-*"))
     again = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
     assert np.array_equal(again.embed_texts(TEXTS), vectors)
     assert again._session("text")._model_path == str(saved[0])
@@ -82,13 +94,17 @@ def test_a_text_tower_whose_optimised_graph_cannot_be_saved_still_opens(tiny_mod
     vectors = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache)).embed_texts(TEXTS)
     for saved in onnx_cache.glob("*/text.optimised-*.onnx"):
         saved.unlink()
-    monkeypatch.setattr(ort_sessions, "SAVED_MARK", "/no-such-folder/optimised-")  # ONNX Runtime cannot write there
-    again = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
-    assert np.array_equal(again.embed_texts(TEXTS), vectors)
-    monkeypatch.setattr(ort_sessions.os, "access", lambda *_: True)  # ... though the folder looks writable
-    third = make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache))
-    assert np.array_equal(third.embed_texts(TEXTS), vectors)
-    assert not list(onnx_cache.rglob("*optimised-*"))
+
+    def disk_full(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ort_sessions.os, "replace", disk_full)  # written, then the rename fails
+    assert np.array_equal(make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache)).embed_texts(TEXTS),
+                          vectors)
+    monkeypatch.setattr(ort_sessions, "SAVED_MARK", "/no-such-folder/optimised-")  # nowhere to write at all
+    assert np.array_equal(make_encoder(tiny_model, "onnx", device="cpu", onnx_cache=str(onnx_cache)).embed_texts(TEXTS),
+                          vectors)
+    assert not list(onnx_cache.rglob("*optimis*"))  # nothing left behind
 
 
 def test_int8_changes_vectors_only_a_little(tiny_model, tiny_encoder, onnx_cache):
