@@ -18,6 +18,8 @@ import hashlib
 import os
 import tempfile
 
+from retrieval.encoders.onnx_export import WEIGHTS_SUFFIX
+
 SAVED_MARK = ".optimised-"
 
 
@@ -26,7 +28,7 @@ def saved_graph_path(path: str) -> str | None:
     import onnxruntime as ort
 
     try:
-        graph, weights = os.stat(path), os.stat(path + ".data")
+        graph, weights = os.stat(path), os.stat(path + WEIGHTS_SUFFIX)
     except OSError:
         return None
     key = f"{ort.__version__}|{graph.st_size}|{graph.st_mtime_ns}|{weights.st_size}|{weights.st_mtime_ns}"
