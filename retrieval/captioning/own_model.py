@@ -166,7 +166,7 @@ def image_features(model, pixels, tokens_from: str = "last"):
 
     visual = getattr(model, "visual", None)
     if token_source(model, tokens_from) == "penultimate":
-        embedding, tokens = _with_penultimate_tokens(visual, visual.transformer.resblocks, pixels)
+        embedding, tokens = _with_penultimate_tokens(visual, pixels)
     elif visual is not None and hasattr(visual, "output_tokens"):
         before = visual.output_tokens
         visual.output_tokens = True
@@ -183,12 +183,12 @@ def image_features(model, pixels, tokens_from: str = "last"):
     return embedding, tokens if isinstance(tokens, torch.Tensor) else None
 
 
-def _with_penultimate_tokens(visual, blocks, pixels):
+def _with_penultimate_tokens(visual, pixels):
     """One pass of the tower: its pooled output, and the patch tokens that enter its last block."""
     import torch.nn.functional as F
 
     entering = []
-    hook = blocks[-1].register_forward_pre_hook(lambda _block, args: entering.append(args[0]))
+    hook = visual.transformer.resblocks[-1].register_forward_pre_hook(lambda _block, args: entering.append(args[0]))
     before = getattr(visual, "output_tokens", False)
     visual.output_tokens = False
     try:
