@@ -72,17 +72,18 @@ def _done(folder: str, recipe: dict) -> None:
         json.dump(recipe, handle)
 
 
-def ensure_model(model_dir: str, scenes: int, epochs: int, say, minutes: float | None = None) -> str:
+def ensure_model(model_dir: str, scenes: int, epochs: int, say, minutes: float | None = None) -> bool:
     """clipdex-small trained from scratch on ``scenes`` generated scenes for ``epochs``: a
     fixed number of steps and seeds, so every machine gets the same model (a slower one
-    takes longer); ``minutes`` caps the time instead, and then the model depends on the machine."""
+    takes longer); ``minutes`` caps the time instead, and then the model depends on the machine.
+    Returns whether it was trained now (False: one of this recipe was there)."""
     from api.cpu_kernels import in_use
     from retrieval.training import STATE_FILE, TrainConfig, train
 
     recipe = {"scenes": scenes, "epochs": epochs, "minutes": minutes, "batch_size": BATCH, "colourless": COLOURLESS_SHARE,
               "kernels": in_use()}
     if _reuse(model_dir, recipe, "model", say):
-        return model_dir
+        return False
     steps = max(1, scenes // BATCH) * epochs
     say(f"training clipdex-small from scratch: {steps} steps over {scenes:,} generated scenes"
         + (f", at most {minutes:g} min" if minutes else "") + " (once; later runs reuse it)...")
@@ -95,12 +96,12 @@ def ensure_model(model_dir: str, scenes: int, epochs: int, say, minutes: float |
     if os.path.exists(os.path.join(model_dir, STATE_FILE)):
         os.unlink(os.path.join(model_dir, STATE_FILE))  # a finished model, not a run to resume
     _done(model_dir, recipe)
-    return model_dir
+    return True
 
 
-def ensure_captioner(out_dir: str, model_dir: str, scenes: int, epochs: int, say, minutes: float | None = None) -> str:
+def ensure_captioner(out_dir: str, model_dir: str, scenes: int, epochs: int, say, minutes: float | None = None) -> bool:
     """clipdex's own captioner on the demo model, trained once on the same scenes, a fixed
-    number of steps (or for at most ``minutes``)."""
+    number of steps (or for at most ``minutes``). Returns whether it was trained now."""
     from retrieval.training import CaptionTrainConfig, train_captioner
 
     with open(os.path.join(model_dir, DONE)) as handle:
@@ -108,7 +109,7 @@ def ensure_captioner(out_dir: str, model_dir: str, scenes: int, epochs: int, say
     recipe = {"scenes": scenes, "epochs": epochs, "minutes": minutes, "model": model_recipe,
               "lr": CAPTION_LR, "warmup": CAPTION_WARMUP}
     if _reuse(out_dir, recipe, "captioner", say):
-        return out_dir
+        return False
     say(f"training a captioner on that model: {max(1, scenes // BATCH) * epochs} steps (once)...")
     images, captions, _ = make_split(scenes, 0, "train")
     result = train_captioner(images, captions, model_dir, out_dir,
@@ -117,7 +118,7 @@ def ensure_captioner(out_dir: str, model_dir: str, scenes: int, epochs: int, say
                                                 max_seconds=minutes * 60 if minutes else None))
     say(f"trained {result.steps} steps in {result.seconds / 60:.1f} min -> {out_dir}")
     _done(out_dir, recipe)
-    return out_dir
+    return True
 
 
 def run_demo(work_dir: str, scenes: int = SCENES, epochs: int = EPOCHS, caption_epochs: int = CAPTION_EPOCHS,
@@ -139,11 +140,15 @@ def run_demo(work_dir: str, scenes: int = SCENES, epochs: int = EPOCHS, caption_
     from retrieval.zero_shot import classify, label_vectors
 
     started = time.monotonic()
-    model_dir = ensure_model(os.path.join(work_dir, "model"), scenes, epochs, say, minutes)
     if minutes and caption_minutes is None:
         caption_minutes = min(2.0, minutes / 2)
-    captioner = OwnCaptioner(ensure_captioner(os.path.join(work_dir, "captioner"), model_dir, scenes,
-                                              caption_epochs, say, caption_minutes))
+    model_dir, captioner_dir = os.path.join(work_dir, "model"), os.path.join(work_dir, "captioner")
+    trained = []  # what this run made (the others were reused)
+    if ensure_model(model_dir, scenes, epochs, say, minutes):
+        trained.append("model")
+    if ensure_captioner(captioner_dir, model_dir, scenes, caption_epochs, say, caption_minutes):
+        trained.append("captioner")
+    captioner = OwnCaptioner(captioner_dir)
     photos = os.path.join(work_dir, "photos")
     scenes = write_scenes(photos, collection_size, "test")
     captions = {path: caption for path, caption, _ in scenes}
@@ -183,5 +188,6 @@ def run_demo(work_dir: str, scenes: int = SCENES, epochs: int = EPOCHS, caption_
         say(f"  a {thing.size} {truth:18s} -> {best} ({row.max():.2f}){'' if best == truth else '  (wrong)'}")
     collection.close()
     return {"data_dir": data_dir, "model": model_dir, "exact_top1": found, "queries": len(queries),
-            "zero_shot_correct": correct, "zero_shot_total": len(picked), "captioner": os.path.join(work_dir, "captioner"),
-            "captions_right": named, "captions_shown": shown, "seconds": round(time.monotonic() - started, 1)}
+            "zero_shot_correct": correct, "zero_shot_total": len(picked), "captioner": captioner_dir,
+            "captions_right": named, "captions_shown": shown, "trained": trained,
+            "indexed_new": report.embedded, "seconds": round(time.monotonic() - started, 1)}
