@@ -111,9 +111,17 @@ def test_http_locate_on_search_and_the_locate_and_detect_endpoints(server, scene
 @needs_chromium
 def test_the_page_shows_where(server, browser):
     page = browser.new_page()  # under the page's own Content-Security-Policy
+    held = []  # the collection's facts, held back: the switch is flipped while the page still loads
+    page.route("**/v1/stats", lambda route: held.append(route))
     try:
         page.goto(server.url + "/")
         page.check("#locate")
+        while not held:
+            page.wait_for_timeout(20)
+        held[0].continue_()
+        page.unroute("**/v1/stats")
+        page.wait_for_selector("#summary:has-text('images')")  # the facts are in
+        assert page.is_checked("#locate")  # still on once the page has loaded
         page.fill("#query", "a large red circle")
         page.click("#search-button")
         card = page.locator("#results .hit").first

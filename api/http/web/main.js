@@ -230,18 +230,19 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// What the collection holds, then the search the URL names (a shared or bookmarked link).
+// The controls as the URL (a shared or bookmarked link) sets them, at once: a switch the
+// user flips while the collection's facts load keeps its new state. Then the search the URL names.
 async function start() {
+  const asked = fromUrl(location.href);
+  showInControls(asked);
   try {
     stats = await loadStats();
-    fillFilterChoices(stats, fromUrl(location.href).types);
+    fillFilterChoices(stats, asked.types);
   } catch (error) {
     $("summary").textContent = "";
-    if (!fromUrl(location.href).kind) setStatus(error.message, true);
+    if (!asked.kind) setStatus(error.message, true);
   }
-  const asked = fromUrl(location.href);
   if (asked.kind) run(asked, { push: false });
-  else showInControls(asked);
 }
 
 start();
