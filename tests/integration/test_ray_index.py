@@ -1,6 +1,7 @@
 """`clipdex index --ray`: a local Ray cluster (2 CPUs) indexes a folder into the same
 collection the single-process pipeline builds, resumes after a crash by computing only
-the shards it lacks, and retries a task that fails."""
+the shards it lacks, and retries a task that fails. The actors embed with the ONNX export,
+as `clipdex index --ray` does on CPUs by default: they start without importing torch."""
 
 import os
 import subprocess
@@ -14,6 +15,7 @@ from imagefiles import write_bad_files, write_odd_but_valid, write_photos
 from indexer.collection import Collection
 from indexer.ingest import IndexOptions, index_folders
 from indexer.store import OK
+from retrieval.encoders.recipe import EncoderRecipe
 
 ray = pytest.importorskip("ray")
 
@@ -47,18 +49,28 @@ def folder(tmp_path_factory):
     return str(root)
 
 
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    """The tiny model's ONNX encoder, exported once here for every process of this module."""
+    made = EncoderRecipe(TINY, backend="onnx", batch_size=8, onnx_cache=str(tmp_path_factory.mktemp("onnx")))
+    made()
+    return made
+
+
+@pytest.fixture(scope="module")
+def encoder(recipe):
+    return recipe()
+
+
 class Encoders:
-    """A picklable encoder factory for the actors: the tiny model on the CPU. It counts the
+    """A picklable encoder factory for the actors: the recipe's encoder, which counts the
     images it embeds in a file (actors are other processes) and can fail once."""
 
-    def __init__(self, count_file: str, fail_once_marker: str | None = None):
-        self.count_file, self.fail_once_marker = count_file, fail_once_marker
+    def __init__(self, recipe: EncoderRecipe, count_file: str, fail_once_marker: str | None = None):
+        self.recipe, self.count_file, self.fail_once_marker = recipe, count_file, fail_once_marker
 
     def __call__(self):
-        from retrieval.encoders import TorchEncoder
-        from retrieval.models import load_model
-
-        encoder = TorchEncoder(load_model(TINY), device="cpu", batch_size=8)
+        encoder = self.recipe()
         real = encoder.embed_pixels
         factory = self
 
@@ -126,19 +138,19 @@ def _embedded(encoder, path):
 
 
 @pytest.fixture(scope="module")
-def reference(folder, tmp_path_factory, tiny_encoder):
+def reference(folder, tmp_path_factory, encoder):
     """The single-process pipeline's collection of the folder."""
     data = str(tmp_path_factory.mktemp("reference") / "data")
-    report = _index(data, folder, lambda: tiny_encoder, ray_options=None)
+    report = _index(data, folder, lambda: encoder, ray_options=None)
     assert (report.embedded, report.failed) == (36, 4)
     return _contents(data)
 
 
-def test_ray_builds_the_same_collection_as_one_process_retrying_a_failed_task(cluster, folder, reference,
+def test_ray_builds_the_same_collection_as_one_process_retrying_a_failed_task(cluster, folder, reference, recipe,
                                                                              tmp_path):
     data = str(tmp_path / "data")
     marker = str(tmp_path / "failed-once")
-    encoders = Encoders(str(tmp_path / "count"), fail_once_marker=marker)
+    encoders = Encoders(recipe, str(tmp_path / "count"), fail_once_marker=marker)
     report = _index(data, folder, encoders)
     assert os.path.exists(marker)  # one embedding task raised, and was run again
     assert (report.embedded, report.failed, report.new) == (36, 4, 40)
@@ -150,7 +162,8 @@ def test_ray_builds_the_same_collection_as_one_process_retrying_a_failed_task(cl
     assert again.up_to_date and encoders.embedded() == 36
 
 
-def test_a_rerun_after_a_crash_computes_only_the_missing_shards(cluster, folder, reference, tmp_path, monkeypatch):
+def test_a_rerun_after_a_crash_computes_only_the_missing_shards(cluster, folder, reference, recipe, tmp_path,
+                                                                monkeypatch):
     data = str(tmp_path / "data")
     written = []
     write_shard = ray_index.write_shard
@@ -163,7 +176,7 @@ def test_a_rerun_after_a_crash_computes_only_the_missing_shards(cluster, folder,
 
     monkeypatch.setattr(ray_index, "write_shard", crash_at_the_third_shard)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        _index(data, folder, Encoders(str(tmp_path / "first")), NO_CHECKPOINT, ONE_ACTOR)
+        _index(data, folder, Encoders(recipe, str(tmp_path / "first")), NO_CHECKPOINT, ONE_ACTOR)
     monkeypatch.undo()
 
     # Two shards are on disk, not yet committed: their files are still pending.
@@ -178,7 +191,7 @@ def test_a_rerun_after_a_crash_computes_only_the_missing_shards(cluster, folder,
     collection.close()
     decodable = {file_id for file_id, *_ in reference["ok"].values()}
 
-    encoders = Encoders(str(tmp_path / "rerun"))
+    encoders = Encoders(recipe, str(tmp_path / "rerun"))
     report = _index(data, folder, encoders, NO_CHECKPOINT, ONE_ACTOR)
     assert encoders.embedded() == len(decodable - on_disk) > 0  # only the missing shard is embedded
     assert (report.embedded, report.failed) == (36, 4)
@@ -186,13 +199,13 @@ def test_a_rerun_after_a_crash_computes_only_the_missing_shards(cluster, folder,
     assert os.listdir(shard_dir) == []
 
 
-def test_cli_index_ray_reuses_moved_files_vectors_and_embeds_new_ones(cluster, tmp_path, tiny_encoder, capsys):
+def test_cli_index_ray_reuses_moved_files_vectors_and_embeds_new_ones(cluster, tmp_path, encoder, capsys):
     from api.cli.main import main
 
     folder = tmp_path / "photos"
     write_photos(str(folder), 10)
     data = str(tmp_path / "data")
-    flags = ["--model", TINY, "--data-dir", data, "-q", "--backend", "torch", "--batch-size", "8"]
+    flags = ["--model", TINY, "--data-dir", data, "-q", "--backend", "onnx", "--batch-size", "8"]
     assert main(["index", str(folder), *flags]) == 0  # one process
     before = _contents(data)["ok"]
     os.makedirs(folder / "moved")
@@ -210,7 +223,7 @@ def test_cli_index_ray_reuses_moved_files_vectors_and_embeds_new_ones(cluster, t
         assert new[3] == old[3]
         np.testing.assert_array_equal(new[4], old[4])
     for path in added:
-        np.testing.assert_allclose(after[path][4], _embedded(tiny_encoder, path), atol=1e-5)
+        np.testing.assert_allclose(after[path][4], _embedded(encoder, path), atol=1e-5)
 
 
 def test_bad_address_and_bad_worker_count_are_clear_errors(folder, tmp_path, capsys):
