@@ -24,11 +24,16 @@ PICKED = (7, 42)  # the collection's pictures whose captions are the other queri
 
 
 # The demo's recipe: a fixed number of steps (64 a pass over the scenes), not a time budget.
-SCENES, EPOCHS, CAPTION_EPOCHS, BATCH = 8192, 5, 6, 128
-# The captioner's 384 steps warm up for 30 and peak at 0.002 (CaptionTrainConfig's 100 and
-# 0.001 suit runs of thousands of steps): 0.59 of the collection's seen-pair scenes named
-# right against 0.49, at the same cost.
-CAPTION_LR, CAPTION_WARMUP = 2e-3, 30
+SCENES, EPOCHS, CAPTION_EPOCHS, BATCH = 8192, 5, 14, 128
+# The captioner: 896 steps that warm up for 30 and peak at 0.002 (CaptionTrainConfig's 100
+# and 0.001 suit runs of thousands of steps); no dropout (on a CPU its masks cost a third of
+# a step, and 896 steps do not overfit); 96 wide (128 named no more, at 4/3 of the cost;
+# 64 named 0.65; one layer stayed at 0.70 however long it trained). It learns from scenes of
+# every colour x shape pair: only the dual encoder's zero-shot labels show what generalises
+# to unseen pairs, and a word decoder trained without them named every object of 1 of the
+# collection's 104 scenes that show one. Every object named in 0.73 of the collection's 300
+# scenes, against 0.42 with 6 passes over seen pairs with dropout, at about the same cost.
+CAPTION_LR, CAPTION_WARMUP, CAPTION_DROPOUT, CAPTION_WIDTH, CAPTION_SPLIT = 2e-3, 30, 0.0, 96, "all"
 DONE = "DONE"  # a finished model's marker: the recipe it was made by
 
 
@@ -100,21 +105,25 @@ def ensure_model(model_dir: str, scenes: int, epochs: int, say, minutes: float |
 
 
 def ensure_captioner(out_dir: str, model_dir: str, scenes: int, epochs: int, say, minutes: float | None = None) -> bool:
-    """clipdex's own captioner on the demo model, trained once on the same scenes, a fixed
-    number of steps (or for at most ``minutes``). Returns whether it was trained now."""
+    """clipdex's own captioner on the demo model, trained once on generated scenes of every
+    colour x shape pair, a fixed number of steps (or for at most ``minutes``). Returns
+    whether it was trained now."""
     from retrieval.training import CaptionTrainConfig, train_captioner
 
     with open(os.path.join(model_dir, DONE)) as handle:
         model_recipe = json.load(handle)  # a model made anew gets a captioner made anew
     recipe = {"scenes": scenes, "epochs": epochs, "minutes": minutes, "model": model_recipe,
-              "lr": CAPTION_LR, "warmup": CAPTION_WARMUP}
+              "lr": CAPTION_LR, "warmup": CAPTION_WARMUP, "dropout": CAPTION_DROPOUT,
+              "width": CAPTION_WIDTH, "split": CAPTION_SPLIT}
     if _reuse(out_dir, recipe, "captioner", say):
         return False
-    say(f"training a captioner on that model: {max(1, scenes // BATCH) * epochs} steps (once)...")
-    images, captions, _ = make_split(scenes, 0, "train")
+    say(f"training a captioner on that model: {max(1, scenes // BATCH) * epochs} steps over {scenes:,} scenes "
+        "of all 24 colour x shape pairs (once)...")
+    images, captions, _ = make_split(scenes, 0, CAPTION_SPLIT)
     result = train_captioner(images, captions, model_dir, out_dir,
                              CaptionTrainConfig(epochs=epochs, batch_size=BATCH, seed=0, lr=CAPTION_LR,
-                                                warmup_steps=CAPTION_WARMUP,
+                                                warmup_steps=CAPTION_WARMUP, dropout=CAPTION_DROPOUT,
+                                                width=CAPTION_WIDTH,
                                                 max_seconds=minutes * 60 if minutes else None))
     say(f"trained {result.steps} steps in {result.seconds / 60:.1f} min -> {out_dir}")
     _done(out_dir, recipe)

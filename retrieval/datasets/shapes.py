@@ -119,9 +119,10 @@ def make_split(count: int, seed: int, split: str, side: int = 64, distinct: bool
                colourless: float = 0.0):
     """(images, captions, scenes) of one split.
 
-    ``train`` never shows a held-out pair; ``test`` scenes each contain at least one
-    object (split == "test") drawn from all pairs; ``heldout`` are single objects of
-    held-out pairs only. ``distinct`` makes every caption unique; ``colours`` limits the
+    ``train`` never shows a held-out pair; ``test`` and ``all`` scenes draw their objects
+    from every pair (``all``: other scenes than ``test``'s, to train a model that is not
+    meant to generalise to unseen pairs, such as the demo's captioner); ``heldout`` are
+    single objects of held-out pairs only. ``distinct`` makes every caption unique; ``colours`` limits the
     scenes to those colours. ``colourless``: this share of the scenes is drawn in grey and
     captioned without colours (the same scenes otherwise). Trained on, such scenes teach a
     shape apart from its colour: a model trained on colours alone learns the seen colour x
@@ -130,7 +131,7 @@ def make_split(count: int, seed: int, split: str, side: int = 64, distinct: bool
     rng = random.Random(f"shapes-{split}-{seed}")
     grey_rng = random.Random(f"shapes-{split}-{seed}-grey")  # its own stream: the scenes stay the same
     seen, held = pairs()
-    allowed = {"train": seen, "test": seen + held, "heldout": held}[split]
+    allowed = {"train": seen, "test": seen + held, "all": seen + held, "heldout": held}[split]
     if colours is not None:  # one part of the vocabulary only (for fine-tuning experiments)
         allowed = [(c, s) for c, s in allowed if c in colours]
     images, captions, scenes, used = [], [], [], set()

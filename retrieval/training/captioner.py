@@ -49,6 +49,7 @@ class CaptionTrainConfig:
     width: int = 128
     layers: int = 2
     max_len: int = 32
+    dropout: float = 0.1  # 0 for short runs: on a CPU its random masks cost a third of a step
     tokens_from: str = "penultimate"  # which patch tokens the decoder reads (own_model.image_features)
     max_seconds: float | None = None
     device: str | None = None
@@ -121,7 +122,8 @@ def train_captioner(
     embed_dim, token_dim, num_tokens = shape_of_features(loaded.model, loaded.image_size, tokens_from)
     decoder_config = DecoderConfig(vocab_size=len(vocab), embed_dim=embed_dim, token_dim=token_dim,
                                    num_tokens=num_tokens, width=config.width, layers=config.layers,
-                                   max_len=config.max_len, tokens_from=tokens_from)
+                                   max_len=config.max_len, tokens_from=tokens_from,
+                                   dropout=config.dropout)
     embeddings, tokens = encode_features(loaded, images, device, tokens_from=tokens_from)
     ids = _caption_ids(vocab, captions, config.max_len + 1)
     log.info("features of %d images in %.0f s", len(images), time.monotonic() - started)

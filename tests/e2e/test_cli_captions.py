@@ -15,8 +15,13 @@ pytest.importorskip("transformers")
 def test_train_a_captioner_then_caption_files_with_a_broken_one_among_them(tmp_path):
     out = tmp_path / "captioner"
     trained = clipdex("train-captioner", "shapes:200", "--model", TINY, "--out", str(out), "--epochs", "2",
-                      "--batch-size", "64")
+                      "--batch-size", "64", "--dropout", "0")
     assert "captioner written to" in trained.stdout and (out / "captioner.json").exists()
+    assert json.loads((out / "captioner.json").read_text())["decoder"]["dropout"] == 0
+    bad = clipdex("train-captioner", "shapes:200", "--model", TINY, "--out", str(tmp_path / "x"), "--dropout", "1",
+                  check=False)
+    assert bad.returncode == 2 and "--dropout 1: it must be at least 0 and below 1" in bad.stderr
+    assert not (tmp_path / "x").exists()
     scenes = tmp_path / "scenes"
     clipdex("datasets", "shapes", str(scenes), "--count", "3")
     (scenes / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")

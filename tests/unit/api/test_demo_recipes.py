@@ -3,9 +3,10 @@ another recipe makes both anew (a captioner belongs to the model it was trained 
 Recipes of a step each, so that this runs in seconds; the whole demo runs in
 tests/e2e/test_cli_long_runs.py."""
 
+import json
 import os
 
-from api.demo import DONE, ensure_captioner, ensure_model
+from api.demo import CAPTION_DROPOUT, CAPTION_WIDTH, DONE, ensure_captioner, ensure_model
 
 SCENES = 128  # one batch: a step an epoch
 
@@ -16,6 +17,9 @@ def test_a_recipe_is_trained_once_and_another_recipe_trains_both_anew(tmp_path):
     assert ensure_model(model, SCENES, 1, said.append)
     assert ensure_captioner(captioner, model, SCENES, 1, said.append)
     assert any("trained 1 steps" in line for line in said)
+    with open(os.path.join(captioner, "captioner.json")) as handle:
+        decoder = json.load(handle)["decoder"]
+    assert (decoder["width"], decoder["dropout"]) == (CAPTION_WIDTH, CAPTION_DROPOUT)  # the recipe's, not the defaults
     made = os.path.getmtime(os.path.join(model, DONE))
 
     said.clear()

@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 
-from retrieval.datasets.shapes import COLOURS, HELD_OUT, make_split
+from retrieval.datasets.shapes import COLOURS, HELD_OUT, SHAPES, make_split
 
 
 def _names_a_colour(caption: str) -> bool:
@@ -37,3 +37,12 @@ def test_no_training_scene_shows_a_held_out_pair_in_colour_or_grey():
 def test_without_a_colourless_share_no_scene_is_grey():
     _, captions, _ = make_split(300, 0, "train")
     assert all(_names_a_colour(caption) for caption in captions)
+
+
+def test_the_all_split_shows_every_pair_in_other_scenes_than_the_test_split():
+    _, all_captions, all_scenes = make_split(2000, 0, "all")
+    _, test_captions, _ = make_split(2000, 0, "test")
+    shown = {(t.colour, t.shape) for scene in all_scenes for t in scene}
+    assert shown == {(c, s) for c in COLOURS for s in SHAPES}
+    assert set(HELD_OUT) <= shown
+    assert all_captions != test_captions  # a model trained on "all" is not shown the test scenes
