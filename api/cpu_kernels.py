@@ -59,9 +59,9 @@ def pin_kernels() -> str | None:
     another kind of CPU), or None. A variable the user set stands."""
     if "torch" in sys.modules:
         return "torch was imported before its kernels could be chosen"
-    # Threads that wait for work sleep instead of spinning. THREADS threads on a 2-core machine
-    # with one other busy process spin against it: 16 demo training steps took 28.4 s so and
-    # 18.0 s with sleeping threads (13.2 and 12.7 s alone). What they compute is the same.
+    # Threads that wait for work sleep instead of spinning: THREADS spinning threads on a
+    # 2-core machine with one other busy process fight it. 16 demo training steps there took
+    # 28.4 s spinning and 18.0 s sleeping (alone: 13.2 and 12.7 s), with the same results.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return f"a {platform.machine()} CPU runs kernels of its own"

@@ -89,8 +89,9 @@ def add_parsers(sub, flags) -> None:
     shapes = kinds.add_parser("shapes", help="captioned scenes of coloured shapes (PNG + .txt)")
     shapes.add_argument("out", help="folder to write")
     shapes.add_argument("--count", type=int, default=1000, help="scenes to write (default 1000)")
-    shapes.add_argument("--split", choices=("train", "test", "heldout"), default="train",
-                        help="train never shows the held-out colour x shape pairs")
+    shapes.add_argument("--split", choices=("train", "test", "all", "heldout"), default="train",
+                        help="train never shows the held-out colour x shape pairs; test and all show every "
+                             "pair (all: other scenes, as the demo's captioner learns from)")
     shapes.add_argument("--seed", type=int, default=0, help="the same seed writes the same scenes")
     shapes.add_argument("--colourless", type=float, default=0.0, metavar="SHARE",
                         help="this share of the scenes in grey, captioned without colours: a model trained with "
