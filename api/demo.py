@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import asdict
 
 from api.settings import user_cache_dir
 from retrieval.datasets.shapes import COLOURLESS_SHARE, colour_shape_labels, make_split
@@ -112,19 +113,18 @@ def ensure_captioner(out_dir: str, model_dir: str, scenes: int, epochs: int, say
 
     with open(os.path.join(model_dir, DONE)) as handle:
         model_recipe = json.load(handle)  # a model made anew gets a captioner made anew
-    recipe = {"scenes": scenes, "epochs": epochs, "minutes": minutes, "model": model_recipe,
-              "lr": CAPTION_LR, "warmup": CAPTION_WARMUP, "dropout": CAPTION_DROPOUT,
-              "width": CAPTION_WIDTH, "split": CAPTION_SPLIT}
+    config = CaptionTrainConfig(epochs=epochs, batch_size=BATCH, seed=0, lr=CAPTION_LR, warmup_steps=CAPTION_WARMUP,
+                                dropout=CAPTION_DROPOUT, width=CAPTION_WIDTH,
+                                max_seconds=minutes * 60 if minutes else None)
+    # every setting of the run, so that a setting changed later makes the captioner anew
+    recipe = {"scenes": scenes, "split": CAPTION_SPLIT, "model": model_recipe,
+              **{name: value for name, value in asdict(config).items() if name != "device"}}
     if _reuse(out_dir, recipe, "captioner", say):
         return False
     say(f"training a captioner on that model: {max(1, scenes // BATCH) * epochs} steps over {scenes:,} scenes "
-        "of all 24 colour x shape pairs (once)...")
+        f"of all {len(colour_shape_labels())} colour x shape pairs (once)...")
     images, captions, _ = make_split(scenes, 0, CAPTION_SPLIT)
-    result = train_captioner(images, captions, model_dir, out_dir,
-                             CaptionTrainConfig(epochs=epochs, batch_size=BATCH, seed=0, lr=CAPTION_LR,
-                                                warmup_steps=CAPTION_WARMUP, dropout=CAPTION_DROPOUT,
-                                                width=CAPTION_WIDTH,
-                                                max_seconds=minutes * 60 if minutes else None))
+    result = train_captioner(images, captions, model_dir, out_dir, config)
     say(f"trained {result.steps} steps in {result.seconds / 60:.1f} min -> {out_dir}")
     _done(out_dir, recipe)
     return True

@@ -123,10 +123,11 @@ def make_split(count: int, seed: int, split: str, side: int = 64, distinct: bool
     from every pair (``all``: other scenes than ``test``'s, to train a model that is not
     meant to generalise to unseen pairs, such as the demo's captioner); ``heldout`` are
     single objects of held-out pairs only. ``distinct`` makes every caption unique;
-    ``colours`` limits the scenes to those colours. ``colourless``: this share of the scenes is drawn in grey and
-    captioned without colours (the same scenes otherwise). Trained on, such scenes teach a
-    shape apart from its colour: a model trained on colours alone learns the seen colour x
-    shape pairs as wholes and loses the held-out ones the longer it trains.
+    ``colours`` limits the scenes to those colours. ``colourless``: this share of the
+    scenes is drawn in grey and captioned without colours (the same scenes otherwise).
+    Trained on, such scenes teach a shape apart from its colour: a model trained on colours
+    alone learns the seen colour x shape pairs as wholes and loses the held-out ones the
+    longer it trains.
     """
     rng = random.Random(f"shapes-{split}-{seed}")
     grey_rng = random.Random(f"shapes-{split}-{seed}-grey")  # its own stream: the scenes stay the same
