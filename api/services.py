@@ -102,7 +102,8 @@ def reranker_from(settings: Settings, spec: str | None = None, device: str | Non
 
 
 def dense_locator(encoder, method: str | None = None):
-    """Localisation from the encoder's own patch tokens (its torch model, whatever runs the search)."""
+    """Localisation by the search's own encoder: from its patch tokens (its torch model,
+    whatever runs the search) or from windows of the picture (the encoder itself)."""
     from retrieval.locate import DEFAULT_METHOD, DenseLocator
 
     device = str(encoder.device) if str(encoder.device).startswith(("cuda", "mps")) else "cpu"

@@ -14,6 +14,8 @@ from retrieval.encoders.backend import BACKENDS
 from retrieval.images.decode import DEFAULT_MAX_PIXELS
 from retrieval.index.plan import KINDS as INDEX_KINDS
 from retrieval.index.plan import IndexConfig
+from retrieval.locate.methods import DEFAULT_METHOD as DEFAULT_LOCATE_METHOD
+from retrieval.locate.methods import METHODS as LOCATE_METHODS
 
 
 class Settings(BaseSettings):
@@ -44,6 +46,11 @@ class Settings(BaseSettings):
     captioner: str = Field(DEFAULT_CAPTIONER, description="transformers:ORG/NAME, coca:ARCH/TAG or a folder "
                            "`clipdex train-captioner` wrote")
     caption_budget_s: float = Field(10.0, ge=0, description="how long a search may spend captioning new hits")
+
+    # Showing where in a picture (search hits located, `clipdex locate`, /v1/locate)
+    locate_method: Literal[LOCATE_METHODS] = Field(
+        DEFAULT_LOCATE_METHOD, description="value: the patch tokens, one pass a picture; windows: windows of the "
+        "picture shown one at a time, 44 passes a picture, points right far more often (bench/locate.py)")
 
     # Text in pictures (OCR): the engine `clipdex index` reads new pictures with (a collection
     # remembers the one it was indexed with)

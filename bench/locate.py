@@ -131,8 +131,9 @@ def score(rows: list[tuple], cases: list[dict], name: str) -> list[dict]:
     return out
 
 
-def cost(model_spec: str, cases: list[dict], work: str) -> dict:
-    """ms of a text search of 10 hits, and of locating them (files read again), on this machine."""
+def cost(model_spec: str, cases: list[dict], work: str, methods: tuple[str, ...]) -> dict:
+    """ms of a text search of 10 hits, and of locating them (files read again) by each
+    method, on this machine: {method: {...}}."""
     from api.services import dense_locator
     from indexer.collection import Collection
     from indexer.ingest import IndexOptions, index_folders
@@ -148,19 +149,22 @@ def cost(model_spec: str, cases: list[dict], work: str) -> dict:
     encoder = TorchEncoder(load_model(model_spec), device="cpu", batch_size=64)
     collection = Collection(data)
     index_folders(collection, [folder], encoder.spec, lambda: encoder, IndexOptions(num_workers=0, progress=False))
-    locator = dense_locator(encoder)
-    search_ms, locate_ms = [], []
-    for case in cases[:60]:
-        started = time.perf_counter()
-        vector = encoder.embed_texts([case["query"]])[0]
-        hits = collection.search(vector, 10)[0]
-        searched = time.perf_counter()
-        locate_hits(hits, locator, vector, case["query"], 10**8)
-        search_ms.append((searched - started) * 1000)
-        locate_ms.append((time.perf_counter() - searched) * 1000)
-    search, locate = statistics.median(search_ms[5:]), statistics.median(locate_ms[5:])
-    return {"search_10_hits_ms": search, "locate_10_hits_ms": locate, "locate_per_hit_ms": locate / 10,
-            "added": locate / search}
+    out = {}
+    for method in methods:
+        locator = dense_locator(encoder, method)
+        search_ms, locate_ms = [], []
+        for case in cases[:60]:
+            started = time.perf_counter()
+            vector = encoder.embed_texts([case["query"]])[0]
+            hits = collection.search(vector, 10)[0]
+            searched = time.perf_counter()
+            locate_hits(hits, locator, vector, case["query"], 10**8)
+            search_ms.append((searched - started) * 1000)
+            locate_ms.append((time.perf_counter() - searched) * 1000)
+        search, locate = statistics.median(search_ms[5:]), statistics.median(locate_ms[5:])
+        out[method] = {"search_10_hits_ms": search, "locate_10_hits_ms": locate, "locate_per_hit_ms": locate / 10,
+                       "added": locate / search}
+    return out
 
 
 def main() -> None:
@@ -172,13 +176,15 @@ def main() -> None:
     parser.add_argument("--work", default=temp_path("clipdex-bench-locate"))
     args = parser.parse_args()
     hub_offline()
+    from retrieval.locate.methods import METHODS
+
     model, trained_seconds = ensure_quality_model(args.model, args.minutes)
     cases = make_cases(args.scenes, args.seed)
     rows, speed = [], {}
     for name, predicted in baselines(cases).items():
         rows += score(predicted, cases, name)
     for spec, label in ((model, "trained"), ("random:clipdex-small", "random")):
-        for method in (("value", "qq", "tokens") if label == "trained" else ("value",)):
+        for method in (METHODS if label == "trained" else ("value", "windows")):
             predicted, seconds = predictions(spec, cases, method)
             rows += score(predicted, cases, f"{label} model, {method}")
             speed[f"{label} {method}"] = seconds * 1000
@@ -187,9 +193,11 @@ def main() -> None:
     alone = recognised_alone(model, cases)
     print("the trained model, shown each object of a scene alone, picks the named one: "
           + ", ".join(f"{share:.3f} ({split})" for split, share in alone.items()))
-    spent = cost(model, cases, args.work)
-    print(f"text search of 10 hits {spent['search_10_hits_ms']:.1f} ms; locating them {spent['locate_10_hits_ms']:.1f} "
-          f"ms ({spent['locate_per_hit_ms']:.2f} ms a hit, +{spent['added'] * 100:.0f} % of the search)")
+    spent = cost(model, cases, args.work, ("value", "windows"))
+    for method, row in spent.items():
+        print(f"{method}: text search of 10 hits {row['search_10_hits_ms']:.1f} ms; locating them "
+              f"{row['locate_10_hits_ms']:.1f} ms ({row['locate_per_hit_ms']:.2f} ms a hit, "
+              f"+{row['added'] * 100:.0f} % of the search)")
     write_result("locate.json", {"model": model, "trained_seconds": trained_seconds, "scenes": len(cases),
                                  "rows": rows, "recognised_alone": alone, "ms_per_picture_batched": speed, "cost": spent,
                                  "cpus": os.cpu_count()})

@@ -18,6 +18,7 @@ from api.cli.common import (
 )
 from api.settings import Settings
 from retrieval.images.decode import ImageError, read_image_file
+from retrieval.locate.methods import METHODS
 
 MAX_K = 10_000
 
@@ -107,7 +108,7 @@ def _locate(args, settings: Settings, hits: list, encoder) -> None:
     from retrieval.locate import LocateError
 
     try:
-        locator = dense_locator(encoder)
+        locator = dense_locator(encoder, args.locate_method or settings.locate_method)
     except LocateError as exc:
         raise UsageError(str(exc)) from None
     for file_id, error in locate_hits(hits, locator, encoder.embed_texts([args.query])[0], args.query,
@@ -186,6 +187,9 @@ def add_parsers(sub, flags) -> None:
     search.add_argument("--caption-weight", type=float, default=0.5, help="--hybrid: the captions' share (0..1)")
     search.add_argument("--captioner", help="captioner for --caption (or CLIPDEX_CAPTIONER)")
     search.add_argument("--locate", action="store_true", help="show where in each hit the query is (a box)")
+    search.add_argument("--locate-method", choices=METHODS,
+                        help="how --locate finds it (default CLIPDEX_LOCATE_METHOD, else value; windows: slower, "
+                        "far more often right)")
     search.add_argument("--text-in-image", metavar="TEXT",
                         help="pictures that show this text (read by `clipdex index --ocr`); forgives case, accents, "
                              "OCR's slips and parts of words; with a query too, ranked by its meaning among equal matches")

@@ -88,6 +88,14 @@ class Encoder:
             out.append(self.embed_pixels(self._stack([self.preprocess(image) for image in chunk])))
         return np.concatenate(out)
 
+    def embed_preprocessed(self, pixels: Sequence) -> np.ndarray:
+        """Embed pictures already preprocessed (each as ``preprocess`` gives it, or an
+        array of that shape) in batches of ``batch_size``."""
+        out = [np.zeros((0, self.dim), np.float32)]
+        for start in range(0, len(pixels), self.batch_size):
+            out.append(self.embed_pixels(self._stack(list(pixels[start:start + self.batch_size]))))
+        return np.concatenate(out)
+
     def embed_texts(self, texts: Iterable[str]) -> np.ndarray:
         """Embed strings in batches; over-long texts are truncated by the tokenizer."""
         texts = list(texts)

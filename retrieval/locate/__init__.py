@@ -3,7 +3,8 @@
 Modules (test file in brackets):
 
 - dense.py               DenseLocator: heat maps and boxes from the dual encoder's own patch tokens (tests/integration/test_locate.py)
-- methods.py             the ways patch tokens are read: value (MaskCLIP), qq (ClearCLIP), tokens
+- methods.py             the ways patch tokens are read: value (MaskCLIP), qq (ClearCLIP), tokens; and windows
+- windows.py             heat maps from windows of the picture shown to the encoder, coarse to fine (tests/unit/retrieval/test_locate_geometry.py, tests/integration/test_locate.py)
 - open_clip_patches.py   an open_clip ViT's patch tokens in the joint space, read those ways (tests/integration/test_locate.py)
 - transformers_patches.py the same for transformers CLIP and SigLIP towers (tests/integration/test_locate.py)
 - letterbox.py           the whole picture fitted into the model's square input, and back (tests/unit/retrieval/test_locate_geometry.py)

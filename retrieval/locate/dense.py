@@ -4,7 +4,10 @@ transformers_patches.py) and compared with the phrase's vector, less its similar
 neutral phrase ("a photo": what every patch shares with any caption; measured on the shapes
 scenes, it lifts the pointing game from 0.35 to 0.69); the grid of these is the heat map, and
 its hottest connected part the box. One forward pass per picture, batched. Zero-shot
-detection compares every patch with every label instead."""
+detection compares every patch with every label instead. The ``windows`` method
+(windows.py) puts embeddings of windows of the picture where the patch tokens were: more
+passes, but it points right where the patch tokens of a small model do not, and needs no
+patch tokens at all."""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from retrieval.locate import open_clip_patches, transformers_patches
 from retrieval.locate.errors import DenseNotSupported, LocateError
 from retrieval.locate.heatmap import picture_heat, region_of
 from retrieval.locate.letterbox import Letterbox
-from retrieval.locate.methods import DEFAULT_METHOD, METHODS
+from retrieval.locate.methods import DEFAULT_METHOD, METHODS, WINDOWS
+from retrieval.locate.windows import WindowScorer
 from retrieval.models import LoadedModel
 from retrieval.regions import Region
 
@@ -38,32 +42,44 @@ class DenseLocator:
     tokens, its text tower the neutral phrase."""
 
     def __init__(self, encoder, method: str = DEFAULT_METHOD, batch_size: int = 32, device: str = "cpu"):
-        loaded: LoadedModel = encoder.full_model()
-        model = loaded.model
-        if loaded.family == "open_clip":
-            if not open_clip_patches.supports(getattr(model, "visual", None)):
-                raise DenseNotSupported(f"{loaded.spec}: dense localisation needs a plain ViT image tower; "
-                                        "locate with a VLM instead (Florence-2, PaliGemma, Qwen-VL)")
-        elif not transformers_patches.supports(getattr(model, "inner", model)):
-            raise DenseNotSupported(f"{loaded.spec}: its image tower has no patch tokens (a CNN such as ALIGN's): "
-                                    "dense localisation needs a ViT; locate with a VLM instead")
         if method not in METHODS:
             raise LocateError(f"unknown dense method {method!r}: one of {', '.join(METHODS)}")
-        self.loaded, self.method, self.batch_size, self.device = loaded, method, batch_size, device
+        self.method, self.batch_size, self.device = method, batch_size, device
+        self.side = encoder.loaded.image_size
+        self.windows = WindowScorer(encoder) if method == WINDOWS else None
+        if self.windows is None:  # the patch tokens are read from the torch model
+            self.loaded = self._patch_model(encoder.full_model())
         self.neutral = np.asarray(encoder.embed_texts([NEUTRAL])[0], np.float32)
         self.name = f"dense:{method}"
 
-    def _features(self, images: Sequence[Image.Image]) -> tuple[list[Letterbox], np.ndarray]:
-        """Letterboxes and unit patch features (N, grid_h, grid_w, dim)."""
+    @staticmethod
+    def _patch_model(loaded: LoadedModel) -> LoadedModel:
+        model = loaded.model
+        if loaded.family == "open_clip":
+            if not open_clip_patches.supports(getattr(model, "visual", None)):
+                raise DenseNotSupported(f"{loaded.spec}: reading patch tokens needs a plain ViT image tower; "
+                                        f"use --method {WINDOWS}, or locate with a VLM (Florence-2, PaliGemma, Qwen-VL)")
+        elif not transformers_patches.supports(getattr(model, "inner", model)):
+            raise DenseNotSupported(f"{loaded.spec}: its image tower has no patch tokens (a CNN such as ALIGN's): "
+                                    f"reading patch tokens needs a ViT; use --method {WINDOWS}, or locate with a VLM")
+        return loaded
+
+    def _squares(self, images: Sequence[Image.Image]) -> tuple[list[Letterbox], list[Image.Image]]:
+        boxes = [Letterbox.of(image.width, image.height, self.side) for image in images]
+        return boxes, [box.apply(image) for image, box in zip(images, boxes)]
+
+    def _features(self, squares: list[Image.Image]) -> np.ndarray:
+        """Unit patch features (N, grid_h, grid_w, dim) of the letterboxed pictures: of the
+        coarse windows, for that method."""
+        if self.windows is not None:
+            return self.windows.coarse_features(squares)
         import torch
 
-        side = self.loaded.image_size
-        boxes = [Letterbox.of(image.width, image.height, side) for image in images]
         out = []
         model = self.loaded.model.to(self.device)
-        for start in range(0, len(images), self.batch_size):
-            chunk = zip(images[start:start + self.batch_size], boxes[start:start + self.batch_size])
-            pixels = torch.stack([self.loaded.preprocess(box.apply(image)) for image, box in chunk]).to(self.device)
+        for start in range(0, len(squares), self.batch_size):
+            chunk = squares[start:start + self.batch_size]
+            pixels = torch.stack([self.loaded.preprocess(square) for square in chunk]).to(self.device)
             with torch.inference_mode():
                 if self.loaded.family == "open_clip":
                     features = open_clip_patches.patch_features(model.visual, pixels, self.method)
@@ -71,7 +87,7 @@ class DenseLocator:
                     features = transformers_patches.patch_features(model.inner, pixels, self.method)
             features = features.float()
             out.append((features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)).cpu().numpy())
-        return boxes, np.concatenate(out) if out else np.zeros((0, 1, 1, 1), np.float32)
+        return np.concatenate(out) if out else np.zeros((0, 1, 1, 1), np.float32)
 
     def locate(self, images: Sequence[Image.Image], vectors: np.ndarray, labels: Sequence[str]) -> list[Located]:
         """Where in each picture its phrase is: ``vectors`` (one unit text vector per picture,
@@ -79,11 +95,13 @@ class DenseLocator:
         if not len(images):
             return []
         vectors = np.atleast_2d(np.asarray(vectors, np.float32)) - self.neutral
-        boxes, features = self._features(images)
+        boxes, squares = self._squares(images)
+        per_picture = vectors[np.zeros(len(images), int)] if len(vectors) == 1 else vectors
+        grids = np.einsum("nhwd,nd->nhw", self._features(squares), per_picture)
+        if self.windows is not None:
+            grids = self.windows.refined(squares, grids, per_picture, boxes)
         out = []
-        for number, (box, patches) in enumerate(zip(boxes, features)):
-            row = 0 if len(vectors) == 1 else number
-            grid = patches @ vectors[row]
+        for number, (box, grid) in enumerate(zip(boxes, grids)):
             label = labels[0] if len(labels) == 1 else labels[number]
             out.append(Located(region_of(grid, box, label, self.name), picture_heat(grid, box), grid))
         return out
@@ -96,7 +114,8 @@ class DenseLocator:
         MIN_LABEL_PROBABILITY, its box grows over the patches it wins around there."""
         if not len(labels):
             raise LocateError("give at least one label to detect")
-        boxes, features = self._features(images)
+        boxes, squares = self._squares(images)
+        features = self._features(squares)
         candidates = np.vstack([np.asarray(label_vectors, np.float32), self.neutral[None]])
         out = []
         for box, patches in zip(boxes, features):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from retrieval.locate.errors import DenseNotSupported
-from retrieval.locate.methods import METHODS
+from retrieval.locate.methods import PATCH_METHODS
 
 if TYPE_CHECKING:
     import torch  # imported where used: naming the methods must not load torch
@@ -67,8 +67,8 @@ def patch_features(visual, pixels: torch.Tensor, method: str) -> torch.Tensor:
     if not supports(visual):
         raise DenseNotSupported("this open_clip image tower is not a plain ViT (it has attention pooling or "
                                 "custom blocks): dense localisation needs one; use a VLM to locate instead")
-    if method not in METHODS:
-        raise ValueError(f"unknown dense method {method!r}: one of {', '.join(METHODS)}")
+    if method not in PATCH_METHODS:
+        raise ValueError(f"unknown dense method {method!r}: one of {', '.join(PATCH_METHODS)}")
     transformer = visual.transformer
     x = _tokens(visual, pixels)
     batch_first = getattr(transformer, "batch_first", True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from retrieval.locate.errors import DenseNotSupported
-from retrieval.locate.methods import METHODS
+from retrieval.locate.methods import PATCH_METHODS
 
 if TYPE_CHECKING:
     import torch  # imported where used: naming the methods must not load torch
@@ -58,8 +58,8 @@ def patch_features(model, pixels: torch.Tensor, method: str) -> torch.Tensor:
     if not supports(model):
         raise DenseNotSupported(f"{type(model).__name__}'s image tower has no patch tokens (a CNN such as ALIGN's): "
                                 "dense localisation needs a ViT; use a VLM to locate instead")
-    if method not in METHODS:
-        raise ValueError(f"unknown dense method {method!r}: one of {', '.join(METHODS)}")
+    if method not in PATCH_METHODS:
+        raise ValueError(f"unknown dense method {method!r}: one of {', '.join(PATCH_METHODS)}")
     vision = model.vision_model
     hidden = vision.embeddings(pixels)
     pre = getattr(vision, "pre_layrnorm", None)

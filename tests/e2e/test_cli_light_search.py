@@ -48,3 +48,6 @@ def test_a_search_after_export_imports_no_torch_and_finds_the_same(tmp_path):
 
     located = clipdex("search", "a photo", "--backend", "onnx", "--locate", *data, env_extra=env).stdout
     assert located.count("(dense:") == 6  # showing where needs the PyTorch model: loaded when asked for
+    by_windows = clipdex("search", "a photo", "--backend", "onnx", "--locate", "--locate-method", "windows", *data,
+                         env_extra={**env, "PYTHONPROFILEIMPORTTIME": "1"})  # ... unless by windows
+    assert by_windows.stdout.count("(dense:windows") == 6 and not _imported(by_windows.stderr) & set(HEAVY)

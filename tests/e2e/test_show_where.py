@@ -1,8 +1,9 @@
 """Showing where, as a user meets it: `clipdex locate` (boxes, JSON, drawn pictures),
 `clipdex search --locate`, `clipdex detect`, `locate=true` on the HTTP searches, /v1/locate
 and /v1/detect with uploads and ids, clear 4xx errors, and the page's "show where" switch
-drawing a box and a heat map in Chromium. With a model trained here on shapes scenes (how
-well it points is tests/integration/test_locate.py's and bench/locate.py's to say)."""
+drawing a box and a heat map in Chromium; the ``windows`` method from the CLI (a CNN tower
+too) and /v1/locate. With a model trained here on shapes scenes (how well it points is
+tests/integration/test_locate.py's and bench/locate.py's to say)."""
 
 import json
 import os
@@ -48,6 +49,10 @@ def test_locate_prints_boxes_writes_json_and_drawn_pictures(scenes, tmp_path):
     assert os.path.exists(item["drawn"]) and Image.open(item["drawn"]).size == (128, 128)
     text = clipdex("locate", "a large red circle", str(folder / "scene_0.png"), "--model", model).stdout
     assert "a large red circle:" in text
+    windows, = json.loads(clipdex("locate", "a large red circle", str(folder / "scene_0.png"), "--model", model,
+                                  "--method", "windows", "--json").stdout)
+    x0, y0, x1, y1 = windows["regions"][0]["box"]  # the circle: centre (25.6, 64) of 128 x 128
+    assert windows["regions"][0]["method"] == "dense:windows" and x0 <= 25.6 <= x1 and y0 <= 64 <= y1
     detected = json.loads(clipdex("detect", str(folder / "scene_1.png"), "--labels", "green triangle",
                                   "yellow diamond", "--model", model, "--json").stdout)
     assert {r["label"] for r in detected[0]["regions"]} <= {"green triangle", "yellow diamond"}
@@ -59,11 +64,14 @@ def test_search_locate_gives_each_hit_its_box(scenes):
     hits = json.loads(clipdex("search", "a large yellow diamond", "--data-dir", data, "-k", "2", "--locate",
                               "--json").stdout)
     assert all(h["regions"] and h["regions"][0]["method"] == "dense:value" and h["heatmap"] for h in hits)
+    hits = json.loads(clipdex("search", "a large yellow diamond", "--data-dir", data, "-k", "2", "--locate",
+                              "--locate-method", "windows", "--json").stdout)
+    assert all(h["regions"][0]["method"] == "dense:windows" and h["heatmap"] for h in hits)
     refused = clipdex("search", "--image", str(scenes[0] / "scene_0.png"), "--locate", "--data-dir", data, check=False)
     assert refused.returncode == 2 and "give a query" in refused.stderr
 
 
-def test_a_cnn_model_is_refused_clearly(scenes, tmp_path):
+def test_a_cnn_model_is_refused_clearly_and_located_by_windows(scenes, tmp_path):
     pytest.importorskip("transformers")
     from tiny_transformers import save_tiny_align
 
@@ -71,7 +79,10 @@ def test_a_cnn_model_is_refused_clearly(scenes, tmp_path):
     align = save_tiny_align(str(tmp_path / "align"))
     out = clipdex("locate", "a red circle", str(folder / "scene_0.png"), "--model", f"transformers:{align}",
                   check=False)
-    assert out.returncode == 2 and "needs a ViT" in out.stderr
+    assert out.returncode == 2 and "needs a ViT" in out.stderr and "--method windows" in out.stderr
+    shown = clipdex("locate", "a red circle", str(folder / "scene_0.png"), "--model", f"transformers:{align}",
+                    "--method", "windows", "--json")  # windows need no patch tokens
+    assert json.loads(shown.stdout)[0]["regions"][0]["method"] == "dense:windows"
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +106,9 @@ def test_http_locate_on_search_and_the_locate_and_detect_endpoints(server, scene
         assert by_name["scene_0.png"]["regions"][0]["label"] == "a large red circle" and by_name["scene_0.png"]["heatmap"]
         assert by_name["bad.png"]["error"] and by_name[99999]["error"] == "no indexed image with id 99999"
         assert answer["method"] == "dense:value" and len(answer["results"]) == 5
+        windows = client.post("/v1/locate", data={"phrase": "a large red circle", "ids": ids[:1],
+                                                  "dense_method": "windows"}).json()
+        assert windows["method"] == "dense:windows" and windows["results"][0]["regions"]
         detected = client.post("/v1/detect", data={"labels": ["purple square", "orange circle"], "ids": ids}).json()
         assert detected["results"] and all("regions" in r for r in detected["results"])
         similar = client.get(f"/v1/images/{ids[0]}/similar", params={"k": 2, "locate": "true"}).json()

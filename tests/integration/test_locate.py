@@ -46,21 +46,39 @@ def trained(shapes_model):
     return loaded, TorchEncoder(loaded, device="cpu", batch_size=64)
 
 
-def test_the_heat_map_peaks_on_the_object_the_query_names(trained):
-    loaded, encoder = trained
-    cases = _cases(60, seed=5)
-    queries = [f"a {target.words}" for _, _, target in cases]
-    located = DenseLocator(encoder).locate([image for image, _, _ in cases], encoder.embed_texts(queries), queries)
+def _pointing(loaded, located, cases) -> float:
+    """The share of cases whose heat map peaks inside the named object's box."""
     box = Letterbox.of(SIDE, SIDE, loaded.image_size)
     hits = 0
     for place, (_, _, target) in zip(located, cases):
         x, y = peak_point(place.grid, box)
         x0, y0, x1, y1 = _box(target)
         hits += x0 <= x <= x1 and y0 <= y <= y1
-    centre = sum(_box(t)[0] <= 32 <= _box(t)[2] and _box(t)[1] <= 32 <= _box(t)[3] for _, _, t in cases)
+    return hits / len(cases)
+
+
+def test_the_heat_map_peaks_on_the_object_the_query_names(trained):
+    loaded, encoder = trained
+    cases = _cases(60, seed=5)
+    queries = [f"a {target.words}" for _, _, target in cases]
+    located = DenseLocator(encoder).locate([image for image, _, _ in cases], encoder.embed_texts(queries), queries)
+    pointing = _pointing(loaded, located, cases)
+    centre = sum(_box(t)[0] <= 32 <= _box(t)[2] and _box(t)[1] <= 32 <= _box(t)[3] for _, _, t in cases) / len(cases)
     # measured: 0.57 with clipdex-small at 48 px (6 x 6 patches), 0.71 at 64 px before issue 24 made it cheaper
-    assert hits / len(cases) >= 0.5 and hits >= 2 * centre, (hits, centre)
+    assert pointing >= 0.5 and pointing >= 2 * centre, (pointing, centre)
     assert all(place.region.label == query for place, query in zip(located, queries))
+
+
+def test_windows_point_at_the_named_object_far_more_often_than_patch_tokens(trained):
+    loaded, encoder = trained
+    cases = _cases(120, seed=5)
+    queries = [f"a {target.words}" for _, _, target in cases]
+    pictures, vectors = [image for image, _, _ in cases], encoder.embed_texts(queries)
+    windows = _pointing(loaded, DenseLocator(encoder, "windows").locate(pictures, vectors, queries), cases)
+    value = _pointing(loaded, DenseLocator(encoder, "value").locate(pictures, vectors, queries), cases)
+    # measured on this model: windows 0.83, value 0.57 (bench/locate.py's longer-trained model, 600 scenes:
+    # 0.95 and 0.40)
+    assert windows >= 0.75 and windows >= value + 0.15, (windows, value)
 
 
 def test_boxes_are_in_the_pixels_of_wide_tall_and_turned_pictures(trained):
@@ -124,5 +142,9 @@ def test_a_cnn_tower_says_dense_localisation_needs_a_vit(tmp_path):
     from tiny_transformers import save_tiny_align
 
     loaded = load_model("transformers:" + save_tiny_align(str(tmp_path / "align")))
-    with pytest.raises(DenseNotSupported, match="needs a ViT.*VLM"):
-        DenseLocator(TorchEncoder(loaded, device="cpu"))
+    encoder = TorchEncoder(loaded, device="cpu")
+    with pytest.raises(DenseNotSupported, match="needs a ViT.*windows.*VLM"):
+        DenseLocator(encoder)
+    place, = DenseLocator(encoder, "windows").locate([Image.new("RGB", (90, 60), (200, 30, 30))],
+                                                    encoder.embed_texts(["red"]), ["red"])  # any tower shows windows
+    assert place.region.method == "dense:windows" and 0 <= place.region.box[0] < place.region.box[2] <= 90

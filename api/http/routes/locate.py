@@ -18,6 +18,8 @@ from indexer.captions import read_images
 from indexer.search import heat_rows
 from retrieval.locate.methods import METHODS
 
+DENSE_METHOD_HELP = ("how the dual encoder locates (default: the server's CLIPDEX_LOCATE_METHOD): value, qq, tokens "
+                     "read its patch tokens, one pass a picture; windows shows it windows of the picture, 44 passes")
 router = APIRouter(prefix="/v1", tags=["locate"], responses=ERROR_RESPONSES)
 MAX_LABELS = 64
 
@@ -59,9 +61,9 @@ async def locate(
     phrase: str = Form(min_length=1, max_length=500, description='what to find, e.g. "a red car"'),
     files: list[UploadFile] = File(None, description="images to look in"),
     ids: list[FormId] = Form(None, description="ids of indexed images to look in"),
-    method: Literal["dense", "vlm"] = Form(DENSE, description="dense: the dual encoder's patch tokens (a box and a "
+    method: Literal["dense", "vlm"] = Form(DENSE, description="dense: the dual encoder itself (a box and a "
                                            "heat map); vlm: the configured VLM's grounding (CLIPDEX_CAPTIONER)"),
-    dense_method: Literal[METHODS] = Form("value", description="how patch tokens are read"),
+    dense_method: Literal[METHODS] | None = Form(None, description=DENSE_METHOD_HELP),
 ) -> LocateResponse:
     started = time.perf_counter()
     pictures, items = await _pictures(state, files, ids)
@@ -70,7 +72,7 @@ async def locate(
         found = await run_locator(locator.locate, pictures, phrase, vlm=True) if pictures else []
         heats = None
     else:
-        locator = dense_locator_of(encoder, dense_method)
+        locator = dense_locator_of(encoder, dense_method or state.settings.locate_method)
         vector = await state.batcher.embed(phrase, encoder)
         located = await run_locator(locator.locate, pictures, vector, [phrase]) if pictures else []
         found, heats = [[p.region] for p in located], [p.heat for p in located]
@@ -85,9 +87,9 @@ async def detect(
     labels: list[str] = Form(min_length=1, max_length=MAX_LABELS, description="what to detect"),
     files: list[UploadFile] = File(None, description="images to look in"),
     ids: list[FormId] = Form(None, description="ids of indexed images to look in"),
-    method: Literal["dense", "vlm"] = Form(DENSE, description="dense: the dual encoder's patch tokens; vlm: the "
+    method: Literal["dense", "vlm"] = Form(DENSE, description="dense: the dual encoder itself; vlm: the "
                                            "configured VLM (CLIPDEX_CAPTIONER)"),
-    dense_method: Literal[METHODS] = Form("value", description="how patch tokens are read"),
+    dense_method: Literal[METHODS] | None = Form(None, description=DENSE_METHOD_HELP),
 ) -> LocateResponse:
     started = time.perf_counter()
     labels = [label.strip() for label in labels if label.strip()]
@@ -98,7 +100,7 @@ async def detect(
         locator = await vlm_locator_of(state)
         found = await run_locator(locator.detect, pictures, labels, vlm=True) if pictures else []
     else:
-        locator = dense_locator_of(encoder, dense_method)
+        locator = dense_locator_of(encoder, dense_method or state.settings.locate_method)
         vectors = await run_in_threadpool(encoder.embed_texts, labels)
         found = await run_locator(locator.detect, pictures, vectors, labels, encoder.logit_scale) if pictures else []
     return LocateResponse(results=_answer(items, pictures, found, None), method=locator.name,

@@ -49,3 +49,31 @@ def test_a_flat_heat_map_still_gives_a_box():
     region = region_of(np.zeros((8, 8), np.float32), box, "thing", "test")
     x0, y0, x1, y1 = region.box
     assert 0 <= x0 < x1 <= 100 and 0 <= y0 < y1 <= 50
+
+
+def test_a_window_keeps_its_part_of_the_picture_and_paints_the_rest():
+    from retrieval.locate.windows import FINE, RADIUS, centre, windowed
+
+    pixels = np.zeros((3, 48, 48), np.float32)
+    pixels[0] = np.arange(48)[None, :] + 100  # each column its own value
+    fill = np.array([-1.0, -2.0, -3.0], np.float32)
+    shown = windowed(pixels, fill, row=0, col=FINE - 1)
+    cx, half = centre(FINE - 1, 48), RADIUS * 48
+    kept = np.argwhere(shown[0] >= 100)
+    assert kept[:, 0].min() == 0 and kept[:, 0].max() < half + centre(0, 48) + 1  # the top right corner only
+    assert kept[:, 1].min() >= cx - half - 1 and kept[:, 1].max() == 47
+    assert (shown[:, kept[:, 0], kept[:, 1]] == pixels[:, kept[:, 0], kept[:, 1]]).all()  # unchanged where kept
+    painted = shown[0] < 100
+    assert painted.sum() == 48 * 48 - len(kept) and (shown[:, painted] == fill[:, None]).all()
+
+
+def test_the_fine_grid_holds_the_coarse_windows_and_lines_between():
+    from retrieval.locate.windows import COARSE, FINE, interpolated
+
+    coarse = np.arange(COARSE * COARSE, dtype=np.float32).reshape(COARSE, COARSE)
+    fine = interpolated(coarse)
+    assert fine.shape == (FINE, FINE)
+    assert (fine[::2, ::2] == coarse).all()
+    assert fine[1, 0] == (coarse[0, 0] + coarse[1, 0]) / 2 and fine[0, 1] == (coarse[0, 0] + coarse[0, 1]) / 2
+    assert fine[1, 1] == pytest.approx(coarse[:2, :2].mean())
+    assert fine.max() == coarse.max()  # nothing between windows is hotter than a window
