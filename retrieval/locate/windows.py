@@ -21,9 +21,12 @@ from PIL import Image
 
 from retrieval.locate.letterbox import Letterbox
 
+# Measured on bench/locate.py's 600 scenes (pointing on seen pairs, passes a picture): COARSE
+# 6 and RADIUS 0.15 give 0.954 at 44; COARSE 5: 0.920 at 33; 7: 0.977 at 57; 4: 0.885 at 24;
+# RADIUS 0.12 or 0.2 point worse at every COARSE.
 COARSE = 6
 FINE = 2 * COARSE - 1  # the coarse windows sit on the even cells, so the grid is symmetric
-RADIUS = 0.15  # half a window's side, of the square's side (bench/locate.py: 0.1-0.25 tried)
+RADIUS = 0.15  # half a window's side, of the square's side
 
 
 def centre(cell: int, side: int) -> float:
