@@ -115,6 +115,54 @@ def test_int8_changes_vectors_only_a_little(tiny_model, tiny_encoder, onnx_cache
     assert _min_cosine(encoder.embed_texts(TEXTS), tiny_encoder.embed_texts(TEXTS)) >= 0.9999  # fp32 text tower
 
 
+def test_int8_keeps_in_fp32_the_products_that_move_vectors_most(tiny_model, onnx_cache):
+    import onnx
+
+    from retrieval.encoders.onnx_export import _kept_fp32, exported
+
+    paths = exported(tiny_model, "int8", str(onnx_cache))
+    fp32_graph = os.path.join(os.path.dirname(paths["image"]), "image.onnx")
+    kept = set(_kept_fp32(fp32_graph))
+    products = [n for n in onnx.load(fp32_graph, load_external_data=False).graph.node if n.op_type == "MatMul"]
+    layers = len(tiny_model.model.visual.transformer.resblocks)
+    assert sum("resblocks.0/" in name for name in kept) >= 2 + 2  # queries x keys, weights x values, 2 weighted
+    assert len([name for name in kept if "/attn/" in name and "resblocks.0/" not in name]) >= 2 * (layers - 1)
+    assert products[-1].name in kept and len(kept) < len(products)  # the projection; the rest is int8
+    quantized = onnx.load(paths["image"], load_external_data=False).graph
+    dequantized = {node.output[0] for node in quantized.node if node.op_type == "DequantizeLinear"}
+    for node in quantized.node:
+        if node.op_type == "MatMul":
+            assert any(name in dequantized for name in node.input) == (node.name not in kept), node.name
+
+
+def test_an_int8_tower_of_an_older_recipe_or_older_weights_is_made_again(tiny_model, onnx_cache, tmp_path):
+    from retrieval.encoders.backend import cached_encoder
+    from retrieval.encoders.onnx_export import INT8_RECIPE, cache_dir_for
+    from retrieval.models import load_model
+    from retrieval.training import save_model_dir
+
+    model_dir = str(tmp_path / "model")
+    save_model_dir(tiny_model.model, _tiny_cfg(), model_dir)
+    make_encoder(load_model(model_dir), "onnx-int8", device="cpu", onnx_cache=str(onnx_cache))
+    assert cached_encoder(model_dir, "onnx-int8", "cpu", onnx_cache=str(onnx_cache)) is not None
+    meta_path = os.path.join(cache_dir_for(model_dir), "meta.json")
+    with open(meta_path) as handle:
+        meta = json.load(handle)
+    with open(meta_path, "w") as handle:  # quantized by an earlier release
+        json.dump({key: value for key, value in meta.items() if key != "int8_recipe"}, handle)
+    assert cached_encoder(model_dir, "onnx-int8", "cpu", onnx_cache=str(onnx_cache)) is None
+    assert cached_encoder(model_dir, "onnx", "cpu", onnx_cache=str(onnx_cache)) is not None  # fp32 is still good
+    make_encoder(load_model(model_dir), "onnx-int8", device="cpu", onnx_cache=str(onnx_cache))
+    with open(meta_path) as handle:
+        assert json.load(handle)["int8_recipe"] == INT8_RECIPE
+
+    int8_file = os.path.join(cache_dir_for(model_dir), "image.int8.onnx")
+    save_model_dir(tiny_model.model, _tiny_cfg(), model_dir)  # retrained: fp32 is exported again ...
+    make_encoder(load_model(model_dir), "onnx", device="cpu", onnx_cache=str(onnx_cache))
+    assert not os.path.exists(int8_file)  # ... and the int8 tower quantized from the old one is gone
+    assert cached_encoder(model_dir, "onnx-int8", "cpu", onnx_cache=str(onnx_cache)) is None
+
+
 @pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
 def test_an_image_gets_the_same_vector_alone_and_in_any_batch(tiny_model, onnx_cache, backend):
     """int8 activations are scaled by ranges fixed at export (static quantization): an
