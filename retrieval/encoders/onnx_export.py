@@ -30,7 +30,7 @@ from retrieval.encoders.onnx_light import LIGHT_KEY, describe
 from retrieval.models import LoadedModel, canonical_spec, weights_fingerprint
 
 EXPORT_FORMAT = 3  # 2: int8 towers statically quantized; 3: weights in a file beside each graph
-INT8_RECIPE = 2  # 2: the first block, attention's own products and the projection kept fp32
+INT8_RECIPE = 3  # 2: the first block, attention's own products and the projection kept fp32; 3: and its output
 WEIGHTS_SUFFIX = ".data"  # TOWER.onnx keeps its weights in TOWER.onnx.data
 OPSET = 17
 PRECISIONS = ("fp32", "int8")
@@ -215,20 +215,31 @@ _BLOCK = re.compile(r"(?:resblocks|layers|layer|blocks)\.(\d+)/")
 
 def _kept_fp32(graph_path: str) -> list[str]:
     """The matrix products of an image tower that int8 would move the vectors most by:
-    attention's products of two activations (queries x keys, weights x values), the first
-    block's (its inputs are the raw patch embeddings), and the last one (the projection into
-    the joint space). On two trained clipdex-small (bench/int8_agreement.py, 500 scenes) the
-    share of fp32's top-10 that int8 keeps went from 0.971-0.972 / 0.958-0.959 (text / image
-    queries) to 0.984-0.987 / 0.979-0.983; ViT-B-32-256 ran at 2.15x fp32's speed instead of
-    2.26x. Keeping the attention outputs, the MLP projections or the last block fp32 instead
-    of the first gained less."""
+    attention's products of two activations (queries x keys, weights x values) and the
+    output projection that follows them, the first block's (its inputs are the raw patch
+    embeddings), and the last one (the projection into the joint space). On two trained
+    clipdex-small (bench/int8_agreement.py, 500 scenes) the share of fp32's top-10 that int8
+    keeps went from 0.971-0.972 / 0.958-0.959 (text / image queries) to 0.988-0.991 /
+    0.983 (0.984-0.987 / 0.979-0.983 without the output projections); ViT-B-32-256 runs at
+    2.0x fp32's speed instead of 2.3x. Keeping the MLP projections or the last block fp32
+    instead gained less."""
     import onnx
 
     graph = onnx.load(graph_path, load_external_data=False).graph
     constants = {tensor.name for tensor in graph.initializer} | {
         node.output[0] for node in graph.node if node.op_type == "Constant"}
-    products = [node for node in graph.node if node.op_type in ("MatMul", "Gemm")]
-    of_activations = [node.name for node in products if not any(name in constants for name in node.input)]
-    weighted = [node for node in products if node.name not in of_activations]
-    first_block = [node.name for node in weighted if (match := _BLOCK.search(node.name)) and match.group(1) == "0"]
-    return of_activations + first_block + [node.name for node in weighted[-1:]]
+    kept, after_attention = [], False
+    weighted = []
+    for node in graph.node:  # in the graph's order: a block's attention, then its MLP
+        if node.op_type not in ("MatMul", "Gemm"):
+            continue
+        if not any(name in constants for name in node.input):  # two activations
+            kept.append(node.name)
+            after_attention = True
+            continue
+        weighted.append(node)
+        match = _BLOCK.search(node.name)
+        if after_attention or (match and match.group(1) == "0"):  # the output projection; the first block
+            kept.append(node.name)
+        after_attention = False
+    return kept + [node.name for node in weighted[-1:] if node.name not in kept]
