@@ -72,7 +72,7 @@ class DenseLocator:
         """Unit patch features (N, grid_h, grid_w, dim) of the letterboxed pictures: of the
         coarse windows, for that method."""
         if self.windows is not None:
-            return self.windows.coarse_features(squares)
+            return self.windows.coarse_features(self.windows.inputs(squares))
         import torch
 
         out = []
@@ -97,9 +97,12 @@ class DenseLocator:
         vectors = np.atleast_2d(np.asarray(vectors, np.float32)) - self.neutral
         boxes, squares = self._squares(images)
         per_picture = vectors[np.zeros(len(images), int)] if len(vectors) == 1 else vectors
-        grids = np.einsum("nhwd,nd->nhw", self._features(squares), per_picture)
-        if self.windows is not None:
-            grids = self.windows.refined(squares, grids, per_picture, boxes)
+        if self.windows is None:
+            grids = np.einsum("nhwd,nd->nhw", self._features(squares), per_picture)
+        else:
+            inputs = self.windows.inputs(squares)
+            coarse = np.einsum("nhwd,nd->nhw", self.windows.coarse_features(inputs), per_picture)
+            grids = self.windows.refined(inputs, coarse, per_picture, boxes)
         out = []
         for number, (box, grid) in enumerate(zip(boxes, grids)):
             label = labels[0] if len(labels) == 1 else labels[number]

@@ -64,32 +64,33 @@ class WindowScorer:
     def __init__(self, encoder):
         self.encoder = encoder
 
-    def _pixels(self, square: Image.Image) -> tuple[np.ndarray, np.ndarray]:
-        """The model's input for the square, and the fill: its median, a channel (the
-        median colour, normalised as the pixels are)."""
-        pixels = np.asarray(self.encoder.preprocess(square.convert("RGB")), np.float32)
-        return pixels, np.median(pixels.reshape(pixels.shape[0], -1), axis=1)
+    def inputs(self, squares: Sequence[Image.Image]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each square as the model takes it, and its fill: its median, a channel (the
+        median colour, normalised as the pixels are). Made once for both passes."""
+        out = []
+        for square in squares:
+            pixels = np.asarray(self.encoder.preprocess(square.convert("RGB")), np.float32)
+            out.append((pixels, np.median(pixels.reshape(pixels.shape[0], -1), axis=1)))
+        return out
 
     def _embedded(self, shown: list[np.ndarray]) -> np.ndarray:
         return np.asarray(self.encoder.embed_preprocessed(shown), np.float32)
 
-    def coarse_features(self, squares: Sequence[Image.Image]) -> np.ndarray:
+    def coarse_features(self, inputs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """Unit embeddings of the coarse windows: (N, COARSE, COARSE, dim)."""
         shown = []
-        for square in squares:
-            pixels, fill = self._pixels(square)
+        for pixels, fill in inputs:
             shown += [windowed(pixels, fill, 2 * row, 2 * col) for row in range(COARSE) for col in range(COARSE)]
-        return self._embedded(shown).reshape(len(squares), COARSE, COARSE, -1)
+        return self._embedded(shown).reshape(len(inputs), COARSE, COARSE, -1)
 
-    def refined(self, squares: Sequence[Image.Image], coarse: np.ndarray, vectors: np.ndarray,
+    def refined(self, inputs: list[tuple[np.ndarray, np.ndarray]], coarse: np.ndarray, vectors: np.ndarray,
                 boxes: Sequence[Letterbox]) -> np.ndarray:
         """Fine grids (N, FINE, FINE) of similarity with each picture's vector: the coarse
         similarities ``coarse`` (N, COARSE, COARSE) spread over the fine grid, and the cells
         around each best coarse window on the picture (not its padding) shown to the encoder."""
         fine = interpolated(coarse)
         shown, places = [], []
-        for number, (square, box) in enumerate(zip(squares, boxes)):
-            pixels, fill = self._pixels(square)
+        for number, ((pixels, fill), box) in enumerate(zip(inputs, boxes)):
             rows, cols = box.picture_cells(FINE, FINE)
             on_picture = np.full((FINE, FINE), -np.inf, np.float32)
             on_picture[rows, cols] = fine[number, rows, cols]
