@@ -49,7 +49,8 @@ def cmd_locate(args, settings: Settings) -> int:
             found = vlm_locator(load_captioner_from(settings, args.vlm, args.device)).locate(pictures, args.phrase)
             return _report(args, names, pictures, found, None, args.phrase)
         encoder = files_encoder(args, settings)
-        located = dense_locator(encoder, args.method or settings.locate_method).locate(pictures, encoder.embed_texts([args.phrase]), [args.phrase])
+        locator = dense_locator(encoder, args.method or settings.locate_method)
+        located = locator.locate(pictures, encoder.embed_texts([args.phrase]), [args.phrase])
     except LocateError as exc:
         raise UsageError(str(exc)) from None
     return _report(args, names, pictures, [[p.region] for p in located], [p.heat for p in located], args.phrase)
@@ -67,8 +68,8 @@ def cmd_detect(args, settings: Settings) -> int:
             found = vlm_locator(load_captioner_from(settings, args.vlm, args.device)).detect(pictures, labels)
         else:
             encoder = files_encoder(args, settings)
-            found = dense_locator(encoder, args.method or settings.locate_method).detect(pictures, encoder.embed_texts(labels), labels,
-                                                               encoder.logit_scale)
+            locator = dense_locator(encoder, args.method or settings.locate_method)
+            found = locator.detect(pictures, encoder.embed_texts(labels), labels, encoder.logit_scale)
     except LocateError as exc:
         raise UsageError(str(exc)) from None
     return _report(args, names, pictures, found, None, "label")
