@@ -3,6 +3,7 @@
 Uses retrieval/; knows no HTTP and no command line.
 
 - collection/      Collection: one data dir, its store and its index; locks; the re-index switch
+- data_dir.py      the data dir: its name, finding it, the model its SQLite file records, without SQLAlchemy (tests/unit/indexer/test_data_dir.py)
 - store/           all SQL: schema, file rows, migrations
 - ingest/          index_folders: scan -> plan -> decode -> embed pass (local or Ray) -> results
 - texts/           the texts of image->text search

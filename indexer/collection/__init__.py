@@ -10,9 +10,10 @@ Modules (test file in brackets):
 - errors.py      ModelMismatch, CollectionError, CollectionBusy
 """
 
-from indexer.collection.collection import DATA_DIR_NAME, Collection, default_data_dir, find_data_dir
+from indexer.collection.collection import Collection
 from indexer.collection.errors import CollectionBusy, CollectionError, ModelMismatch
 from indexer.collection.hits import Hit, SearchFilters, hit_of_row
+from indexer.data_dir import DATA_DIR_NAME, default_data_dir, find_data_dir
 
 __all__ = ["DATA_DIR_NAME", "Collection", "CollectionBusy", "CollectionError", "Hit", "ModelMismatch",
            "SearchFilters", "default_data_dir", "find_data_dir", "hit_of_row"]

@@ -14,7 +14,7 @@ from indexer.collection.hits import Hit, SearchFilters, hit_of_row
 from indexer.collection.locks import writer_lock
 from indexer.collection.paths import is_inside
 from indexer.collection.switch import finish_switch
-from indexer.store import OK, SQLITE_FILE, Store, sqlite_url
+from indexer.store import OK, Store, sqlite_url
 from retrieval.index.device_search import DeviceExactSearch, cuda_if_present, fits
 from retrieval.index.duplicates import near_duplicate_groups
 from retrieval.index.plan import DEFAULT_MEMORY_MB, IndexConfig, outgrown, plan_for
@@ -24,9 +24,6 @@ from retrieval.index.vector_rows import VectorRowsError
 from retrieval.models import canonical_spec
 
 log = logging.getLogger(__name__)
-
-DATA_DIR_NAME = ".clipdex"
-
 
 class Collection:
     """One data dir: the metadata store and the vector index of some folders."""
@@ -289,37 +286,3 @@ class Collection:
     def vector_of_path(self, path: str) -> np.ndarray | None:
         """The stored vector of an indexed file, for image→image search by an indexed image."""
         return self._vector_of_row(self.store.row_by_path(os.path.abspath(path)))
-
-
-def _was_indexed(data_dir: str) -> bool:
-    """Whether an embedded (SQLite) collection has a model, read without changing it; a data
-    dir whose database lives elsewhere (PostgreSQL) has index files instead."""
-    import sqlite3
-
-    database = os.path.join(data_dir, SQLITE_FILE)
-    if not os.path.exists(database):
-        return os.path.exists(os.path.join(data_dir, "index.json")) or any(
-            name.startswith("vectors") for name in os.listdir(data_dir))
-    try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
-            return conn.execute("SELECT 1 FROM meta WHERE key = 'model'").fetchone() is not None
-    except sqlite3.Error:
-        return True  # unreadable here: let opening it say what is wrong
-
-
-def default_data_dir(folder: str) -> str:
-    return os.path.join(os.path.abspath(folder), DATA_DIR_NAME)
-
-
-def find_data_dir(start: str | None = None) -> str | None:
-    """The nearest ``.clipdex`` folder at or above ``start`` (like git finds .git) that
-    holds a collection: one that was never indexed into does not take over."""
-    here = os.path.abspath(start or os.getcwd())
-    while True:
-        candidate = os.path.join(here, DATA_DIR_NAME)
-        if os.path.isdir(candidate) and _was_indexed(candidate):
-            return candidate
-        parent = os.path.dirname(here)
-        if parent == here:
-            return None
-        here = parent

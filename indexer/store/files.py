@@ -12,8 +12,9 @@ from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 from sqlalchemy import bindparam, create_engine, delete, event, func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 
+from indexer.data_dir import SQLITE_FILE
 from indexer.store.schema import files_table, meta_table, roots_table
 
 SCHEMA_VERSION = 1
@@ -36,11 +37,10 @@ class StoreError(RuntimeError):
     pass
 
 
-SQLITE_FILE = "clipdex.sqlite3"  # the embedded database, in the data dir
-
-
-def sqlite_url(data_dir: str) -> str:
-    return "sqlite:///" + os.path.join(os.path.abspath(data_dir), SQLITE_FILE)
+def sqlite_url(data_dir: str) -> URL:
+    """The embedded database's URL, as an object: a string would be parsed again, and a
+    folder named with '?', '#' or '%' would put the database somewhere else."""
+    return URL.create("sqlite", database=os.path.join(os.path.abspath(data_dir), SQLITE_FILE))
 
 
 def _ext(path: str) -> str:
@@ -52,7 +52,7 @@ def _now() -> datetime:
 
 
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str | URL):
         self.url = url
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
