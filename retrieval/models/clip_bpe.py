@@ -76,16 +76,25 @@ class ClipBpeTokenizer:
     with ``token_ids``, renumbered onto a compact vocabulary (compact_vocab.py)."""
 
     def __init__(self, context_length: int = 77, token_ids: Sequence[int] | None = None, path: str | None = None):
+        self.context_length = context_length
+        self.token_ids = list(token_ids) if token_ids is not None else None
+        self.path = path
+        self.ranks: dict[str, int] | None = None  # read on first use (_read)
+        self._cache: dict[str, list[int]] = {}
+
+    def _read(self) -> None:
+        """Reads the merge list (150 ms): on first use, not when built, so that a cold search
+        tokenizes its query while ONNX Runtime opens the text tower (api/cli/search.py)."""
+        if self.ranks is not None:
+            return
         import regex
 
-        self.context_length = context_length
-        self.encoder, self.ranks = _tables(path or vocab_path())
-        self.start, self.end = self.encoder[START], self.encoder[END]
+        encoder, ranks = _tables(self.path or vocab_path())
+        self.encoder, self.start, self.end = encoder, encoder[START], encoder[END]
         self.pattern = regex.compile(PATTERN, regex.IGNORECASE)
         self.symbols = byte_symbols()
-        self.token_ids = list(token_ids) if token_ids is not None else None
-        self._table = renumbering(self.token_ids, len(self.encoder)) if self.token_ids is not None else None
-        self._cache: dict[str, list[int]] = {}
+        self._table = renumbering(self.token_ids, len(encoder)) if self.token_ids is not None else None
+        self.ranks = ranks  # last: another thread that sees it sees the rest
 
     def _word(self, word: str) -> list[int]:
         """The ids of one pre-token: merge the lowest-ranked adjacent pair until none is known."""
@@ -109,6 +118,7 @@ class ClipBpeTokenizer:
         return self._cache[word]
 
     def encode(self, text: str) -> list[int]:
+        self._read()
         ids: list[int] = []
         for token in self.pattern.findall(clean(text)):
             if token in (START, END):
@@ -118,6 +128,7 @@ class ClipBpeTokenizer:
         return ids
 
     def __call__(self, texts: str | Sequence[str], context_length: int | None = None) -> np.ndarray:
+        self._read()
         texts = [texts] if isinstance(texts, str) else list(texts)
         length = context_length or self.context_length
         out = np.zeros((len(texts), length), np.int64)

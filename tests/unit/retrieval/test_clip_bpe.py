@@ -52,5 +52,6 @@ def test_plain_ascii_is_cleaned_as_ftfy_would_without_importing_it():
 
 
 def test_a_missing_vocabulary_file_says_which(tmp_path):
-    with pytest.raises(OSError):
-        ClipBpeTokenizer(path=str(tmp_path / "nowhere.txt.gz"))
+    tokenizer = ClipBpeTokenizer(path=str(tmp_path / "nowhere.txt.gz"))  # (read on first use)
+    with pytest.raises(OSError, match="nowhere.txt.gz"):
+        tokenizer("a photo")
