@@ -4,20 +4,24 @@ of new pictures), the captioner, the re-ranker.
 
 Each is built here once, from Settings and the overrides a surface has (CLI flags), so the
 two surfaces cannot drift apart.
+
+The indexer is imported where an index run is built, not here: a `clipdex search` imports
+this module, and SQLAlchemy (under indexer/) must not load before it has started opening
+its text tower (api/cli/search.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from api.settings import Settings, onnx_cache_dir
-from indexer.captions import CaptionsFollowFiles
-from indexer.collection import Collection
-from indexer.ingest import FileEventsToAll, IndexOptions, IndexReport, index_folders
-from indexer.ocr import OcrFollowsFiles, OcrOptions, OcrReport, read_collection_texts, remembered_engine
 from retrieval.encoders import EncoderRecipe
-from retrieval.ocr import load_ocr_engine
+
+if TYPE_CHECKING:
+    from indexer.collection import Collection
+    from indexer.ingest import IndexOptions, IndexReport
+    from indexer.ocr import OcrOptions, OcrReport
 
 
 def encoder_recipe(settings: Settings, spec: str, backend: str | None = None, device: str | None = None,
@@ -30,6 +34,8 @@ def encoder_recipe(settings: Settings, spec: str, backend: str | None = None, de
 
 def index_options(settings: Settings, batch_size: int | None = None, workers: int | None = None,
                   progress: bool = True, on_progress: Callable[[int, int], None] | None = None) -> IndexOptions:
+    from indexer.ingest import IndexOptions
+
     return IndexOptions(
         batch_size=batch_size or settings.batch_size,
         num_workers=workers if workers is not None else settings.num_workers,
@@ -54,6 +60,8 @@ class IndexRun:
 
 def ocr_options(settings: Settings, workers: int | None = None, progress: bool = True,
                 on_progress: Callable[[int, int], None] | None = None, ray=None) -> OcrOptions:
+    from indexer.ocr import OcrOptions
+
     distributor = None
     if ray is not None:
         from indexer.ocr.ray_read import RayReader  # Ray is imported only on this path
@@ -71,6 +79,11 @@ def index_collection(collection: Collection, roots: list[str], spec: str, encode
     the text of new pictures with ``ocr`` (else the engine the collection remembers, if any;
     loaded first, so a missing engine fails before the run); ``ray``: RayOptions to embed
     (and read) on a Ray cluster."""
+    from indexer.captions import CaptionsFollowFiles
+    from indexer.ingest import FileEventsToAll, index_folders
+    from indexer.ocr import OcrFollowsFiles, OcrOptions, read_collection_texts, remembered_engine
+    from retrieval.ocr import load_ocr_engine
+
     engine_spec = ocr or remembered_engine(collection)
     engine = load_ocr_engine(engine_spec, device=(text_options or OcrOptions()).device) if engine_spec else None
     captions, texts = CaptionsFollowFiles(collection), OcrFollowsFiles(collection)

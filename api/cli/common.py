@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from api.services import encoder_recipe
 from api.settings import Settings, index_config, user_cache_dir
-from indexer.collection import Collection, default_data_dir, find_data_dir
+from indexer.data_dir import default_data_dir, find_data_dir
 from retrieval.images.decode import ImageError, read_image_file
 from retrieval.models import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from indexer.collection import Collection
 
 RECENT_FILE = "last_collection"  # in the user's cache folder: the collection indexed last
 
@@ -54,6 +58,8 @@ def resolve_data_dir(args, settings: Settings, folders: list[str] | None = None)
 
 
 def open_collection(args, settings: Settings, folders=None, must_exist=True) -> Collection:
+    from indexer.collection import Collection  # SQLAlchemy: after a search has started on its query
+
     data_dir = resolve_data_dir(args, settings, folders)
     if must_exist and not os.path.isdir(data_dir):
         raise UsageError(f"no collection at {data_dir}: run `clipdex index FOLDER --data-dir {data_dir}`")

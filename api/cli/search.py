@@ -1,10 +1,23 @@
-"""`clipdex search`, `duplicates` and `classify`: what comes out of a collection (or of images)."""
+"""`clipdex search`, `duplicates` and `classify`: what comes out of a collection (or of images).
+
+A text search's encoder starts before the collection opens (start_early_encoder): most of
+a cold search is Python importing (SQLAlchemy, the index layer) and ONNX Runtime opening
+the text tower, and ONNX Runtime opens it in C++ without holding the GIL, so the two run
+at the same time on two cores. The model is known then without SQLAlchemy (the command
+line, the settings, or the collection's SQLite file read by the standard library:
+indexer/data_dir.py), and only an encoder built from its ONNX export starts early
+(building a PyTorch model would import torch where the command may not need it). The
+search takes it only where the recipe it resolves itself, once the collection is open,
+is the same (model, backend, device, caches); otherwise it builds its own, as before.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
+from dataclasses import dataclass
 
 from api.cli.common import (
     UsageError,
@@ -14,13 +27,55 @@ from api.cli.common import (
     open_collection,
     read_pictures,
     require_indexed,
+    resolve_data_dir,
     show_path,
 )
 from api.settings import Settings
+from indexer.data_dir import recorded_model
+from retrieval.encoders import Encoder, EncoderRecipe
 from retrieval.images.decode import ImageError, read_image_file
 from retrieval.locate.methods import METHODS
 
 MAX_K = 10_000
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EarlyEncoder:
+    recipe: EncoderRecipe
+    encoder: Encoder
+
+    def taken_by(self, recipe: EncoderRecipe) -> Encoder | None:
+        """The encoder, where ``recipe`` is the one it was built by; else None."""
+        return self.encoder if recipe == self.recipe else None
+
+
+def start_early_encoder(args, settings: Settings) -> EarlyEncoder | None:
+    """The encoder of a `clipdex search "TEXT"`, its text tower opening in a thread; None
+    where the command is no text search, its model cannot be known before the collection
+    opens, or the model has no ONNX export to build from."""
+    if getattr(args, "command", None) != "search" or not getattr(args, "query", None) or args.image:
+        return None
+    try:
+        data_dir = resolve_data_dir(args, settings)
+    except UsageError:
+        return None  # the search itself says so
+    spec = args.model or settings.model
+    if not spec and not (args.db_url or settings.database_url):  # (a database elsewhere is read by SQLAlchemy)
+        spec = recorded_model(data_dir)
+    if not spec:
+        return None
+    recipe = encoder_factory(spec, args, settings)
+    try:
+        encoder = recipe.cached()
+    except Exception as exc:  # noqa: BLE001 (the search builds its encoder again and reports what fails)
+        log.debug("no early encoder: %s", exc)
+        return None
+    if encoder is None:
+        return None
+    encoder.open_soon("text")
+    return EarlyEncoder(recipe, encoder)
 
 
 def _read_query_image(path: str, settings: Settings):
@@ -56,6 +111,15 @@ def _search_text_in_images(args, collection, encoder) -> list:
     return search_text_in_images(collection, args.text_in_image, args.k, query_vector=vector)
 
 
+def _encoder(args, settings: Settings, spec: str):
+    """The search's encoder, built when first called: the one whose text tower started to
+    open with the command (start_early_encoder) where it was built by the same recipe."""
+    recipe = encoder_factory(spec, args, settings)
+    early = getattr(args, "early_encoder", None)
+    encoder = early.taken_by(recipe) if early is not None else None
+    return (lambda: encoder) if encoder is not None else functools.cache(recipe)
+
+
 def cmd_search(args, settings: Settings) -> int:
     collection = open_collection(args, settings)
     require_indexed(collection)
@@ -65,7 +129,7 @@ def cmd_search(args, settings: Settings) -> int:
         raise UsageError(f"-k must be between 1 and {MAX_K}")
     if args.locate and not args.query:
         raise UsageError("--locate shows where a text query is in each hit: give a query")
-    encoder = functools.cache(encoder_factory(spec, args, settings))  # built once, when first needed
+    encoder = _encoder(args, settings, spec)
     if args.text_in_image is not None:
         hits = _search_text_in_images(args, collection, encoder)
         return _show(args, settings, collection, hits, "no picture holds that text", encoder)

@@ -6,10 +6,11 @@ import json
 
 from api.cli.common import UsageError, open_collection, show_path
 from api.settings import Settings, onnx_cache_dir
-from indexer.store import FAILED, OK, PENDING
 
 
 def cmd_status(args, settings: Settings) -> int:
+    from indexer.store import FAILED, OK, PENDING  # SQLAlchemy: loaded by the commands that use it
+
     collection = open_collection(args, settings)
     counts = collection.store.counts()
     failures = collection.store.failures()

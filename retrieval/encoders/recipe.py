@@ -22,11 +22,16 @@ class EncoderRecipe:
     def __call__(self) -> Encoder:
         from retrieval.models import load_model
 
-        cached = cached_encoder(self.spec, self.backend, self.device, self.batch_size, self.threads, self.onnx_cache,
-                                self.weights_cache)
+        cached = self.cached()
         if cached is not None:  # its ONNX export says all it needs: no torch, no PyTorch model
             return cached
 
         loaded = load_model(self.spec, cache_dir=self.weights_cache)
         return make_encoder(loaded, self.backend, device=self.device, batch_size=self.batch_size,
                             threads=self.threads, onnx_cache=self.onnx_cache)
+
+    def cached(self) -> Encoder | None:
+        """The encoder from its ONNX export alone (no torch, no PyTorch model), or None where
+        the model must be loaded (another runtime, a GPU, no export yet)."""
+        return cached_encoder(self.spec, self.backend, self.device, self.batch_size, self.threads, self.onnx_cache,
+                              self.weights_cache)

@@ -51,3 +51,35 @@ def test_a_search_after_export_imports_no_torch_and_finds_the_same(tmp_path):
     by_windows = clipdex("search", "a photo", "--backend", "onnx", "--locate", "--locate-method", "windows", *data,
                          env_extra={**env, "PYTHONPROFILEIMPORTTIME": "1"})  # ... unless by windows
     assert by_windows.stdout.count("(dense:windows") == 6 and not _imported(by_windows.stderr) & set(HEAVY)
+
+
+def test_the_encoder_opened_while_the_search_starts_is_the_one_it_would_build(tmp_path, monkeypatch):
+    import dataclasses
+
+    import numpy as np
+
+    from api.cli.common import encoder_factory
+    from api.cli.parser import build_parser
+    from api.cli.search import start_early_encoder
+    from api.settings import Settings
+
+    photos = tmp_path / "photos"
+    write_photos(str(photos), 3)
+    monkeypatch.setenv("CLIPDEX_ONNX_CACHE", str(tmp_path / "onnx"))
+    clipdex("index", str(photos), "--model", TINY, "--backend", "onnx", "-q")  # exports the towers
+    settings, parse = Settings(), build_parser().parse_args
+    search = parse(["search", "a photo", "--data-dir", str(photos / ".clipdex")])
+    recipe = encoder_factory(TINY, search, settings)  # what the search resolves once its collection is open
+
+    early = start_early_encoder(search, settings)  # the text tower opening in a thread
+    encoder = early.taken_by(recipe)
+    assert encoder.backend == "onnx-fp32"
+    np.testing.assert_array_equal(encoder.embed_texts(["a photo"]), recipe().embed_texts(["a photo"]))  # to the bit
+    assert early.taken_by(dataclasses.replace(recipe, backend="torch")) is None
+
+    image_search = parse(["search", "--image", str(next(photos.glob("*.jpg"))), "--data-dir", str(photos / ".clipdex")])
+    elsewhere = Settings(database_url=f"sqlite:///{tmp_path / 'other.sqlite3'}")  # the model is read by SQLAlchemy
+    nowhere = parse(["search", "a photo", "--data-dir", str(tmp_path / "no collection")])
+    for args, given in ((image_search, settings), (search, elsewhere), (nowhere, settings),
+                        (parse(["status", "--data-dir", str(photos / ".clipdex")]), settings)):
+        assert start_early_encoder(args, given) is None
