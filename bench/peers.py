@@ -1,6 +1,7 @@
 """clipdex beside rclip (and clip-retrieval), whole commands from cold processes, one run.
 
     python -m bench.peers [--images 500] [--rclip PATH] [--clip-retrieval PATH] [--repeats 5]
+                          [--backends auto,onnx-int8,torch] [--no-process-decode]
 
 Every tool gets random weights of the same architecture, planted offline: rclip's ONNX
 files are exported here from open_clip's ViT-B-32-256 (rclip ships that model), and
@@ -94,7 +95,8 @@ def interleaved(repeats: int, commands: dict[tuple[str, str], tuple[list[str], d
             for (tool, what), found in runs.items()]
 
 
-def clipdex_rows(photos: str, work: str, count: int, backends: list[str]) -> tuple[list[dict], dict]:
+def clipdex_rows(photos: str, work: str, count: int, backends: list[str],
+                 process_decode: bool = True) -> tuple[list[dict], dict]:
     """The index and rerun rows, and the cold search commands (timed later, in turns)."""
     clipdex = [sys.executable, "-m", "api.cli"]
     env = {"CLIPDEX_ONNX_CACHE": os.path.join(work, "onnx"), "HF_HUB_OFFLINE": "1"}
@@ -102,7 +104,7 @@ def clipdex_rows(photos: str, work: str, count: int, backends: list[str]) -> tup
     for extra in ([], ["--int8"]):
         timed([*clipdex, "export-onnx", model, *extra], env=env)
     rows = []
-    runs = [(backend, "auto") for backend in backends] + [(backends[0], "processes")]
+    runs = [(backend, "auto") for backend in backends] + ([(backends[0], "processes")] if process_decode else [])
     for backend, decode in runs:
         data = os.path.join(work, f"clipdex-{backend}-{decode}")
         shutil.rmtree(data, ignore_errors=True)
@@ -147,6 +149,8 @@ def main() -> None:
     parser.add_argument("--clip-retrieval", help="the clip-retrieval executable")
     parser.add_argument("--backends", default="auto,onnx-int8,torch")
     parser.add_argument("--work", default=temp_path("clipdex-peers"))
+    parser.add_argument("--process-decode", action=argparse.BooleanOptionalAction, default=True,
+                        help="also index with decoding in processes (the first backend)")
     args = parser.parse_args()
 
     # The tools run with a home of their own: clipdex's last collection, ONNX Runtime's
@@ -162,7 +166,7 @@ def main() -> None:
         searches.update({("rclip", what): command for what, command in commands.items()})
     if args.clip_retrieval:
         rows += clip_retrieval_rows(args.clip_retrieval, photos, args.work, args.images)
-    made, commands = clipdex_rows(photos, args.work, args.images, args.backends.split(","))
+    made, commands = clipdex_rows(photos, args.work, args.images, args.backends.split(","), args.process_decode)
     rows += made
     searches.update({("clipdex", what): command for what, command in commands.items()})
     rows += interleaved(args.repeats, searches)
