@@ -114,13 +114,14 @@ def reranker_from(settings: Settings, spec: str | None = None, device: str | Non
     return Reranker(spec or settings.reranker, device=device or settings.device, cache_dir=settings.model_cache_dir)
 
 
-def dense_locator(encoder, method: str | None = None):
-    """Localisation by the search's own encoder: from its patch tokens (its torch model,
-    whatever runs the search) or from windows of the picture (the encoder itself)."""
-    from retrieval.locate import DEFAULT_METHOD, DenseLocator
+def dense_locator(settings: Settings, encoder, method: str | None = None):
+    """Localisation by the search's own encoder by ``method`` (else Settings'): from its
+    patch tokens (its torch model, whatever runs the search) or from windows of the
+    picture (the encoder itself)."""
+    from retrieval.locate import DenseLocator
 
     device = str(encoder.device) if str(encoder.device).startswith(("cuda", "mps")) else "cpu"
-    return DenseLocator(encoder, method or DEFAULT_METHOD, device=device)
+    return DenseLocator(encoder, method or settings.locate_method, device=device)
 
 
 def vlm_locator(captioner):

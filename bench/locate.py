@@ -134,11 +134,11 @@ def score(rows: list[tuple], cases: list[dict], name: str) -> list[dict]:
 def cost(model_spec: str, cases: list[dict], work: str, methods: tuple[str, ...]) -> dict:
     """ms of a text search of 10 hits, and of locating them (files read again) by each
     method, on this machine: {method: {...}}."""
-    from api.services import dense_locator
     from indexer.collection import Collection
     from indexer.ingest import IndexOptions, index_folders
     from indexer.search import locate_hits
     from retrieval.encoders import TorchEncoder
+    from retrieval.locate import DenseLocator
     from retrieval.models import load_model
 
     folder, data = os.path.join(work, "scenes"), os.path.join(work, "data")
@@ -151,7 +151,7 @@ def cost(model_spec: str, cases: list[dict], work: str, methods: tuple[str, ...]
     index_folders(collection, [folder], encoder.spec, lambda: encoder, IndexOptions(num_workers=0, progress=False))
     out = {}
     for method in methods:
-        locator = dense_locator(encoder, method)
+        locator = DenseLocator(encoder, method, device="cpu")
         search_ms, locate_ms = [], []
         for case in cases[:60]:
             started = time.perf_counter()

@@ -49,7 +49,7 @@ def cmd_locate(args, settings: Settings) -> int:
             found = vlm_locator(load_captioner_from(settings, args.vlm, args.device)).locate(pictures, args.phrase)
             return _report(args, names, pictures, found, None, args.phrase)
         encoder = files_encoder(args, settings)
-        locator = dense_locator(encoder, args.method or settings.locate_method)
+        locator = dense_locator(settings, encoder, args.method)
         located = locator.locate(pictures, encoder.embed_texts([args.phrase]), [args.phrase])
     except LocateError as exc:
         raise UsageError(str(exc)) from None
@@ -68,7 +68,7 @@ def cmd_detect(args, settings: Settings) -> int:
             found = vlm_locator(load_captioner_from(settings, args.vlm, args.device)).detect(pictures, labels)
         else:
             encoder = files_encoder(args, settings)
-            locator = dense_locator(encoder, args.method or settings.locate_method)
+            locator = dense_locator(settings, encoder, args.method)
             found = locator.detect(pictures, encoder.embed_texts(labels), labels, encoder.logit_scale)
     except LocateError as exc:
         raise UsageError(str(exc)) from None

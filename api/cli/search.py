@@ -172,7 +172,7 @@ def _locate(args, settings: Settings, hits: list, encoder) -> None:
     from retrieval.locate import LocateError
 
     try:
-        locator = dense_locator(encoder, args.locate_method or settings.locate_method)
+        locator = dense_locator(settings, encoder, args.locate_method)
     except LocateError as exc:
         raise UsageError(str(exc)) from None
     for file_id, error in locate_hits(hits, locator, encoder.embed_texts([args.query])[0], args.query,

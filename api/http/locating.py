@@ -17,9 +17,9 @@ from retrieval.locate import LocateError
 DENSE, VLM = "dense", "vlm"
 
 
-def dense_locator_of(encoder, method: str | None = None):
+def dense_locator_of(settings, encoder, method: str | None = None):
     try:
-        return dense_locator(encoder, method)
+        return dense_locator(settings, encoder, method)
     except LocateError as exc:
         raise ApiError(400, str(exc)) from None
 
@@ -44,7 +44,7 @@ async def run_locator(function, *args, vlm: bool = False):
 
 async def fill_hit_regions(state, encoder, hits: list[ImageHit], vector, label: str) -> None:
     """Each API hit gets the box of ``vector`` and its heat map (dense, from the encoder)."""
-    locator = dense_locator_of(encoder, state.settings.locate_method)
+    locator = dense_locator_of(state.settings, encoder)
     raw = [Hit(score=h.score, file_id=h.id, vector_id=0, path=path, width=h.width, height=h.height, taken_at=None)
            for h, path in zip(hits, await run_in_threadpool(_paths, state, hits))]
     await run_locator(locate_hits, raw, locator, vector, label, state.settings.max_image_pixels)

@@ -72,7 +72,7 @@ async def locate(
         found = await run_locator(locator.locate, pictures, phrase, vlm=True) if pictures else []
         heats = None
     else:
-        locator = dense_locator_of(encoder, dense_method or state.settings.locate_method)
+        locator = dense_locator_of(state.settings, encoder, dense_method)
         vector = await state.batcher.embed(phrase, encoder)
         located = await run_locator(locator.locate, pictures, vector, [phrase]) if pictures else []
         found, heats = [[p.region] for p in located], [p.heat for p in located]
@@ -100,7 +100,7 @@ async def detect(
         locator = await vlm_locator_of(state)
         found = await run_locator(locator.detect, pictures, labels, vlm=True) if pictures else []
     else:
-        locator = dense_locator_of(encoder, dense_method or state.settings.locate_method)
+        locator = dense_locator_of(state.settings, encoder, dense_method)
         vectors = await run_in_threadpool(encoder.embed_texts, labels)
         found = await run_locator(locator.detect, pictures, vectors, labels, encoder.logit_scale) if pictures else []
     return LocateResponse(results=_answer(items, pictures, found, None), method=locator.name,
