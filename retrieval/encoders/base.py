@@ -82,24 +82,21 @@ class Encoder:
 
     def embed_images(self, images: Sequence) -> np.ndarray:
         """Embed PIL images (RGB) in batches of ``batch_size``."""
-        out = [np.zeros((0, self.dim), np.float32)]
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start:start + self.batch_size]
-            out.append(self.embed_pixels(self._stack([self.preprocess(image) for image in chunk])))
-        return np.concatenate(out)
+        return self._in_batches(images, lambda chunk: self.embed_pixels(self._stack([self.preprocess(i) for i in chunk])))
 
     def embed_preprocessed(self, pixels: Sequence) -> np.ndarray:
         """Embed pictures already preprocessed (each as ``preprocess`` gives it, or an
         array of that shape) in batches of ``batch_size``."""
-        out = [np.zeros((0, self.dim), np.float32)]
-        for start in range(0, len(pixels), self.batch_size):
-            out.append(self.embed_pixels(self._stack(list(pixels[start:start + self.batch_size]))))
-        return np.concatenate(out)
+        return self._in_batches(pixels, lambda chunk: self.embed_pixels(self._stack(list(chunk))))
 
     def embed_texts(self, texts: Iterable[str]) -> np.ndarray:
         """Embed strings in batches; over-long texts are truncated by the tokenizer."""
-        texts = list(texts)
+        return self._in_batches(list(texts), lambda chunk: self.embed_tokens(self.loaded.tokenizer(chunk)))
+
+    def _in_batches(self, items: Sequence, embed) -> np.ndarray:
+        """``embed`` of ``items`` a batch of ``batch_size`` at a time (each batch made only
+        when its turn comes), stacked: (len(items), dim)."""
         out = [np.zeros((0, self.dim), np.float32)]
-        for start in range(0, len(texts), self.batch_size):
-            out.append(self.embed_tokens(self.loaded.tokenizer(texts[start:start + self.batch_size])))
+        for start in range(0, len(items), self.batch_size):
+            out.append(embed(items[start:start + self.batch_size]))
         return np.concatenate(out)
