@@ -1,5 +1,6 @@
 """A hostile folder and a hostile client: links out of the folders, files that are no
-files, HTML named .png, a 173-byte strip that asks for gigabytes, bad ids and filters.
+files, HTML named .png, a 173-byte strip that asks for gigabytes, a data dir named like a
+URL's query, bad ids and filters.
 Indexed by the real CLI, served by a real server on loopback."""
 
 import json
@@ -39,9 +40,11 @@ def hostile(tmp_path_factory):
     os.symlink(photos / "selfloop.jpg", photos / "selfloop.jpg")
     (photos / "bomb.png").write_bytes(png_bomb_bytes(20_000, 20_000))  # 400M pixels: over PIL's limit too
     Image.new("RGB", (30_000, 1), (200, 30, 30)).save(photos / "strip.png")
-    data = root / "data"
+    data = root / "data ?#%20"  # (read as a URL, the name would put the database elsewhere)
     indexed = clipdex("index", str(photos), "--data-dir", str(data), "--model", TINY, "-q", "--json")
     assert indexed.returncode == 0, indexed.stderr
+    assert sorted(p.name for p in root.iterdir()) == ["data ?#%20", "outside", "photos"]
+    assert (data / "clipdex.sqlite3").is_file()
     return root, json.loads(indexed.stdout), data
 
 
