@@ -1,13 +1,14 @@
 """clipdex beside rclip (and clip-retrieval), whole commands from cold processes, one run.
 
     python -m bench.peers [--images 500] [--rclip PATH] [--clip-retrieval PATH] [--repeats 5]
-                          [--backends auto,onnx-int8,torch] [--no-process-decode]
+                          [--index-repeats 1] [--backends auto,onnx-int8,torch] [--no-process-decode]
 
 Every tool gets random weights of the same architecture, planted offline: rclip's ONNX
 files are exported here from open_clip's ViT-B-32-256 (rclip ships that model), and
 clipdex exports its own towers once before timing (as rclip's are shipped). Rows:
 
-  index           index the folder from nothing (rclip: its first query, which indexes)
+  index           index the folder from nothing (rclip: its first query, which indexes); with
+                  --index-repeats N, N times each, the tools taking turns, the median
   no-change rerun nothing changed (rclip: index check + query)
   cold search     one text query in a new process, the median of --repeats runs, the
                   tools taking turns;
@@ -85,21 +86,41 @@ def plant_rclip(datadir: str) -> None:
     shutil.copy(vocab, os.path.join(datadir, "tokenizer", os.path.basename(vocab)))
 
 
-def interleaved(repeats: int, commands: dict[tuple[str, str], tuple[list[str], dict]]) -> list[dict]:
+def interleaved(repeats: int, commands: dict[tuple[str, str], tuple[list[str], dict]],
+                fresh: dict[tuple[str, str], str] | None = None) -> list[dict]:
     """Each command ``repeats`` times, taking turns (a busy moment of a shared machine
-    falls on all of them alike); the median seconds and the largest RSS of each."""
+    falls on all of them alike); the median seconds and the largest RSS of each. ``fresh``:
+    what to remove before each run of a command (its index, so that it builds from nothing)."""
     runs: dict = {key: [] for key in commands}
     for _ in range(repeats):
         for key, (command, kwargs) in commands.items():
+            if fresh and key in fresh:
+                _remove(fresh[key])
             runs[key].append(timed(command, **kwargs))
     return [{"tool": tool, "what": what, "seconds": statistics.median(r["seconds"] for r in found),
              "peak_rss_mb": max(r["peak_rss_mb"] for r in found), "runs": [round(r["seconds"], 3) for r in found]}
             for (tool, what), found in runs.items()]
 
 
-def clipdex_rows(photos: str, work: str, count: int, backends: list[str],
-                 process_decode: bool = True) -> tuple[list[dict], dict]:
-    """The index and rerun rows, and the cold search commands (timed later, in turns)."""
+def _remove(path: str) -> None:
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+
+
+class Tool:
+    """One tool's commands: its index runs (each from nothing: ``fresh`` says what to remove
+    first) and its cold searches, all timed later in turns with the other tool's."""
+
+    def __init__(self):
+        self.index: dict[tuple[str, str], tuple[list[str], dict]] = {}
+        self.fresh: dict[tuple[str, str], str] = {}
+        self.searches: dict[tuple[str, str], tuple[list[str], dict]] = {}
+        self.rerun: tuple[list[str], dict] | None = None  # a run that finds nothing changed
+
+
+def clipdex_tool(photos: str, work: str, backends: list[str], process_decode: bool = True) -> Tool:
     clipdex = [sys.executable, "-m", "api.cli"]
     env = {"CLIPDEX_ONNX_CACHE": os.path.join(work, "onnx"), "HF_HUB_OFFLINE": "1"}
     model = f"random:{ARCH}"
@@ -110,33 +131,32 @@ def clipdex_rows(photos: str, work: str, count: int, backends: list[str],
         compileall.compile_dir(os.path.join(project, package), quiet=1)
     for extra in ([], ["--int8"]):
         timed([*clipdex, "export-onnx", model, *extra], env=env)
-    rows = []
+    tool = Tool()
     runs = [(backend, "auto") for backend in backends] + ([(backends[0], "processes")] if process_decode else [])
     for backend, decode in runs:
         data = os.path.join(work, f"clipdex-{backend}-{decode}")
-        shutil.rmtree(data, ignore_errors=True)
-        run = timed([*clipdex, "index", photos, "--model", model, "--backend", backend, "--data-dir", data, "-q"],
-                    env={**env, "CLIPDEX_DECODE_WORKERS": decode})
-        what = f"index ({backend}{', decode in processes' if decode == 'processes' else ''})"
-        rows.append({"tool": "clipdex", "what": what, **run, "images_per_s": count / run["seconds"]})
+        key = ("clipdex", f"index ({backend}{', decode in processes' if decode == 'processes' else ''})")
+        tool.index[key] = ([*clipdex, "index", photos, "--model", model, "--backend", backend, "--data-dir", data,
+                            "-q"], {"env": {**env, "CLIPDEX_DECODE_WORKERS": decode}})
+        tool.fresh[key] = data
     data = os.path.join(work, f"clipdex-{backends[0]}-auto")
-    rerun = timed([*clipdex, "index", photos, "--model", model, "--data-dir", data, "-q"], env=env)
-    rows.append({"tool": "clipdex", "what": "no-change rerun", **rerun})
-    return rows, {f"cold search ({backend})": ([*clipdex, "search", QUERY, "-k", "3", "--backend", backend,
-                                                "--data-dir", data], {"env": env}) for backend in ("onnx", "torch")}
+    tool.searches = {("clipdex", f"cold search ({backend})"): ([*clipdex, "search", QUERY, "-k", "3", "--backend",
+                                                                backend, "--data-dir", data], {"env": env})
+                     for backend in ("onnx", "torch")}
+    tool.rerun = [*clipdex, "index", photos, "--model", model, "--data-dir", data, "-q"], env
+    return tool
 
 
-def rclip_rows(rclip: str, photos: str, work: str, count: int) -> tuple[list[dict], dict]:
-    """The index row, and the cold search command (timed later, in turns with clipdex's)."""
+def rclip_tool(rclip: str, photos: str, work: str) -> Tool:
     datadir = os.path.join(work, "rclip")
     plant_rclip(datadir)
-    env = {"RCLIP_DATADIR": datadir, "HF_HUB_OFFLINE": "1"}
-    if os.path.exists(os.path.join(datadir, "db.sqlite3")):
-        os.remove(os.path.join(datadir, "db.sqlite3"))
     command = [rclip, "-f", "-t", "3", QUERY]
-    first = timed(command, cwd=photos, env=env)
-    rows = [{"tool": "rclip", "what": "index (+ query)", **first, "images_per_s": count / first["seconds"]}]
-    return rows, {"cold search (index check + query)": (command, {"cwd": photos, "env": env})}
+    kwargs = {"cwd": photos, "env": {"RCLIP_DATADIR": datadir, "HF_HUB_OFFLINE": "1"}}
+    tool = Tool()
+    tool.index[("rclip", "index (+ query)")] = command, kwargs  # its first query indexes the folder
+    tool.fresh[("rclip", "index (+ query)")] = os.path.join(datadir, "db.sqlite3")
+    tool.searches[("rclip", "cold search (index check + query)")] = command, kwargs
+    return tool
 
 
 def clip_retrieval_rows(tool: str, photos: str, work: str, count: int) -> list[dict]:
@@ -151,7 +171,9 @@ def clip_retrieval_rows(tool: str, photos: str, work: str, count: int) -> list[d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=500)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="cold searches of each tool, in turns")
+    parser.add_argument("--index-repeats", type=int, default=1,
+                        help="index runs of each tool from nothing, in turns (the median is reported)")
     parser.add_argument("--rclip", help="the rclip executable (a venv with `pip install rclip`)")
     parser.add_argument("--clip-retrieval", help="the clip-retrieval executable")
     parser.add_argument("--backends", default="auto,onnx-int8,torch")
@@ -166,17 +188,15 @@ def main() -> None:
     os.environ.update(HOME=home, XDG_CACHE_HOME=os.path.join(home, ".cache"))
     photos = os.path.join(args.work, f"photos-{args.images}")
     make_folder(photos, args.images)
-    rows, searches = [], {}
-    if args.rclip:
-        made, commands = rclip_rows(args.rclip, photos, args.work, args.images)
-        rows += made
-        searches.update({("rclip", what): command for what, command in commands.items()})
-    if args.clip_retrieval:
-        rows += clip_retrieval_rows(args.clip_retrieval, photos, args.work, args.images)
-    made, commands = clipdex_rows(photos, args.work, args.images, args.backends.split(","), args.process_decode)
-    rows += made
-    searches.update({("clipdex", what): command for what, command in commands.items()})
-    rows += interleaved(args.repeats, searches)
+    tools = ([rclip_tool(args.rclip, photos, args.work)] if args.rclip else []) + [
+        clipdex_tool(photos, args.work, args.backends.split(","), args.process_decode)]
+    rows = clip_retrieval_rows(args.clip_retrieval, photos, args.work, args.images) if args.clip_retrieval else []
+    indexed = interleaved(args.index_repeats, {k: v for tool in tools for k, v in tool.index.items()},
+                          {k: v for tool in tools for k, v in tool.fresh.items()})
+    rows += [{**row, "images_per_s": args.images / row["seconds"]} for row in indexed]
+    command, env = tools[-1].rerun  # the last index run of the first backend stays for the searches
+    rows.append({"tool": "clipdex", "what": "no-change rerun", **timed(command, env=env)})
+    rows += interleaved(args.repeats, {k: v for tool in tools for k, v in tool.searches.items()})
     for row in rows:
         row.pop("stdout", None)
     print(f"{args.images} JPEGs of 640x480, {ARCH} random weights, CPU flags: {' '.join(cpu_flags())}, "
@@ -189,8 +209,10 @@ def main() -> None:
     if ("rclip", "cold search (index check + query)") in by:
         ratios["cold_search_clipdex_over_rclip"] = (by[("clipdex", "cold search (onnx)")]["seconds"]
                                                     / by[("rclip", "cold search (index check + query)")]["seconds"])
-        ratios["index_rate_clipdex_over_rclip"] = (by[("clipdex", f"index ({args.backends.split(',')[0]})")]
-                                                   ["images_per_s"] / by[("rclip", "index (+ query)")]["images_per_s"])
+        for backend in args.backends.split(","):  # the first is the default's (auto)
+            name = "index_rate_clipdex_over_rclip" + ("" if backend == "auto" else f"_{backend}")
+            ratios[name] = by[("clipdex", f"index ({backend})")]["images_per_s"] / by[("rclip", "index (+ query)")][
+                "images_per_s"]
     ratios["cold_search_onnx_over_torch"] = (by[("clipdex", "cold search (onnx)")]["seconds"]
                                              / by[("clipdex", "cold search (torch)")]["seconds"])
     for name, value in ratios.items():
