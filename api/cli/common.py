@@ -58,7 +58,7 @@ def resolve_data_dir(args, settings: Settings, folders: list[str] | None = None)
 
 
 def open_collection(args, settings: Settings, folders=None, must_exist=True) -> Collection:
-    from indexer.collection import Collection  # SQLAlchemy: after a search has started on its query
+    from indexer.collection import Collection  # SQLAlchemy: once a search has started opening its text tower
 
     data_dir = resolve_data_dir(args, settings, folders)
     if must_exist and not os.path.isdir(data_dir):
