@@ -25,11 +25,14 @@ if TYPE_CHECKING:
 
 
 def encoder_recipe(settings: Settings, spec: str, backend: str | None = None, device: str | None = None,
-                   batch_size: int | None = None) -> EncoderRecipe:
-    """The encoder of ``spec`` as Settings (and the given overrides) ask for it; call it to build."""
+                   batch_size: int | None = None, indexing: bool = False) -> EncoderRecipe:
+    """The encoder of ``spec`` as Settings (and the given overrides) ask for it; call it to build.
+    ``indexing``: it embeds a folder, so the backend auto first measures which precision
+    embeds images fastest here, where that was not measured yet (precision_choice.py)."""
     return EncoderRecipe(spec=spec, backend=backend or settings.backend, device=device or settings.device,
                          batch_size=batch_size or settings.batch_size, weights_cache=settings.model_cache_dir,
-                         onnx_cache=onnx_cache_dir(settings))
+                         onnx_cache=onnx_cache_dir(settings), measure_precision=indexing,
+                         auto_precision=settings.auto_precision)
 
 
 def index_options(settings: Settings, batch_size: int | None = None, workers: int | None = None,

@@ -10,7 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.captioning import DEFAULT_CAPTIONER
-from retrieval.encoders.backend import BACKENDS
+from retrieval.encoders.backend import AUTO_PRECISIONS, BACKENDS
 from retrieval.images.decode import DEFAULT_MAX_PIXELS
 from retrieval.index.plan import KINDS as INDEX_KINDS
 from retrieval.index.plan import IndexConfig
@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="auto (cuda, mps, cpu), or a torch device")
     backend: Literal[BACKENDS] = Field(
         "auto", description="inference backend; auto: ONNX Runtime on a CPU when installed, else PyTorch")
+    auto_precision: Literal[AUTO_PRECISIONS] = Field(
+        "measured", description="auto's image tower on ONNX Runtime: measured (int8 where the first index run "
+        "measured it clearly faster than fp32 on this machine, else fp32), or always fp32 or int8")
     batch_size: int | None = Field(None, ge=1, le=4096,
                                    description="images a batch; default 32 on ONNX Runtime, 64 on PyTorch")
     num_workers: int | None = Field(None, ge=0, le=64, description="decode workers; default from cores")

@@ -4,6 +4,10 @@ import shutil
 # No test touches the network: model loading must work from local files only.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The backend auto picks int8 or fp32 by how fast each ran on the machine (precision_choice.py):
+# the suite fixes fp32, so that no result depends on how loaded the machine was. The tests of
+# that choice measure in folders of their own, or set "measured" again.
+os.environ["CLIPDEX_AUTO_PRECISION"] = "fp32"
 
 # pytest-xdist's workers share the cores: each one's torch, and the commands it starts, gets its share.
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))

@@ -73,11 +73,11 @@ def model_spec(args, settings: Settings, collection: Collection | None = None) -
     return args.model or settings.model or (collection.model_spec if collection else None) or DEFAULT_MODEL
 
 
-def encoder_factory(spec: str, args, settings: Settings):
+def encoder_factory(spec: str, args, settings: Settings, indexing: bool = False):
     """The encoder of ``spec`` with this command line's --backend, --device and --batch-size;
-    call it to build (only commands that need the model do)."""
+    call it to build (only commands that need the model do). ``indexing``: see encoder_recipe."""
     return encoder_recipe(settings, spec, backend=getattr(args, "backend", None), device=args.device,
-                          batch_size=args.batch_size)
+                          batch_size=args.batch_size, indexing=indexing)
 
 
 def read_pictures(paths: list[str], settings: Settings, what: str = "pictures") -> tuple[list, list[str]]:

@@ -59,7 +59,7 @@ def _index(args, settings: Settings, collection) -> int:
         from indexer.ocr import stop_reading
 
         stop_reading(collection)
-    run = index_collection(collection, args.folders, spec, encoder_factory(spec, args, settings), options, ray,
+    run = index_collection(collection, args.folders, spec, encoder_factory(spec, args, settings, indexing=True), options, ray,
                            ocr=None if args.no_ocr else args.ocr or settings.ocr,
                            text_options=ocr_options(settings, progress=not args.quiet, ray=ray))
     report, captions_dropped = run.report, run.captions_dropped
@@ -103,7 +103,8 @@ def cmd_reindex(args, settings: Settings) -> int:
     require_indexed(collection)
     old = collection.model_spec
     options = index_options(settings, batch_size=args.batch_size, progress=not args.quiet)
-    report = reindex_with_model(collection, args.new_model, encoder_factory(args.new_model, args, settings), options)
+    report = reindex_with_model(collection, args.new_model, encoder_factory(args.new_model, args, settings, indexing=True),
+                                options)
     print(f"re-embedded {report.embedded} images ({report.failed} failed) with {args.new_model} and switched "
           f"{collection.data_dir} to it (was {old})")
     return 0

@@ -103,7 +103,24 @@ def cmd_export_onnx(args, settings: Settings) -> int:
     except (ImportError, OnnxExportError) as exc:
         raise UsageError(f"cannot export {spec}: {exc}") from None
     print(f"cached in {cache_dir_for(loaded.spec, onnx_cache_dir(settings))}; used by --backend onnx (or auto on a CPU)")
+    if args.int8:
+        _print_auto_precision(loaded, settings)
     return 0
+
+
+def _print_auto_precision(loaded, settings: Settings) -> None:
+    """Which precision auto embeds images with on this machine, measured now unless it was."""
+    from retrieval.encoders.backend import measure_auto_precision
+
+    entry = measure_auto_precision(loaded.spec, "cpu", settings.batch_size, onnx_cache=onnx_cache_dir(settings),
+                                   load=lambda: loaded)
+    if entry is not None:
+        rates = entry["images_per_s"]
+        print(f"auto on this CPU: {entry['precision']} (image tower int8 {rates['int8']:.1f} images/s, "
+              f"fp32 {rates['fp32']:.1f}; vectors' least cosine {entry['min_cosine']:.4f}; "
+              f"measured {entry['measured_at']})")
+    if settings.auto_precision != "measured":
+        print(f"(CLIPDEX_AUTO_PRECISION={settings.auto_precision}: auto uses {settings.auto_precision} whatever was measured)")
 
 
 def add_parsers(sub, flags) -> None:
@@ -117,5 +134,6 @@ def add_parsers(sub, flags) -> None:
 
     export = sub.add_parser("export-onnx", help="export a model's towers to ONNX (fp32, --int8 too), cached")
     export.add_argument("model_spec", metavar="MODEL", help="model spec, e.g. ViT-B-32/laion2b_s34b_b79k")
-    export.add_argument("--int8", action="store_true", help="also write int8-quantized towers")
+    export.add_argument("--int8", action="store_true", help="also write int8-quantized towers, and measure which precision auto embeds "
+                        "images with on this CPU")
     export.set_defaults(func=cmd_export_onnx)

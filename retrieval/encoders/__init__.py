@@ -10,6 +10,7 @@ Modules (test file in brackets):
 - onnx_light.py     what an export needs to embed without torch, checked against the model (tests/unit/retrieval/test_onnx_backend.py)
 - calibration.py    inputs of the model's own kind that static int8 quantization is calibrated on (tests/unit/retrieval/test_onnx_backend.py)
 - backend.py        make_encoder: which runtime for a model and device (tests/unit/retrieval/test_onnx_backend.py)
+- precision_choice.py  auto's ONNX image tower: int8 where it measured clearly faster here, once per model and machine (tests/unit/retrieval/test_precision_choice.py)
 - recipe.py         EncoderRecipe: how to build an encoder, as data that pickles (tests/integration/test_ray_index.py)
 - devices.py        which torch device; half precision per device (tests/unit/retrieval/test_encoder.py)
 """

@@ -160,6 +160,7 @@ def test_export_onnx_and_index_with_each_backend(folder, tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     out = clipdex("export-onnx", TINY, "--int8", env_extra=env).stdout
     assert "fp32:" in out and "int8:" in out
+    assert "auto on this CPU: " in out and "images/s" in out  # measured which precision auto takes here
     cached = list((tmp_path / "cache" / "clipdex" / "onnx").glob("*/*.onnx"))
     assert sorted(p.name for p in cached) == ["image.int8.onnx", "image.onnx", "text.onnx"]  # int8: the image tower
 
