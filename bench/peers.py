@@ -1,7 +1,7 @@
 """clipdex beside rclip (and clip-retrieval), whole commands from cold processes, one run.
 
     python -m bench.peers [--images 500] [--rclip PATH] [--clip-retrieval PATH] [--repeats 5]
-                          [--index-repeats 1] [--backends auto,onnx-int8,torch] [--no-process-decode]
+                          [--index-repeats 1] [--backends auto,onnx,onnx-int8,torch] [--no-process-decode]
 
 Every tool gets random weights of the same architecture, planted offline: rclip's ONNX
 files are exported here from open_clip's ViT-B-32-256 (rclip ships that model), and
@@ -118,6 +118,7 @@ class Tool:
         self.fresh: dict[tuple[str, str], str] = {}
         self.searches: dict[tuple[str, str], tuple[list[str], dict]] = {}
         self.rerun: tuple[list[str], dict] | None = None  # a run that finds nothing changed
+        self.note: str | None = None
 
 
 def clipdex_tool(photos: str, work: str, backends: list[str], process_decode: bool = True) -> Tool:
@@ -130,8 +131,10 @@ def clipdex_tool(photos: str, work: str, backends: list[str], process_decode: bo
     for package in ("api", "indexer", "retrieval"):
         compileall.compile_dir(os.path.join(project, package), quiet=1)
     for extra in ([], ["--int8"]):
-        timed([*clipdex, "export-onnx", model, *extra], env=env)
+        out = timed([*clipdex, "export-onnx", model, *extra], env=env)["stdout"]
     tool = Tool()
+    # `export-onnx --int8` measured which precision auto's image tower takes on this machine.
+    tool.note = next((line for line in out.splitlines() if line.startswith("auto on this CPU")), None)
     runs = [(backend, "auto") for backend in backends] + ([(backends[0], "processes")] if process_decode else [])
     for backend, decode in runs:
         data = os.path.join(work, f"clipdex-{backend}-{decode}")
@@ -176,7 +179,7 @@ def main() -> None:
                         help="index runs of each tool from nothing, in turns (the median is reported)")
     parser.add_argument("--rclip", help="the rclip executable (a venv with `pip install rclip`)")
     parser.add_argument("--clip-retrieval", help="the clip-retrieval executable")
-    parser.add_argument("--backends", default="auto,onnx-int8,torch")
+    parser.add_argument("--backends", default="auto,onnx,onnx-int8,torch")
     parser.add_argument("--work", default=temp_path("clipdex-peers"))
     parser.add_argument("--process-decode", action=argparse.BooleanOptionalAction, default=True,
                         help="also index with decoding in processes (the first backend)")
@@ -201,6 +204,8 @@ def main() -> None:
         row.pop("stdout", None)
     print(f"{args.images} JPEGs of 640x480, {ARCH} random weights, CPU flags: {' '.join(cpu_flags())}, "
           f"{os.cpu_count()} CPUs")
+    auto_precision = tools[-1].note
+    print(f"clipdex's backend auto: {auto_precision}")
     print_table([("tool", "<15s", "tool"), ("what", "<34s", "what"), ("seconds", "8.2f", "seconds"),
                  ("images/s", "9.1f", lambda r: r.get("images_per_s", float("nan"))),
                  ("peak RSS MB", "12.0f", "peak_rss_mb")], rows)
@@ -218,7 +223,7 @@ def main() -> None:
     for name, value in ratios.items():
         print(f"{name}: {value:.2f}")
     write_result("peers.json", {"images": args.images, "arch": ARCH, "cpu_flags": cpu_flags(), "cpus": os.cpu_count(),
-                                "rows": rows, "ratios": ratios})
+                                "auto_precision": auto_precision, "rows": rows, "ratios": ratios})
 
 
 if __name__ == "__main__":
