@@ -550,3 +550,29 @@ def test_a_second_writer_thread_of_the_same_process_is_refused_too(tmp_path, pho
     texts.add(["a cat"], tiny_encoder)  # free again once the holder let go
     assert [hit["text"] for hit in texts.search(tiny_encoder.embed_texts(["a cat"])[0], 5)] == ["a cat"]
     collection.close()
+
+
+def test_batches_run_as_two_halves_at_once_give_every_file_the_vector_one_thread_gives(tmp_path, photos, tiny_model):
+    pytest.importorskip("onnxruntime")
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("two streams need two cores")
+    from retrieval.encoders.backend import make_encoder
+
+    cache = str(tmp_path / "onnx")
+    halves = make_encoder(tiny_model, "onnx", "cpu", batch_size=3, threads=os.cpu_count(), onnx_cache=cache)
+    one = make_encoder(tiny_model, "onnx", "cpu", batch_size=3, threads=1, onnx_cache=cache)  # a share: whole batches
+    assert halves.runs_halves and not one.runs_halves
+    options = IndexOptions(batch_size=3, num_workers=2, checkpoint_seconds=0.0, progress=False,
+                           decode_workers="threads")
+    vectors = {}
+    for name, encoder in (("halves", halves), ("one", one)):
+        data = str(tmp_path / name)
+        report = _index(data, [str(photos)], lambda encoder=encoder: encoder, options)
+        assert report.embedded == 20 and _consistent(data) == (20, 0)
+        collection = _collection(data)
+        vectors[name] = {row["path"]: collection.vector_of_path(row["path"]) for row in collection.store.iter_ok()}
+        collection.close()
+    assert vectors["halves"].keys() == vectors["one"].keys()
+    for path, vector in vectors["one"].items():  # the halves put back in order: each file its own vector
+        np.testing.assert_allclose(vectors["halves"][path], vector, atol=1e-5)
+    assert len({tuple(np.round(v, 4)) for v in vectors["one"].values()}) == 20  # the files differ
