@@ -41,12 +41,13 @@ class OnnxEncoder(Encoder):
         torch = sys.modules.get("torch")
         threads = threads or (torch.get_num_threads() if torch else 0)
         options = _session_options(threads)
-        # ONNX Runtime's parallel sections leave cores idle between and inside operators: two
-        # halves of a batch on one thread each embedded 1.6-2.2x as many images a second as
-        # the batch on two threads (ViT-B-32-256 int8, 2 cores, measured here; an index run
-        # of 500 pictures 1.9x as fast). Where the threads are the machine's (nobody set a
-        # share), a batch of several pictures is split in two, run at once on half the
-        # threads each, through a session of its own ("image-halves").
+        # ONNX Runtime's parallel sections leave cores idle between and inside operators:
+        # two halves of a batch on one thread each embed more images a second than the
+        # batch on two threads, the same vectors to the bit (bench/halves.py, ViT-B-32-256,
+        # 2 cores: 1.05-1.21x in a quiet hour, 1.6-2.2x while the machine was busy). Where
+        # the threads are the machine's (nobody set a share), a batch of several pictures is
+        # split in two and run at once on half the threads each, through a session of its
+        # own ("image-halves").
         cores = os.cpu_count() or 1
         self._halves_threads = cores // 2 if cores >= 2 and threads in (0, cores) else 0
         self._halves_pool: ThreadPoolExecutor | None = None
