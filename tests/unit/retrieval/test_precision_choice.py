@@ -3,6 +3,7 @@ beside the export, then followed by every encoder that runs auto there."""
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -18,12 +19,19 @@ pytest.importorskip("onnxruntime")
 PICTURES = [noise_image(seed, size=(90, 70)) for seed in range(4)]
 
 
+@pytest.fixture(scope="module")
+def measured_once(tiny_model, tmp_path_factory):
+    cache = str(tmp_path_factory.mktemp("measured") / "onnx")
+    return cache, measure_auto_precision(tiny_model.spec, "cpu", onnx_cache=cache, load=lambda: tiny_model)
+
+
 @pytest.fixture
-def measured(tiny_model, tmp_path):
-    """(the ONNX cache, its export folder, this machine's measurement) for the tiny model."""
+def measured(measured_once, tiny_model, tmp_path):
+    """(an ONNX cache of this test's own, its export folder, this machine's measurement) for
+    the tiny model: a copy of the one measured for the module (exporting and measuring once)."""
     cache = str(tmp_path / "onnx")
-    entry = measure_auto_precision(tiny_model.spec, "cpu", onnx_cache=cache, load=lambda: tiny_model)
-    return cache, cache_dir_for(tiny_model.spec, cache), entry
+    shutil.copytree(measured_once[0], cache)
+    return cache, cache_dir_for(tiny_model.spec, cache), measured_once[1]
 
 
 def _set_precision(folder: str, precision: str) -> None:
