@@ -30,6 +30,8 @@ import os
 import platform
 import sys
 
+from retrieval.cpu_info import cpu_flags
+
 THREADS = 2
 AVX2_KERNELS = {
     "ATEN_CPU_CAPABILITY": "avx2",  # torch's own vectorised kernels
@@ -37,16 +39,6 @@ AVX2_KERNELS = {
     "MKL_ENABLE_INSTRUCTIONS": "AVX2",
     "MKL_CBWR": "AVX2,STRICT",  # MKL's conditional numerical reproducibility
 }
-
-
-def cpu_flags() -> list[str]:
-    """The vector instruction sets this CPU reports (empty where /proc/cpuinfo says none)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = next(line for line in handle if line.startswith("flags")).split(":")[1].split()
-    except (OSError, StopIteration):
-        return []
-    return sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
 
 
 def cpu_has_avx2() -> bool:

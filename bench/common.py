@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from api.cpu_kernels import cpu_flags  # noqa: F401  (the benchmarks' CPU description, one reader of /proc/cpuinfo)
+from retrieval.cpu_info import cpu_flags  # noqa: F401  (the benchmarks' CPU description)
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)  # the repository: the working folder of `python -m bench.NAME`

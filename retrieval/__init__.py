@@ -17,4 +17,5 @@ index/; where a hit gets its caption: captioning/.
 - zero_shot.py   zero-shot classification by prompt ensembles (tests/unit/retrieval/test_zero_shot.py)
 - cross_encoder.py  re-ranking by an image-text matching cross-encoder (tests/integration/test_reranker.py)
 - atomic_io.py   crash-safe file writes (tests/unit/retrieval/test_vector_index.py)
+- cpu_info.py    what this CPU is: its name and vector instruction sets (tests/unit/api/test_cpu_kernels.py)
 """

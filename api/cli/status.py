@@ -110,7 +110,7 @@ def cmd_export_onnx(args, settings: Settings) -> int:
 
 def _print_auto_precision(loaded, settings: Settings) -> None:
     """Which precision auto embeds images with on this machine, measured now unless it was."""
-    from retrieval.encoders.backend import measure_auto_precision
+    from retrieval.encoders.backend import MEASURED, measure_auto_precision
 
     entry = measure_auto_precision(loaded.spec, "cpu", settings.batch_size, onnx_cache=onnx_cache_dir(settings),
                                    load=lambda: loaded)
@@ -119,7 +119,7 @@ def _print_auto_precision(loaded, settings: Settings) -> None:
         print(f"auto on this CPU: {entry['precision']} (image tower int8 {rates['int8']:.1f} images/s, "
               f"fp32 {rates['fp32']:.1f}; vectors' least cosine {entry['min_cosine']:.4f}; "
               f"measured {entry['measured_at']})")
-    if settings.auto_precision != "measured":
+    if settings.auto_precision != MEASURED:
         print(f"(CLIPDEX_AUTO_PRECISION={settings.auto_precision}: auto uses {settings.auto_precision} whatever was measured)")
 
 

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from retrieval.atomic_io import atomic_write_bytes
+from retrieval.cpu_info import cpu_flags, cpu_model
 
 log = logging.getLogger(__name__)
 
@@ -38,30 +39,13 @@ PICTURES, ROUNDS = 8, 3  # 5 s for ViT-B-32-256 on 2 cores, its ratio as at 16 p
 
 def machine() -> dict:
     """What the speed of a tower depends on here: the CPU, its cores, ONNX Runtime."""
-    model, flags = None, ""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:  # Linux; elsewhere the platform's name for it
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model is None:
-                    model = value.strip()
-                elif key.strip() == "flags":
-                    flags = value.strip()
-                    break
-    except OSError:
-        pass
-    if model is None:
-        import platform
-
-        model = platform.processor() or platform.machine()
-    simd = sorted(f for f in flags.split() if f.startswith(("avx", "amx", "fma", "sse4")))
     try:  # imported anyway by what asks: its encoder runs on it
         import onnxruntime
 
         runtime = onnxruntime.__version__
     except ImportError:
         runtime = None
-    return {"cpu": model, "cores": os.cpu_count(), "simd": " ".join(simd), "onnxruntime": runtime}
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "simd": " ".join(cpu_flags()), "onnxruntime": runtime}
 
 
 def machine_key(described: dict | None = None) -> str:
