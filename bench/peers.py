@@ -230,14 +230,10 @@ def main() -> None:
     if ("rclip", "cold search (index check + query)") in by:
         ratios["cold_search_clipdex_over_rclip"] = (by[("clipdex", "cold search (onnx)")]["seconds"]
                                                     / by[("rclip", "cold search (index check + query)")]["seconds"])
-        for backend in args.backends.split(","):  # the first is the default's (auto)
-            name = "index_rate_clipdex_over_rclip" + ("" if backend == "auto" else f"_{backend}")
-            ratios[name] = by[("clipdex", f"index ({backend})")]["images_per_s"] / by[("rclip", "index (+ query)")][
-                "images_per_s"]
-    for backend in args.backends.split(",") if ("clip-retrieval", "index (inference)") in by else []:
-        name = "index_rate_clipdex_over_clip_retrieval" + ("" if backend == "auto" else f"_{backend}")
-        ratios[name] = by[("clipdex", f"index ({backend})")]["images_per_s"] / by[("clip-retrieval", "index (inference)")][
-            "images_per_s"]
+    for peer, row in (("rclip", ("rclip", "index (+ query)")), ("clip_retrieval", ("clip-retrieval", "index (inference)"))):
+        for backend in args.backends.split(",") if row in by else []:  # auto's ratio without a suffix
+            name = f"index_rate_clipdex_over_{peer}" + ("" if backend == "auto" else f"_{backend}")
+            ratios[name] = by[("clipdex", f"index ({backend})")]["images_per_s"] / by[row]["images_per_s"]
     ratios["cold_search_onnx_over_torch"] = (by[("clipdex", "cold search (onnx)")]["seconds"]
                                              / by[("clipdex", "cold search (torch)")]["seconds"])
     for name, value in ratios.items():
