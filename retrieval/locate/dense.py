@@ -3,7 +3,7 @@ token of the image tower is brought into the joint space (open_clip_patches.py,
 transformers_patches.py) and compared with the phrase's vector, less its similarity to a
 neutral phrase ("a photo": what every patch shares with any caption; measured on the shapes
 scenes, it lifts the pointing game from 0.35 to 0.69); the grid of these is the heat map, and
-its hottest connected part the box. One forward pass per picture, batched. Zero-shot
+its hottest regions of the picture the box (segments.py). One forward pass per picture, batched. Zero-shot
 detection compares every patch with every label instead. The ``windows`` method
 (windows.py) puts embeddings of windows of the picture where the patch tokens were: more
 passes, but it points right where the patch tokens of a small model do not, and needs no
@@ -22,7 +22,8 @@ from retrieval.locate.errors import DenseNotSupported, LocateError
 from retrieval.locate.heatmap import picture_heat, region_of
 from retrieval.locate.letterbox import Letterbox
 from retrieval.locate.methods import DEFAULT_METHOD, METHODS, WINDOWS
-from retrieval.locate.windows import WindowScorer
+from retrieval.locate.segments import Segments
+from retrieval.locate.windows import WindowScorer, interpolated
 from retrieval.models import LoadedModel
 from retrieval.regions import Region
 
@@ -97,16 +98,14 @@ class DenseLocator:
         vectors = np.atleast_2d(np.asarray(vectors, np.float32)) - self.neutral
         boxes, squares = self._squares(images)
         per_picture = vectors[np.zeros(len(images), int)] if len(vectors) == 1 else vectors
-        if self.windows is None:
-            grids = np.einsum("nhwd,nd->nhw", self._features(squares), per_picture)
-        else:
-            inputs = self.windows.inputs(squares)
-            coarse = np.einsum("nhwd,nd->nhw", self.windows.coarse_features(inputs), per_picture)
-            grids = self.windows.refined(inputs, coarse, per_picture, boxes)
+        grids = np.einsum("nhwd,nd->nhw", self._features(squares), per_picture)
+        if self.windows is not None:
+            grids = interpolated(grids)
         out = []
-        for number, (box, grid) in enumerate(zip(boxes, grids)):
+        for number, (image, box, grid) in enumerate(zip(images, boxes, grids)):
             label = labels[0] if len(labels) == 1 else labels[number]
-            out.append(Located(region_of(grid, box, label, self.name), picture_heat(grid, box), grid))
+            region = region_of(grid, box, label, self.name, segments=Segments.of(image))
+            out.append(Located(region, picture_heat(grid, box), grid))
         return out
 
     def detect(self, images: Sequence[Image.Image], label_vectors: np.ndarray, labels: Sequence[str],

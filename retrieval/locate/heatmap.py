@@ -1,6 +1,7 @@
 """From a grid of similarities to a heat map over the picture and a box: the grid is
-smoothed (bilinear, ``UPSAMPLE`` times finer), scaled 0..1 over the picture's own cells,
-cut at ``THRESHOLD``, and the connected part around the hottest point is the box."""
+smoothed (bilinear, ``UPSAMPLE`` times finer), scaled 0..1 over the picture's own cells;
+given the picture's regions (segments.py), the box is that of the hottest ones; otherwise
+the map is cut at ``THRESHOLD`` and the connected part around the hottest point is the box."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from retrieval.locate.letterbox import Letterbox
+from retrieval.locate.segments import Segments
 from retrieval.regions import Region, clipped
 
 UPSAMPLE = 8
@@ -51,10 +53,35 @@ def picture_heat(similarity: np.ndarray, box: Letterbox) -> np.ndarray:
     return scaled(similarity[rows, cols])
 
 
+def heat_over_picture(similarity: np.ndarray, box: Letterbox, width: int, height: int) -> np.ndarray:
+    """The smoothed grid over the picture alone (its part of the square), ``width`` x
+    ``height`` values, scaled 0..1."""
+    fine = smooth(similarity)
+    per_pixel = fine.shape[0] / box.side
+    area = (box.left * per_pixel, box.top * per_pixel, (box.left + box.width * box.scale) * per_pixel,
+            (box.top + box.height * box.scale) * per_pixel)
+    image = Image.fromarray(fine, "F").resize((width, height), Image.BILINEAR, box=area)
+    return scaled(np.asarray(image, np.float32))
+
+
 def region_of(similarity: np.ndarray, box: Letterbox, label: str, method: str,
-              allowed: np.ndarray | None = None, score: float | None = None) -> Region:
-    """The box around the hottest point of a similarity grid over the model's square input,
-    in picture pixels; ``allowed``: a mask (same grid) the box may grow over (detection)."""
+              allowed: np.ndarray | None = None, score: float | None = None,
+              segments: Segments | None = None) -> Region:
+    """The box of a similarity grid over the model's square input, in picture pixels:
+    the picture's hottest ``segments`` where given, else the hot part around the hottest
+    point; ``allowed``: a mask (same grid) that part may grow over (detection)."""
+    peak_score = round(float(similarity.max()) if score is None else score, 4)
+    if segments is not None:
+        labels_h, labels_w = segments.labels.shape
+        snapped = segments.box(heat_over_picture(similarity, box, labels_w, labels_h))
+        if snapped is not None:
+            return Region(box=clipped(snapped, box.width, box.height), label=label, score=peak_score, method=method)
+    return Region(box=clipped(_hot_part(similarity, box, allowed), box.width, box.height), label=label,
+                  score=peak_score, method=method)
+
+
+def _hot_part(similarity: np.ndarray, box: Letterbox, allowed: np.ndarray | None) -> tuple[float, ...]:
+    """The box, in picture pixels, of the part above THRESHOLD joined to the hottest point."""
     grid_h, grid_w = similarity.shape
     rows, cols = box.picture_cells(grid_h, grid_w)
     fine = smooth(similarity)
@@ -73,9 +100,7 @@ def region_of(similarity: np.ndarray, box: Letterbox, label: str, method: str,
     step_y, step_x = box.side / (grid_h * UPSAMPLE), box.side / (grid_w * UPSAMPLE)
     x0, y0 = box.to_picture(xs.min() * step_x, ys.min() * step_y)
     x1, y1 = box.to_picture((xs.max() + 1) * step_x, (ys.max() + 1) * step_y)
-    peak_score = float(similarity.max()) if score is None else score
-    return Region(box=clipped((x0, y0, x1, y1), box.width, box.height), label=label,
-                  score=round(peak_score, 4), method=method)
+    return x0, y0, x1, y1
 
 
 def peak_point(similarity: np.ndarray, box: Letterbox) -> tuple[float, float]:

@@ -6,7 +6,7 @@ transformers_patches.py implement them), without importing torch to name them:
 - ``qq`` (ClearCLIP): the last attention with queries attending to queries, no residual, no MLP;
 - ``tokens``: the last block as it is;
 - ``windows``: not the patch tokens: embeddings of windows of the picture, the rest painted
-  over (windows.py); any tower, COARSE**2 + 8 passes a picture instead of one.
+  over (windows.py); any tower, COARSE**2 passes a picture instead of one.
 """
 
 PATCH_METHODS = ("value", "qq", "tokens")

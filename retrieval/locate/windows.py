@@ -6,10 +6,11 @@ ONNX) and does not depend on what its patch tokens mean: with the small shapes m
 patch-token reads point at the named object for under half the queries, windows for over
 nine in ten (bench/locate.py).
 
-Coarse to fine, on a grid of FINE x FINE cells over the model's square input: windows
-centred on every other cell first (COARSE x COARSE of them), the cells between taken as the
-average of their evaluated neighbours; then windows on the eight cells around the best one.
-The hottest cell is always a window that was shown. COARSE**2 + 8 encoder passes a picture.
+On a grid of FINE x FINE cells over the model's square input: windows centred on every
+other cell (COARSE x COARSE of them, COARSE**2 encoder passes a picture), the cells between
+taken as the average of their shown neighbours. The box then follows the picture's own
+regions (segments.py), not the cells. None of it depends on the phrase: the window
+embeddings of a picture serve every query.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from retrieval.locate.letterbox import Letterbox
-
-# Measured on bench/locate.py's 600 scenes (pointing on seen pairs, passes a picture): COARSE
-# 6 and RADIUS 0.15 give 0.954 at 44; COARSE 5: 0.920 at 33; 7: 0.977 at 57; 4: 0.885 at 24;
-# RADIUS 0.12 or 0.2 point worse at every COARSE.
+# Measured on bench/locate.py's 600 scenes (pointing on seen pairs; IoU >= 0.5 with the
+# regions' boxes): COARSE 6 and RADIUS 0.15 give 0.960 and 0.950 at 36 passes; COARSE 5:
+# 0.780 and 0.897; 7: 0.966 and 0.958 at 49; 4: 0.497. RADIUS 0.12 or 0.2 pointed worse at
+# every COARSE (measured when eight more windows around the best cell were shown as well:
+# those moved pointing from 0.960 to 0.954, so they went).
 COARSE = 6
 FINE = 2 * COARSE - 1  # the coarse windows sit on the even cells, so the grid is symmetric
 RADIUS = 0.15  # half a window's side, of the square's side
@@ -66,7 +67,7 @@ class WindowScorer:
 
     def inputs(self, squares: Sequence[Image.Image]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each square as the model takes it, and its fill: its median, a channel (the
-        median colour, normalised as the pixels are). Made once for both passes."""
+        median colour, normalised as the pixels are)."""
         out = []
         for square in squares:
             pixels = np.asarray(self.encoder.preprocess(square.convert("RGB")), np.float32)
@@ -82,25 +83,3 @@ class WindowScorer:
         for pixels, fill in inputs:
             shown += [windowed(pixels, fill, 2 * row, 2 * col) for row in range(COARSE) for col in range(COARSE)]
         return self._embedded(shown).reshape(len(inputs), COARSE, COARSE, -1)
-
-    def refined(self, inputs: list[tuple[np.ndarray, np.ndarray]], coarse: np.ndarray, vectors: np.ndarray,
-                boxes: Sequence[Letterbox]) -> np.ndarray:
-        """Fine grids (N, FINE, FINE) of similarity with each picture's vector: the coarse
-        similarities ``coarse`` (N, COARSE, COARSE) spread over the fine grid, and the cells
-        around each best coarse window on the picture (not its padding) shown to the encoder."""
-        fine = interpolated(coarse)
-        shown, places = [], []
-        for number, ((pixels, fill), box) in enumerate(zip(inputs, boxes)):
-            rows, cols = box.picture_cells(FINE, FINE)
-            on_picture = np.full((FINE, FINE), -np.inf, np.float32)
-            on_picture[rows, cols] = fine[number, rows, cols]
-            best = on_picture[::2, ::2]
-            row, col = np.unravel_index(int(np.argmax(best)), best.shape)
-            for r in range(2 * row - 1, 2 * row + 2):
-                for c in range(2 * col - 1, 2 * col + 2):
-                    if 0 <= r < FINE and 0 <= c < FINE and (r % 2 or c % 2):
-                        shown.append(windowed(pixels, fill, r, c))
-                        places.append((number, r, c))
-        for (number, r, c), vector in zip(places, self._embedded(shown)):
-            fine[number, r, c] = float(vector @ vectors[number])
-        return fine
