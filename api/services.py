@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from indexer.collection import Collection
     from indexer.ingest import IndexOptions, IndexReport
     from indexer.ocr import OcrOptions, OcrReport
+    from indexer.prepare_locating import PrepareReport
 
 
 def encoder_recipe(settings: Settings, spec: str, backend: str | None = None, device: str | None = None,
@@ -55,10 +56,14 @@ class IndexRun:
     report: IndexReport
     captions_dropped: int  # caption texts of changed or removed files (`clipdex index-captions` redoes them)
     ocr: OcrReport | None  # the text read in new pictures, when the collection reads text
+    located: PrepareReport | None = None  # new pictures prepared to show where, when the collection does
 
     def as_dict(self) -> dict:
-        return {**self.report.__dict__, "captions_dropped": self.captions_dropped,
-                "ocr": None if self.ocr is None else {k: v for k, v in self.ocr.__dict__.items() if k != "failures"}}
+        def without_failures(report) -> dict | None:
+            return None if report is None else {k: v for k, v in report.__dict__.items() if k != "failures"}
+
+        return {**self.report.__dict__, "captions_dropped": self.captions_dropped, "ocr": without_failures(self.ocr),
+                "located": without_failures(self.located)}
 
 
 def ocr_options(settings: Settings, workers: int | None = None, progress: bool = True,
@@ -77,11 +82,12 @@ def ocr_options(settings: Settings, workers: int | None = None, progress: bool =
 
 def index_collection(collection: Collection, roots: list[str], spec: str, encoder_factory: Callable,
                      options: IndexOptions, ray=None, ocr: str | None = None,
-                     text_options: OcrOptions | None = None) -> IndexRun:
+                     text_options: OcrOptions | None = None, locate: bool | None = None) -> IndexRun:
     """An index run whose caption texts and read text follow the files, then the reading of
     the text of new pictures with ``ocr`` (else the engine the collection remembers, if any;
     loaded first, so a missing engine fails before the run); ``ray``: RayOptions to embed
-    (and read) on a Ray cluster."""
+    (and read) on a Ray cluster; ``locate``: prepare (True) or stop preparing (False) new
+    pictures to show where, else as the collection remembers."""
     from indexer.captions import CaptionsFollowFiles
     from indexer.ingest import FileEventsToAll, index_folders
     from indexer.ocr import OcrFollowsFiles, OcrOptions, read_collection_texts, remembered_engine
@@ -100,7 +106,18 @@ def index_collection(collection: Collection, roots: list[str], spec: str, encode
     read = None
     if engine is not None and collection.embed_dim:  # (a first run that indexed nothing has nothing to read)
         read = read_collection_texts(collection, engine_spec, text_options, engine=engine)
-    return IndexRun(report, captions.dropped, read)
+    return IndexRun(report, captions.dropped, read, _prepare_locating(collection, encoder_factory, options, locate))
+
+
+def _prepare_locating(collection: Collection, encoder_factory: Callable, options: IndexOptions,
+                      locate: bool | None) -> PrepareReport | None:
+    from indexer.prepare_locating import prepare_locating, prepares_locating, set_prepares_locating
+
+    if locate is not None:
+        set_prepares_locating(collection, locate)
+    if not prepares_locating(collection) or not collection.embed_dim:
+        return None
+    return prepare_locating(collection, encoder_factory, options.max_pixels, options.progress)
 
 
 def load_captioner_from(settings: Settings, spec: str | None = None, device: str | None = None):
@@ -117,12 +134,16 @@ def reranker_from(settings: Settings, spec: str | None = None, device: str | Non
     return Reranker(spec or settings.reranker, device=device or settings.device, cache_dir=settings.model_cache_dir)
 
 
-def dense_locator(settings: Settings, encoder, method: str | None = None):
-    """Localisation by the search's own encoder by ``method`` (else Settings'): from its
-    patch tokens (its torch model, whatever runs the search) or from windows of the
-    picture (the encoder itself)."""
+def dense_locator(settings: Settings, encoder, method: str | None = None, collection: Collection | None = None):
+    """Localisation by the search's own encoder by ``method`` (else windows where
+    ``collection`` prepares them at index time, else Settings'): from its patch tokens (its
+    torch model, whatever runs the search) or from windows of the picture (the encoder itself)."""
+    from indexer.prepare_locating import prepares_locating
     from retrieval.locate import DenseLocator
+    from retrieval.locate.methods import WINDOWS
 
+    if method is None and collection is not None and prepares_locating(collection):
+        method = WINDOWS
     device = str(encoder.device) if str(encoder.device).startswith(("cuda", "mps")) else "cpu"
     return DenseLocator(encoder, method or settings.locate_method, device=device)
 

@@ -11,8 +11,9 @@ box) and the share of boxes with IoU >= 0.5, on colour x shape pairs the model s
 training and on held-out ones; against the baselines "the centre of the picture" and "the
 largest object". Beside them, what the trained model knows of the objects: with each
 object of a scene drawn alone, how often the query is closest to the named one. Cost: a
-text search of 10 hits over a collection of these scenes, and locating those 10 hits
-(reading their files included), in ms on this machine.
+text search of 10 hits over a collection of these scenes, and locating those 10 hits, in
+ms on this machine: by reading their files again (value, windows), or from what `clipdex
+index --locate` prepared (windows), with what preparing cost at index time.
 Prints tables and writes bench/results/locate.json.
 """
 
@@ -131,11 +132,13 @@ def score(rows: list[tuple], cases: list[dict], name: str) -> list[dict]:
     return out
 
 
-def cost(model_spec: str, cases: list[dict], work: str, methods: tuple[str, ...]) -> dict:
-    """ms of a text search of 10 hits, and of locating them (files read again) by each
-    method, on this machine: {method: {...}}."""
+def cost(model_spec: str, cases: list[dict], work: str) -> dict:
+    """ms of a text search of 10 hits, and of locating them by each method ({method: {...}}):
+    value and windows reading the hits' files again; windows from the records `clipdex index
+    --locate` prepared (and what preparing them cost at index time, against embedding)."""
     from indexer.collection import Collection
     from indexer.ingest import IndexOptions, index_folders
+    from indexer.prepare_locating import prepare_locating
     from indexer.search import locate_hits
     from retrieval.encoders import TorchEncoder
     from retrieval.locate import DenseLocator
@@ -148,22 +151,25 @@ def cost(model_spec: str, cases: list[dict], work: str, methods: tuple[str, ...]
         case["image"].save(os.path.join(folder, f"scene_{number:05d}.png"))
     encoder = TorchEncoder(load_model(model_spec), device="cpu", batch_size=64)
     collection = Collection(data)
-    index_folders(collection, [folder], encoder.spec, lambda: encoder, IndexOptions(num_workers=0, progress=False))
+    report = index_folders(collection, [folder], encoder.spec, lambda: encoder, IndexOptions(num_workers=0, progress=False))
+    prepared = prepare_locating(collection, lambda: encoder, progress=False)
     out = {}
-    for method in methods:
-        locator = DenseLocator(encoder, method, device="cpu")
+    for method, reads_files in (("value", True), ("windows", True), ("windows prepared", False)):
+        locator = DenseLocator(encoder, method.split()[0], device="cpu")
         search_ms, locate_ms = [], []
         for case in cases[:60]:
             started = time.perf_counter()
             vector = encoder.embed_texts([case["query"]])[0]
             hits = collection.search(vector, 10)[0]
             searched = time.perf_counter()
-            locate_hits(hits, locator, vector, case["query"], 10**8)
+            locate_hits(hits, locator, vector, case["query"], 10**8, None if reads_files else collection)
             search_ms.append((searched - started) * 1000)
             locate_ms.append((time.perf_counter() - searched) * 1000)
         search, locate = statistics.median(search_ms[5:]), statistics.median(locate_ms[5:])
         out[method] = {"search_10_hits_ms": search, "locate_10_hits_ms": locate, "locate_per_hit_ms": locate / 10,
                        "added": locate / search}
+    out["windows prepared"]["index_seconds"] = report.seconds
+    out["windows prepared"]["prepare_seconds"] = prepared.seconds
     return out
 
 
@@ -193,11 +199,14 @@ def main() -> None:
     alone = recognised_alone(model, cases)
     print("the trained model, shown each object of a scene alone, picks the named one: "
           + ", ".join(f"{share:.3f} ({split})" for split, share in alone.items()))
-    spent = cost(model, cases, args.work, ("value", "windows"))
+    spent = cost(model, cases, args.work)
     for method, row in spent.items():
         print(f"{method}: text search of 10 hits {row['search_10_hits_ms']:.1f} ms; locating them "
-              f"{row['locate_10_hits_ms']:.1f} ms ({row['locate_per_hit_ms']:.2f} ms a hit, "
+              f"{row['locate_10_hits_ms']:.2f} ms ({row['locate_per_hit_ms']:.3f} ms a hit, "
               f"+{row['added'] * 100:.0f} % of the search)")
+    ready = spent["windows prepared"]
+    print(f"preparing {len(cases)} pictures at index time took {ready['prepare_seconds']:.1f} s, "
+          f"embedding them {ready['index_seconds']:.1f} s")
     write_result("locate.json", {"model": model, "trained_seconds": trained_seconds, "scenes": len(cases),
                                  "rows": rows, "recognised_alone": alone, "ms_per_picture_batched": speed, "cost": spent,
                                  "cpus": os.cpu_count()})

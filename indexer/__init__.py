@@ -9,7 +9,8 @@ Uses retrieval/; knows no HTTP and no command line.
 - texts/           the texts of image->text search
 - captions/        caption cache, caption texts that follow their files, sync
 - ocr/             text in pictures: reading it (OCR) once per picture, keeping it with its files, searching it
-- search/          hybrid (image + caption) ranking, cross-encoder re-ranking
+- search/          hybrid (image + caption) ranking, cross-encoder re-ranking, showing where in hits
+- prepare_locating.py `index --locate`: each picture's windows and regions worked out once, for showing where (tests/integration/test_locate_prepared.py)
 - ray_cluster.py   reaching Ray: a local instance for the run, or a cluster by address (tests/integration/test_ray_index.py)
 - reindex.py       re-embed with another model beside the old collection, then switch (tests/integration/test_reindex_refusal.py)
 - training_data.py (image, caption) pairs from folders, CSV/JSONL, class folders (tests/unit/indexer/test_training_data.py)

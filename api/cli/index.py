@@ -61,7 +61,8 @@ def _index(args, settings: Settings, collection) -> int:
         stop_reading(collection)
     run = index_collection(collection, args.folders, spec, encoder_factory(spec, args, settings, indexing=True), options, ray,
                            ocr=None if args.no_ocr else args.ocr or settings.ocr,
-                           text_options=ocr_options(settings, progress=not args.quiet, ray=ray))
+                           text_options=ocr_options(settings, progress=not args.quiet, ray=ray),
+                           locate=False if args.no_locate else (True if args.locate else None))
     report, captions_dropped = run.report, run.captions_dropped
     if report.up_to_date and collection.embed_dim and (args.index_type or args.shards or args.memory_mb):
         with collection.writer_lock():  # nothing to index, but the index settings changed: apply them now
@@ -90,7 +91,16 @@ def _index(args, settings: Settings, collection) -> int:
               f"`clipdex index-captions` captions what changed", file=sys.stderr)
     if run.ocr is not None:
         print_ocr_report(run.ocr)
+    if run.located is not None:
+        _print_located(run.located)
     return 0
+
+
+def _print_located(report) -> None:
+    if report.prepared or report.failed:
+        print(f"prepared {report.prepared} pictures to show where ({report.failed} failed) in {report.seconds:.1f}s")
+    for path, reason in report.failures:
+        print(f"warning: not prepared to show where: {show_path(path)}: {reason}", file=sys.stderr)
 
 
 def cmd_reindex(args, settings: Settings) -> int:
@@ -167,6 +177,10 @@ def add_parsers(sub, flags) -> None:
                        help=f"also read the text in the pictures, for `clipdex search --text-in-image` (default engine "
                             f"{DEFAULT_OCR}; or {', '.join(ENGINES[1:])}); remembered")
     index.add_argument("--no-ocr", action="store_true", help="stop reading the text of new pictures")
+    index.add_argument("--locate", action="store_true",
+                       help="also prepare each picture to show where a query is in it (36 encoder passes a picture, "
+                            "once), so that `search --locate` answers without reading files; remembered")
+    index.add_argument("--no-locate", action="store_true", help="stop preparing new pictures to show where")
     index.set_defaults(func=cmd_index)
 
     reindex = sub.add_parser("reindex", parents=flags.of("collection", "encoder", "quiet"),

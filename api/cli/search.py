@@ -166,23 +166,23 @@ def cmd_search(args, settings: Settings) -> int:
     return _show(args, settings, collection, hits, "no results: the collection has no indexed images", encoder)
 
 
-def _locate(args, settings: Settings, hits: list, encoder) -> None:
+def _locate(args, settings: Settings, collection, hits: list, encoder) -> None:
     from api.services import dense_locator
     from indexer.search import locate_hits
     from retrieval.locate import LocateError
 
     try:
-        locator = dense_locator(settings, encoder, args.locate_method)
+        locator = dense_locator(settings, encoder, args.locate_method, collection)
     except LocateError as exc:
         raise UsageError(str(exc)) from None
     for file_id, error in locate_hits(hits, locator, encoder.embed_texts([args.query])[0], args.query,
-                                      settings.max_image_pixels).items():
+                                      settings.max_image_pixels, collection).items():
         print(f"warning: not located in image {file_id}: {error}", file=sys.stderr)
 
 
 def _show(args, settings: Settings, collection, hits: list, none_found: str, encoder) -> int:
     if args.locate and hits:
-        _locate(args, settings, hits, encoder())
+        _locate(args, settings, collection, hits, encoder())
     captions = {}
     if args.caption and hits:
         from api.cli.captions import caption_search_hits

@@ -17,9 +17,9 @@ from retrieval.locate import LocateError
 DENSE, VLM = "dense", "vlm"
 
 
-def dense_locator_of(settings, encoder, method: str | None = None):
+def dense_locator_of(settings, encoder, method: str | None = None, collection=None):
     try:
-        return dense_locator(settings, encoder, method)
+        return dense_locator(settings, encoder, method, collection)
     except LocateError as exc:
         raise ApiError(400, str(exc)) from None
 
@@ -43,17 +43,16 @@ async def run_locator(function, *args, vlm: bool = False):
 
 
 async def fill_hit_regions(state, encoder, hits: list[ImageHit], vector, label: str) -> None:
-    """Each API hit gets the box of ``vector`` and its heat map (dense, from the encoder)."""
-    locator = dense_locator_of(state.settings, encoder)
-    raw = [Hit(score=h.score, file_id=h.id, vector_id=0, path=path, width=h.width, height=h.height, taken_at=None)
-           for h, path in zip(hits, await run_in_threadpool(_paths, state, hits))]
-    await run_locator(locate_hits, raw, locator, vector, label, state.settings.max_image_pixels)
-    for hit, located in zip(hits, raw):
-        hit.regions += [RegionOut(**region.as_dict()) for region in located.regions]
-        hit.heatmap = located.heatmap
+    """Each API hit gets the box of ``vector`` and its heat map (dense, from the encoder):
+    the locator made, the hits' files looked up and located in one trip off the event loop."""
+    def locate() -> None:
+        locator = dense_locator_of(state.settings, encoder, collection=state.collection)
+        paths = state.collection.store.paths_of(hit.id for hit in hits)  # (API hits may show paths shortened)
+        raw = [Hit(score=h.score, file_id=h.id, vector_id=0, path=paths.get(h.id, ""), width=h.width, height=h.height,
+                   taken_at=None) for h in hits]
+        locate_hits(raw, locator, vector, label, state.settings.max_image_pixels, state.collection)
+        for hit, located in zip(hits, raw):
+            hit.regions += [RegionOut(**region.as_dict()) for region in located.regions]
+            hit.heatmap = located.heatmap
 
-
-def _paths(state, hits: list[ImageHit]) -> list[str]:
-    """The files of API hits (their paths may be shown shortened): read from the store."""
-    rows = [state.collection.store.get_row(hit.id) for hit in hits]
-    return [row["path"] if row else "" for row in rows]
+    await run_locator(locate)

@@ -186,6 +186,16 @@ class Store:
             row = conn.execute(select(files_table).where(files_table.c.id == file_id)).mappings().first()
             return dict(row) if row else None
 
+    def paths_of(self, file_ids: Iterable[int]) -> dict[int, str]:
+        """{file id: path} of these files (one query per 500)."""
+        ids = sorted({int(i) for i in file_ids})
+        out: dict[int, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                query = select(files_table.c.id, files_table.c.path).where(files_table.c.id.in_(ids[start:start + 500]))
+                out.update((file_id, path) for file_id, path in conn.execute(query))
+        return out
+
     def rows_by_vector_ids(self, vector_ids: Iterable[int]) -> dict[int, dict]:
         ids = [int(v) for v in vector_ids]
         out: dict[int, dict] = {}

@@ -116,6 +116,18 @@ ocr_texts_table = Table(
 )
 
 
+prepared_locations_table = Table(
+    "prepared_locations",
+    metadata,
+    # What showing where needs of a picture (retrieval/locate/prepared.py), keyed by image
+    # content and recipe (the model and how windows and regions are made): worked out once.
+    Column("content_hash", String(64), primary_key=True),
+    Column("recipe", String(512), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", DateTime),
+)
+
+
 # What migration 0003 makes for text search beyond these tables: SQLite's FTS5 index (and the
 # shadow tables FTS5 keeps) and its vocabulary, PostgreSQL's trigram index. Queries name them
 # in SQL text (ocr_texts.py), not through this metadata.

@@ -11,6 +11,8 @@ patch tokens at all."""
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -18,17 +20,34 @@ import numpy as np
 from PIL import Image
 
 from retrieval.locate import open_clip_patches, transformers_patches
+from retrieval.locate.bfloat16 import widened
 from retrieval.locate.errors import DenseNotSupported, LocateError
-from retrieval.locate.heatmap import picture_heat, region_of
+from retrieval.locate.heatmap import region_of, regions_of
 from retrieval.locate.letterbox import Letterbox
 from retrieval.locate.methods import DEFAULT_METHOD, METHODS, WINDOWS
+from retrieval.locate.prepared import Prepared, stacked
 from retrieval.locate.segments import Segments
-from retrieval.locate.windows import WindowScorer, interpolated
+from retrieval.locate.windows import FINE, WindowScorer, interpolated, interpolation
 from retrieval.models import LoadedModel
 from retrieval.regions import Region
 
 NEUTRAL = "a photo"
 MIN_LABEL_PROBABILITY = 0.5  # detection: a label is found where some patch gives it this much
+
+
+_NEUTRALS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def neutral_vector(encoder) -> np.ndarray:
+    """The neutral phrase's vector, embedded once per encoder: a server builds a locator for
+    each request, and this text pass would cost as much as the query's own."""
+    try:
+        return _NEUTRALS[encoder]
+    except (KeyError, TypeError):  # (TypeError: an encoder a weak reference cannot hold)
+        vector = np.asarray(encoder.embed_texts([NEUTRAL])[0], np.float32)
+    with contextlib.suppress(TypeError):
+        _NEUTRALS[encoder] = vector
+    return vector
 
 
 @dataclass
@@ -50,7 +69,7 @@ class DenseLocator:
         self.windows = WindowScorer(encoder) if method == WINDOWS else None
         if self.windows is None:  # the patch tokens are read from the torch model
             self.loaded = self._patch_model(encoder.full_model())
-        self.neutral = np.asarray(encoder.embed_texts([NEUTRAL])[0], np.float32)
+        self.neutral = neutral_vector(encoder)
         self.name = f"dense:{method}"
 
     @staticmethod
@@ -90,23 +109,46 @@ class DenseLocator:
             out.append((features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 1, 1, 1), np.float32)
 
+    def _per_picture(self, vectors: np.ndarray, count: int) -> np.ndarray:
+        vectors = np.atleast_2d(np.asarray(vectors, np.float32)) - self.neutral
+        return vectors[np.zeros(count, int)] if len(vectors) == 1 else vectors
+
     def locate(self, images: Sequence[Image.Image], vectors: np.ndarray, labels: Sequence[str]) -> list[Located]:
         """Where in each picture its phrase is: ``vectors`` (one unit text vector per picture,
         or one for all) and ``labels`` (the phrases, for the regions)."""
         if not len(images):
             return []
-        vectors = np.atleast_2d(np.asarray(vectors, np.float32)) - self.neutral
-        boxes, squares = self._squares(images)
-        per_picture = vectors[np.zeros(len(images), int)] if len(vectors) == 1 else vectors
-        grids = np.einsum("nhwd,nd->nhw", self._features(squares), per_picture)
         if self.windows is not None:
-            grids = interpolated(grids)
-        out = []
-        for number, (image, box, grid) in enumerate(zip(images, boxes, grids)):
-            label = labels[0] if len(labels) == 1 else labels[number]
-            region = region_of(grid, box, label, self.name, segments=Segments.of(image))
-            out.append(Located(region, picture_heat(grid, box), grid))
-        return out
+            return self.locate_prepared(stacked(self.prepare(images)), vectors, labels)
+        boxes, squares = self._squares(images)
+        grids = np.einsum("nhwd,nd->nhw", self._features(squares), self._per_picture(vectors, len(images)))
+        segments = Segments.stacked([Segments.of(image, box, grid.shape) for image, box, grid in zip(images, boxes, grids)])
+        return self._located(grids, boxes, segments, labels)
+
+    def _located(self, grids: np.ndarray, boxes: Sequence[Letterbox], segments: Segments,
+                 labels: Sequence[str], weighed: np.ndarray | None = None) -> list[Located]:
+        named = list(labels) * len(grids) if len(labels) == 1 else list(labels)
+        regions, heats = regions_of(grids, boxes, named, self.name, segments, weighed)
+        return [Located(region, heat, grid) for region, heat, grid in zip(regions, heats, grids)]
+
+    def prepare(self, images: Sequence[Image.Image]) -> list[Prepared]:
+        """What locating by windows needs of each upright picture, whatever the phrase."""
+        if self.windows is None:
+            raise LocateError(f"only the {WINDOWS} method locates from prepared pictures, not {self.method}")
+        boxes, squares = self._squares(images)
+        features = self._features(squares) if images else []
+        to_coarse = interpolation()  # the regions weigh the windows themselves, not the cells between
+        return [Prepared(np.array([image.width, image.height]), windows,
+                         Segments.of(image, box, (FINE, FINE)).folded(to_coarse))
+                for image, box, windows in zip(images, boxes, features)]
+
+    def locate_prepared(self, prepared: Prepared, vectors: np.ndarray, labels: Sequence[str]) -> list[Located]:
+        """``locate`` from pictures prepared before (by windows; ``prepared`` stacked): no
+        file read, no encoder pass."""
+        windows = widened(prepared.windows)
+        coarse = np.einsum("nhwd,nd->nhw", windows, self._per_picture(vectors, len(windows)))
+        boxes = [Letterbox.of(int(width), int(height), self.side) for width, height in prepared.sizes]
+        return self._located(interpolated(coarse), boxes, prepared.segments, labels, weighed=coarse)
 
     def detect(self, images: Sequence[Image.Image], label_vectors: np.ndarray, labels: Sequence[str],
                logit_scale: float) -> list[list[Region]]:

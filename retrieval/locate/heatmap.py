@@ -6,12 +6,13 @@ the map is cut at ``THRESHOLD`` and the connected part around the hottest point 
 from __future__ import annotations
 
 from collections import deque
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
 from retrieval.locate.letterbox import Letterbox
-from retrieval.locate.segments import Segments
+from retrieval.locate.segments import Segments, snapped_boxes
 from retrieval.regions import Region, clipped
 
 UPSAMPLE = 8
@@ -49,19 +50,7 @@ def component(mask: np.ndarray, start: tuple[int, int]) -> np.ndarray:
 
 def picture_heat(similarity: np.ndarray, box: Letterbox) -> np.ndarray:
     """The similarity grid over the square cut to the cells the picture covers, scaled 0..1."""
-    rows, cols = box.picture_cells(*similarity.shape)
-    return scaled(similarity[rows, cols])
-
-
-def heat_over_picture(similarity: np.ndarray, box: Letterbox, width: int, height: int) -> np.ndarray:
-    """The smoothed grid over the picture alone (its part of the square), ``width`` x
-    ``height`` values, scaled 0..1."""
-    fine = smooth(similarity)
-    per_pixel = fine.shape[0] / box.side
-    area = (box.left * per_pixel, box.top * per_pixel, (box.left + box.width * box.scale) * per_pixel,
-            (box.top + box.height * box.scale) * per_pixel)
-    image = Image.fromarray(fine, "F").resize((width, height), Image.BILINEAR, box=area)
-    return scaled(np.asarray(image, np.float32))
+    return scaled(on_picture(similarity, box))
 
 
 def region_of(similarity: np.ndarray, box: Letterbox, label: str, method: str,
@@ -70,14 +59,38 @@ def region_of(similarity: np.ndarray, box: Letterbox, label: str, method: str,
     """The box of a similarity grid over the model's square input, in picture pixels:
     the picture's hottest ``segments`` where given, else the hot part around the hottest
     point; ``allowed``: a mask (same grid) that part may grow over (detection)."""
+    if segments is not None and allowed is None and score is None:
+        return regions_of(similarity[None], [box], [label], method, Segments.stacked([segments]))[0][0]
     peak_score = round(float(similarity.max()) if score is None else score, 4)
-    if segments is not None:
-        labels_h, labels_w = segments.labels.shape
-        snapped = segments.box(heat_over_picture(similarity, box, labels_w, labels_h))
-        if snapped is not None:
-            return Region(box=clipped(snapped, box.width, box.height), label=label, score=peak_score, method=method)
     return Region(box=clipped(_hot_part(similarity, box, allowed), box.width, box.height), label=label,
                   score=peak_score, method=method)
+
+
+def on_picture(grid: np.ndarray, box: Letterbox) -> np.ndarray:
+    """The cells of a grid over the square that the picture covers."""
+    rows, cols = box.picture_cells(*grid.shape)
+    return grid[rows, cols]
+
+
+def regions_of(grids: np.ndarray, boxes: Sequence[Letterbox], labels: Sequence[str], method: str,
+               segments: Segments, weighed: np.ndarray | None = None) -> tuple[list[Region], list[np.ndarray]]:
+    """``region_of`` and ``picture_heat`` of several pictures' grids (one shape) with their
+    ``segments`` (stacked), as whole arrays: a search's hits cost a few array operations, not
+    a few each. ``weighed``: the grids the segments' weights are of, where not ``grids``."""
+    cells = [box.picture_cells(*grids.shape[1:]) for box in boxes]
+    rows, cols = np.arange(grids.shape[1]), np.arange(grids.shape[2])
+    inside = np.array([(rows >= r.start) & (rows < r.stop) for r, _ in cells])[:, :, None] \
+        & np.array([(cols >= c.start) & (cols < c.stop) for _, c in cells])[:, None, :]
+    lows = np.where(inside, grids, np.inf).min(axis=(1, 2))
+    highs = np.where(inside, grids, -np.inf).max(axis=(1, 2))
+    heats = (grids - lows[:, None, None]) / np.maximum(highs - lows, 1e-9)[:, None, None]
+    peaks = np.round(grids.max(axis=(1, 2)).astype(np.float64), 4)
+    regions = []
+    for grid, box, label, peak, snapped in zip(grids, boxes, labels, peaks, snapped_boxes(segments, grids if weighed is None else weighed, lows, highs)):
+        found = _hot_part(grid, box, None) if snapped is None else snapped
+        regions.append(Region(box=clipped(found, box.width, box.height), label=label, score=float(peak), method=method))
+    flat = highs - lows < 1e-9  # (a picture whose grid is one value: a heat map of zeros, as scaled gives)
+    return regions, [np.zeros_like(heat[r, c]) if still else heat[r, c] for heat, (r, c), still in zip(heats, cells, flat)]
 
 
 def _hot_part(similarity: np.ndarray, box: Letterbox, allowed: np.ndarray | None) -> tuple[float, ...]:

@@ -5,16 +5,23 @@ size. The picture is cut into regions of like colour (Felzenszwalb and Huttenloc
 segmentation, as scikit-image implements it), each region takes the mean heat over its
 pixels, and the box is that of the hottest region together with the hot regions that join
 it (an object of several colours: a face, a shirt). On bench/locate.py's 600 shapes scenes
-this lifts boxes with IoU >= 0.5 from 0.631 to 0.950 of queries on seen pairs (windows).
+this lifts boxes with IoU >= 0.5 from 0.631 to 0.954 of queries on seen pairs (windows).
+
+The heat over a pixel is the grid bilinearly interpolated there, so a region's mean heat is
+a fixed weighting of the grid's cells: ``Segments`` keeps those weights (and the regions'
+boxes, sizes and neighbours), not the pixels, and a box costs one small matrix product.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
+
+from retrieval.locate.bfloat16 import widened
+from retrieval.locate.letterbox import Letterbox
 
 WORK_SIDE = 128  # regions are found on the picture shrunk to this long side: a few ms a picture
 # Measured on bench/locate.py's scenes (IoU >= 0.5 on seen pairs, windows): SCALE 300 0.950,
@@ -25,56 +32,131 @@ SCALE = 300  # larger: fewer, larger regions
 SIGMA = 0.5
 MIN_SHARE = 0.005  # the smallest region, of the picture's area
 MAX_SHARE = 0.5  # a region over half the picture is its background, never the box
-JOIN = 0.7  # a neighbouring region joins the box where its mean heat is this hot (0..1)
+JOIN = 0.7  # a neighbouring region joins the box where its mean heat is this hot (0..1 over the picture)
+# Every picture has room for this many regions (a busier one is cut again with a larger
+# smallest region) and their touching pairs (a planar map has fewer than 3 a region): fixed
+# sizes, so that the regions of a search's hits are whole arrays, and kept records one
+# numpy record type (prepared.py).
+MAX_REGIONS = 64
+MAX_PAIRS = 3 * MAX_REGIONS
+EMPTY_SHARE = 2.0  # a padding region's share: over MAX_SHARE, so never part of a box
 
 
-def _neighbours(labels: np.ndarray) -> list[set[int]]:
-    """For each region, the regions it touches (4-neighbours)."""
+def axis_weights(pixels: int, length: float, start: float, side: int, cells: int) -> np.ndarray:
+    """(pixels, cells): how much each grid cell weighs at each pixel's centre along one
+    axis, for a picture ``length`` model pixels long starting at ``start`` in the square of
+    ``side``, ``pixels`` pixels of the shrunk picture long; cells' values sit at their centres."""
+    at = (start + (np.arange(pixels) + 0.5) * length / pixels) * cells / side - 0.5
+    at = np.clip(at, 0, cells - 1)
+    low = np.minimum(np.floor(at).astype(int), cells - 1)
+    high = np.minimum(low + 1, cells - 1)
+    out = np.zeros((pixels, cells), np.float32)
+    out[np.arange(pixels), low] += 1 - (at - low)
+    out[np.arange(pixels), high] += at - low
+    return out
+
+
+def _touching(labels: np.ndarray) -> np.ndarray:
+    """(pairs, 2): the pairs of regions that touch (4-neighbours), each once."""
     pairs = np.concatenate([np.stack([labels[:, :-1].ravel(), labels[:, 1:].ravel()], 1),
                             np.stack([labels[:-1].ravel(), labels[1:].ravel()], 1)])
-    pairs = np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
-    out = [set() for _ in range(int(labels.max()) + 1)]
-    for a, b in pairs:
-        out[a].add(int(b))
-        out[b].add(int(a))
+    pairs = np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1)
+    return np.unique(pairs, axis=0).astype(np.int32).reshape(-1, 2)
+
+
+def _region_labels(image: Image.Image) -> np.ndarray:
+    """Each pixel's region, on the picture shrunk to WORK_SIDE; at most MAX_REGIONS regions
+    (a busy picture is cut again with twice the smallest region, until it has)."""
+    from skimage.segmentation import felzenszwalb  # scikit-image loads in ~0.3 s: only when locating
+
+    shrink = min(1.0, WORK_SIDE / max(image.width, image.height))
+    size = (max(1, round(image.width * shrink)), max(1, round(image.height * shrink)))
+    pixels = np.asarray(image.convert("RGB").resize(size, Image.BILINEAR) if shrink < 1 else image.convert("RGB"))
+    smallest = max(1, round(MIN_SHARE * size[0] * size[1]))
+    while True:
+        labels = felzenszwalb(pixels, scale=SCALE, sigma=SIGMA, min_size=smallest)
+        if labels.max() < MAX_REGIONS:
+            return labels
+        smallest *= 2
+
+
+def _padded(values: np.ndarray, rows: int, fill: float) -> np.ndarray:
+    out = np.full((rows,) + values.shape[1:], fill, values.dtype)
+    out[:len(values)] = values
     return out
 
 
 @dataclass(frozen=True)
 class Segments:
-    labels: np.ndarray  # the region of each pixel of the shrunk picture (rows x columns)
-    neighbours: list[set[int]]
-    width: int  # the picture's, in pixels
-    height: int
+    """A picture's regions, padded to MAX_REGIONS and MAX_PAIRS; or, stacked, several
+    pictures' (a leading axis on each array)."""
+
+    weights: np.ndarray  # (regions, grid cells): each region's mean weight of each cell of the grid (or bfloat16 bits)
+    boxes: np.ndarray  # (regions, 4): each region's box, in picture pixels
+    shares: np.ndarray  # (regions,): each region's share of the picture's area (EMPTY_SHARE: padding)
+    touching: np.ndarray  # (pairs, 2): regions that touch (padding: region 0 with itself)
 
     @classmethod
-    def of(cls, image: Image.Image) -> "Segments":
-        """The regions of an upright picture."""
-        from skimage.segmentation import felzenszwalb  # scikit-image loads in ~0.3 s: only when locating
+    def of(cls, image: Image.Image, box: Letterbox, grid_shape: tuple[int, int]) -> "Segments":
+        """The regions of an upright picture, for grids of ``grid_shape`` over the square
+        ``box`` fits it into."""
+        labels = _region_labels(image)
+        height, width = labels.shape
+        rows = axis_weights(height, box.height * box.scale, box.top, box.side, grid_shape[0])
+        cols = axis_weights(width, box.width * box.scale, box.left, box.side, grid_shape[1])
+        count = int(labels.max()) + 1
+        area = np.bincount(labels.ravel(), minlength=count)
+        ys, xs = np.mgrid[0:height, 0:width]
+        region_row = (labels * height + ys).ravel()
+        per_row = np.stack([np.bincount(region_row, cols[xs.ravel(), j], count * height)  # a region's column
+                            for j in range(grid_shape[1])], 1).reshape(count, height, -1)  # weights, row by row
+        weights = np.einsum("ryj,yi->rij", per_row, rows).reshape(count, -1) / area[:, None]
+        present_rows = np.bincount(region_row, minlength=count * height).reshape(count, height) > 0
+        present_cols = np.bincount((labels * width + xs).ravel(), minlength=count * width).reshape(count, width) > 0
+        boxes = np.stack([present_cols.argmax(1), present_rows.argmax(1), width - present_cols[:, ::-1].argmax(1),
+                          height - present_rows[:, ::-1].argmax(1)], 1).astype(np.float32)
+        boxes *= np.array([box.width / width, box.height / height] * 2, np.float32)
+        return cls(_padded(weights.astype(np.float32), MAX_REGIONS, 0.0), _padded(boxes, MAX_REGIONS, 0.0),
+                   _padded((area / labels.size).astype(np.float32), MAX_REGIONS, EMPTY_SHARE),
+                   _padded(_touching(labels), MAX_PAIRS, 0))
 
-        shrink = min(1.0, WORK_SIDE / max(image.width, image.height))
-        size = (max(1, round(image.width * shrink)), max(1, round(image.height * shrink)))
-        pixels = np.asarray(image.convert("RGB").resize(size, Image.BILINEAR) if shrink < 1 else image.convert("RGB"))
-        labels = felzenszwalb(pixels, scale=SCALE, sigma=SIGMA, min_size=max(1, round(MIN_SHARE * size[0] * size[1])))
-        return cls(labels, _neighbours(labels), image.width, image.height)
+    def folded(self, matrix: np.ndarray) -> "Segments":
+        """The same regions, weighing the cells of another grid that ``matrix`` (this grid's
+        cells x the other's) maps onto this one: kept smaller, and read without the map."""
+        return Segments(self.weights @ matrix, self.boxes, self.shares, self.touching)
 
-    def box(self, heat: np.ndarray) -> tuple[float, float, float, float] | None:
-        """The box, in picture pixels, of the hottest region and the regions joining it;
-        ``heat``: 0..1 over the picture, at the labels' shape. None where every region is
-        the background (a picture of one colour): the heat map's own box stands then."""
-        regions = self.labels.ravel()
-        area = np.bincount(regions, minlength=len(self.neighbours))
-        mean = np.bincount(regions, heat.ravel(), len(self.neighbours)) / np.maximum(area, 1)
-        eligible = area < MAX_SHARE * regions.size
-        if not eligible.any():
-            return None
-        start = int(np.argmax(np.where(eligible, mean, -np.inf)))
-        chosen, queue = {start}, deque([start])
-        while queue:
-            for other in self.neighbours[queue.popleft()]:
-                if other not in chosen and eligible[other] and mean[other] >= JOIN:
-                    chosen.add(other)
-                    queue.append(other)
-        ys, xs = np.nonzero(np.isin(self.labels, list(chosen)))
-        sx, sy = self.width / self.labels.shape[1], self.height / self.labels.shape[0]
-        return xs.min() * sx, ys.min() * sy, (xs.max() + 1) * sx, (ys.max() + 1) * sy
+    @classmethod
+    def stacked(cls, pictures: Sequence["Segments"]) -> "Segments":
+        return cls(*(np.stack([getattr(one, name) for one in pictures]) for name in ("weights", "boxes", "shares", "touching")))
+
+    def box(self, grid: np.ndarray, low: float, high: float) -> tuple[float, float, float, float] | None:
+        """The box, in picture pixels, of the hottest region and the regions joining it, for
+        a similarity ``grid`` whose coolest and hottest values over the picture are ``low``
+        and ``high``. None where every region is the background (a picture of one colour):
+        the heat map's own box stands then."""
+        return snapped_boxes(Segments.stacked([self]), np.asarray(grid)[None], np.array([low]), np.array([high]))[0]
+
+
+def snapped_boxes(pictures: Segments, grids: np.ndarray, lows: np.ndarray,
+                  highs: np.ndarray) -> list[tuple[float, float, float, float] | None]:
+    """``Segments.box`` of several pictures at once (the hits of a search; ``pictures``
+    stacked): a few array operations for them all, not a few a picture."""
+    count = len(grids)
+    mean = np.einsum("nrc,nc->nr", widened(pictures.weights), np.asarray(grids, np.float32).reshape(count, -1))
+    mean = (mean - lows[:, None]) / np.maximum(highs - lows, 1e-9)[:, None]
+    eligible = pictures.shares < MAX_SHARE
+    hot = eligible & (mean >= JOIN)
+    picture = np.arange(count)[:, None]
+    chosen = np.zeros(eligible.shape, bool)
+    chosen[np.arange(count), np.argmax(np.where(eligible, mean, -np.inf), axis=1)] = eligible.any(axis=1)
+    ends = (pictures.touching[..., 0], pictures.touching[..., 1])
+    while (hot & ~chosen).any():  # the hot regions touching the chosen ones join them, until none is left
+        joining = [np.nonzero(chosen[picture, a] & hot[picture, b] & ~chosen[picture, b]) for a, b in (ends, ends[::-1])]
+        if not any(len(rows) for rows, _ in joining):
+            break
+        for (rows, slots), (_, b) in zip(joining, (ends, ends[::-1])):
+            chosen[rows, b[rows, slots]] = True
+    low = np.where(chosen[..., None], pictures.boxes[..., :2], np.inf).min(axis=1)
+    high = np.where(chosen[..., None], pictures.boxes[..., 2:], -np.inf).max(axis=1)
+    found = chosen.any(axis=1)
+    return [(float(a[0]), float(a[1]), float(b[0]), float(b[1])) if ok else None for a, b, ok in zip(low, high, found)]

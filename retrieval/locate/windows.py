@@ -83,3 +83,9 @@ class WindowScorer:
         for pixels, fill in inputs:
             shown += [windowed(pixels, fill, 2 * row, 2 * col) for row in range(COARSE) for col in range(COARSE)]
         return self._embedded(shown).reshape(len(inputs), COARSE, COARSE, -1)
+
+
+def interpolation() -> np.ndarray:
+    """(FINE * FINE, COARSE * COARSE): the fine grid as a linear map of the coarse one."""
+    basis = np.eye(COARSE * COARSE, dtype=np.float32).reshape(-1, COARSE, COARSE)
+    return interpolated(basis).reshape(COARSE * COARSE, -1).T

@@ -85,6 +85,33 @@ def test_a_cnn_model_is_refused_clearly_and_located_by_windows(scenes, tmp_path)
     assert json.loads(shown.stdout)[0]["regions"][0]["method"] == "dense:windows"
 
 
+def test_a_collection_prepared_at_index_time_shows_where_without_reading_the_files(scenes, tmp_path):
+    import shutil
+
+    source, _, model = scenes
+    folder, data = tmp_path / "scenes", str(tmp_path / "data")
+    shutil.copytree(source, folder)
+    run = json.loads(clipdex("index", str(folder), "--data-dir", data, "--model", model, "--locate", "--json").stdout)
+    assert run["located"]["prepared"] == 4 and run["failed"] == 1  # the three scenes and tiny.png; not broken.png
+    (folder / "scene_0.png").unlink()  # a search meets the query with what was prepared: the file is not read
+    hits = json.loads(clipdex("search", "a large red circle", "--data-dir", data, "-k", "1", "--locate", "--json").stdout)
+    region = hits[0]["regions"][0]
+    x0, y0, x1, y1 = region["box"]  # the circle: centre (25.6, 64), radius 25.6, of 128 x 128
+    assert hits[0]["path"].endswith("scene_0.png") and region["method"] == "dense:windows"
+    assert abs(x0 - 0) <= 3 and abs(y0 - 38.4) <= 3 and abs(x1 - 51.2) <= 3 and abs(y1 - 89.6) <= 3, region["box"]
+    live = clipdex("search", "a large red circle", "--data-dir", data, "-k", "1", "--locate", "--locate-method", "value")
+    assert "not located in image" in live.stderr  # the other method reads the file, which is gone
+    shapes.draw(SCENES[1], 64).save(folder / "new.png")  # remembered: the next run prepares what is new
+    again = json.loads(clipdex("index", "--data-dir", data, "--json").stdout)
+    assert again["embedded"] == 1 and again["located"]["prepared"] == 1
+    shapes.draw(SCENES[2], 64).save(folder / "newer.png")
+    stopped = json.loads(clipdex("index", "--data-dir", data, "--no-locate", "--json").stdout)
+    assert stopped["embedded"] == 1 and stopped["located"] is None
+    hits = json.loads(clipdex("search", "a large yellow diamond", "--data-dir", data, "-k", "1", "--locate",
+                              "--json").stdout)
+    assert hits[0]["regions"][0]["method"] == "dense:value"  # not prepared any more: the configured method
+
+
 @pytest.fixture(scope="module")
 def server(scenes):
     running = Server(scenes[1])

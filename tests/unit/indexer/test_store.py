@@ -67,7 +67,7 @@ def test_migrations_make_exactly_the_schema_the_queries_use(database_url):
     store = Store(database_url)
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0003"
+        assert context.get_current_revision() == "0004"
         assert [diff for diff in compare_metadata(context, metadata) if not text_search_index(diff)] == []
     store.close()
 

@@ -41,7 +41,7 @@ def test_a_box_a_cell_off_snaps_to_the_named_objects_edges(size):
     box = Letterbox.of(width, height, SIDE)
     grid = _hot_near(box, (target[0] + target[2]) / 2, (target[1] + target[3]) / 2)
     cell_box = region_of(grid, box, "a red square", "test").box
-    snapped = region_of(grid, box, "a red square", "test", segments=Segments.of(image)).box
+    snapped = region_of(grid, box, "a red square", "test", segments=Segments.of(image, box, grid.shape)).box
     assert iou(snapped, target) > iou(cell_box, target) + 0.2, (snapped, cell_box, target)
     tolerance = max(1.0, max(width, height) / 128) * 1.5  # a pixel and a half of the picture the regions are found on
     assert all(abs(a - b) <= tolerance for a, b in zip(snapped, target)), (snapped, target)
@@ -55,7 +55,7 @@ def test_an_object_of_two_colours_gets_one_box():
     box = Letterbox.of(240, 240, SIDE)
     rows, cols = np.mgrid[0:GRID, 0:GRID]
     grid = np.exp(-((rows - 2.5) ** 2 + (cols - 2.2) ** 2) / 6.0).astype(np.float32)  # hot over both
-    snapped = region_of(grid, box, "a person", "test", segments=Segments.of(image)).box
+    snapped = region_of(grid, box, "a person", "test", segments=Segments.of(image, box, grid.shape)).box
     assert iou(snapped, (70, 60, 150, 180)) > 0.85, snapped
 
 
@@ -63,8 +63,8 @@ def test_a_picture_of_one_colour_keeps_the_heat_maps_box():
     image = Image.new("RGB", (120, 90), (90, 90, 90))
     box = Letterbox.of(120, 90, SIDE)
     grid = _hot_near(box, 30, 45, off_by=0)
-    assert Segments.of(image).box(np.ones((90, 120), np.float32)) is None
-    snapped = region_of(grid, box, "thing", "test", segments=Segments.of(image)).box
+    assert Segments.of(image, box, grid.shape).box(grid, 0.0, 1.0) is None
+    snapped = region_of(grid, box, "thing", "test", segments=Segments.of(image, box, grid.shape)).box
     assert snapped == region_of(grid, box, "thing", "test").box
     x0, y0, x1, y1 = snapped
     assert 0 <= x0 < x1 <= 120 and 0 <= y0 < y1 <= 90
