@@ -21,6 +21,7 @@ from indexer.captions import caption_source, copy_caption_cache, file_id_of
 from indexer.collection import Collection, CollectionError
 from indexer.collection.switch import COMPLETE_MARKER, next_dir, previous_dir
 from indexer.ingest import IndexOptions, IndexReport, index_folders
+from indexer.prepare_locating import prepare_locating, prepares_locating
 from indexer.store import sqlite_url, texts_table
 from retrieval.models import canonical_spec
 
@@ -28,6 +29,7 @@ from retrieval.models import canonical_spec
 def reindex_with_model(collection: Collection, new_spec: str, encoder_factory: Callable,
                        options: IndexOptions | None = None) -> IndexReport:
     """Build the collection again with ``new_spec`` beside the old one, then switch."""
+    options = options or IndexOptions()
     if collection.store.url != sqlite_url(collection.data_dir):
         raise CollectionError("reindex --model builds a second SQLite store beside the first; with another "
                               "database, index into a new database (and data dir) with the new model instead")
@@ -50,6 +52,8 @@ def reindex_with_model(collection: Collection, new_spec: str, encoder_factory: C
                 return encoder
 
             report = index_folders(fresh, roots, new_spec, shared_encoder, options)
+            if prepares_locating(collection):  # showing where, prepared for the new model's queries too
+                prepare_locating(fresh, shared_encoder, options.max_pixels, options.progress)
             copy_caption_cache(collection.store, fresh.store)  # captions are of pictures, whatever the model
             texts = _texts_of(collection, fresh)
             if texts:

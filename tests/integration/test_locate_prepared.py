@@ -96,3 +96,24 @@ def test_stale_and_unreadable_records_are_not_used(collection, encoder):
     hits = collection.search(vector, 5)[0]
     assert locate_hits(hits, DenseLocator(encoder, "windows"), vector, "a small blue square", 10**8, collection) == {}
     assert all(hit.regions and hit.heatmap for hit in hits)  # from their files
+
+
+def test_a_prepared_collection_reindexed_with_another_model_is_prepared_for_it(tmp_path, encoder):
+    from indexer.reindex import reindex_with_model
+
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    for number in range(3):
+        shapes.draw([shapes.Thing("red", "circle", "large", 0.2 + 0.3 * number, 0.5)], 64).save(folder / f"{number}.png")
+    collection = Collection(str(tmp_path / "data"))
+    index_folders(collection, [str(folder)], encoder.spec, lambda: encoder, IndexOptions(num_workers=0, progress=False))
+    preparing.prepare_locating(collection, lambda: encoder, progress=False)
+    other = TorchEncoder(load_model("random:clipdex-tiny"), device="cpu")
+    reindex_with_model(collection, other.spec, lambda: other, IndexOptions(num_workers=0, progress=False))
+    collection.close()
+    switched = Collection(str(tmp_path / "data"))
+    try:
+        assert switched.model_spec == other.spec and preparing.prepares_locating(switched)
+        assert PreparedLocations(switched.store).unprepared(recipe(switched.model_spec)) == []
+    finally:
+        switched.close()
