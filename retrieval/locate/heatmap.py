@@ -78,9 +78,10 @@ def regions_of(grids: np.ndarray, boxes: Sequence[Letterbox], labels: Sequence[s
     ``segments`` (stacked), as whole arrays: a search's hits cost a few array operations, not
     a few each. ``weighed``: the grids the segments' weights are of, where not ``grids``."""
     cells = [box.picture_cells(*grids.shape[1:]) for box in boxes]
+    spans = np.array([(r.start, r.stop, c.start, c.stop) for r, c in cells])
     rows, cols = np.arange(grids.shape[1]), np.arange(grids.shape[2])
-    inside = np.array([(rows >= r.start) & (rows < r.stop) for r, _ in cells])[:, :, None] \
-        & np.array([(cols >= c.start) & (cols < c.stop) for _, c in cells])[:, None, :]
+    inside = ((rows >= spans[:, :1]) & (rows < spans[:, 1:2]))[:, :, None] \
+        & ((cols >= spans[:, 2:3]) & (cols < spans[:, 3:]))[:, None, :]
     lows = np.where(inside, grids, np.inf).min(axis=(1, 2))
     highs = np.where(inside, grids, -np.inf).max(axis=(1, 2))
     heats = (grids - lows[:, None, None]) / np.maximum(highs - lows, 1e-9)[:, None, None]
