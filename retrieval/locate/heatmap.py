@@ -86,9 +86,10 @@ def regions_of(grids: np.ndarray, boxes: Sequence[Letterbox], labels: Sequence[s
     highs = np.where(inside, grids, -np.inf).max(axis=(1, 2))
     heats = (grids - lows[:, None, None]) / np.maximum(highs - lows, 1e-9)[:, None, None]
     peaks = np.round(grids.max(axis=(1, 2)).astype(np.float64), 4)
+    snapped = snapped_boxes(segments, grids if weighed is None else weighed, lows, highs)
     regions = []
-    for grid, box, label, peak, snapped in zip(grids, boxes, labels, peaks, snapped_boxes(segments, grids if weighed is None else weighed, lows, highs)):
-        found = _hot_part(grid, box, None) if snapped is None else snapped
+    for grid, box, label, peak, found in zip(grids, boxes, labels, peaks, snapped):
+        found = _hot_part(grid, box, None) if found is None else found  # (a picture of one colour)
         regions.append(Region(box=clipped(found, box.width, box.height), label=label, score=float(peak), method=method))
     flat = highs - lows < 1e-9  # (a picture whose grid is one value: a heat map of zeros, as scaled gives)
     return regions, [np.zeros_like(heat[r, c]) if still else heat[r, c] for heat, (r, c), still in zip(heats, cells, flat)]
