@@ -3,19 +3,21 @@ reader of it, for the demo's kernel pinning, auto's precision choice and the ben
 
 from __future__ import annotations
 
+import functools
 
-def _cpuinfo_fields(*names: str) -> dict[str, str]:
-    """The first value of each of ``names`` in /proc/cpuinfo ({} where it cannot be read)."""
+
+@functools.cache
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo ({} where it cannot be read), read once:
+    the CPU does not change while a process runs, and a cold search asks for it."""
     found: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
+                if not line.strip():  # the first processor's block ends: the others repeat it
+                    break
                 key, _, value = line.partition(":")
-                key = key.strip()
-                if key in names and key not in found:
-                    found[key] = value.strip()
-                    if len(found) == len(names):
-                        break
+                found.setdefault(key.strip(), value.strip())
     except OSError:
         pass
     return found
@@ -23,13 +25,13 @@ def _cpuinfo_fields(*names: str) -> dict[str, str]:
 
 def cpu_flags() -> list[str]:
     """The vector instruction sets this CPU reports (empty where /proc/cpuinfo says none)."""
-    flags = _cpuinfo_fields("flags").get("flags", "").split()
+    flags = _cpuinfo().get("flags", "").split()
     return sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
 
 
 def cpu_model() -> str:
     """The CPU's name: /proc/cpuinfo's model name, else the platform's."""
-    name = _cpuinfo_fields("model name").get("model name")
+    name = _cpuinfo().get("model name")
     if name:
         return name
     import platform
