@@ -31,14 +31,19 @@ class PreparedLocations:
 
     def get(self, hashes: list[str], recipe: str) -> dict[str, bytes]:
         """{content hash: record} of the hashes prepared by ``recipe``."""
+        return {content: bytes(data) for content, data in self._each(hashes, recipe, TABLE.c.content_hash, TABLE.c.data)}
+
+    def _kept(self, hashes: list[str], recipe: str) -> set[str]:
+        """Which of the hashes ``recipe`` has prepared: their keys alone, not the records."""
+        return {content for (content,) in self._each(hashes, recipe, TABLE.c.content_hash)}
+
+    def _each(self, hashes: list[str], recipe: str, *columns):
+        """``columns`` of the rows of these hashes and ``recipe``, a query per CHUNK keys."""
         wanted = sorted(set(hashes))
-        out: dict[str, bytes] = {}
         with self.store.engine.connect() as conn:
             for start in range(0, len(wanted), CHUNK):
-                query = select(TABLE.c.content_hash, TABLE.c.data).where(
-                    TABLE.c.recipe == recipe, TABLE.c.content_hash.in_(wanted[start:start + CHUNK]))
-                out.update((content, bytes(data)) for content, data in conn.execute(query))
-        return out
+                yield from conn.execute(select(*columns).where(
+                    TABLE.c.recipe == recipe, TABLE.c.content_hash.in_(wanted[start:start + CHUNK])))
 
     def of_files(self, file_ids: list[int], recipe_suffix: str) -> dict[int, bytes]:
         """{file id: record} of the files whose content the recipe of the collection's model
@@ -57,7 +62,7 @@ class PreparedLocations:
         if not records:
             return
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        known = set(self.get(list(records), recipe))
+        known = self._kept(list(records), recipe)
         rows = [{"content_hash": content, "recipe": recipe, "data": data, "created_at": now}
                 for content, data in records.items() if content not in known]
         if not rows:
