@@ -129,18 +129,14 @@ class Segments:
     def stacked(cls, pictures: Sequence["Segments"]) -> "Segments":
         return cls(*(np.stack([getattr(one, name) for one in pictures]) for name in ("weights", "boxes", "shares", "touching")))
 
-    def box(self, grid: np.ndarray, low: float, high: float) -> tuple[float, float, float, float] | None:
-        """The box, in picture pixels, of the hottest region and the regions joining it, for
-        a similarity ``grid`` whose coolest and hottest values over the picture are ``low``
-        and ``high``. None where every region is the background (a picture of one colour):
-        the heat map's own box stands then."""
-        return snapped_boxes(Segments.stacked([self]), np.asarray(grid)[None], np.array([low]), np.array([high]))[0]
-
 
 def snapped_boxes(pictures: Segments, grids: np.ndarray, lows: np.ndarray,
                   highs: np.ndarray) -> list[tuple[float, float, float, float] | None]:
-    """``Segments.box`` of several pictures at once (the hits of a search; ``pictures``
-    stacked): a few array operations for them all, not a few a picture."""
+    """Each picture's box, in picture pixels: of its hottest region and the regions joining
+    it, for similarity ``grids`` whose coolest and hottest values over the picture are
+    ``lows`` and ``highs``; None where every region is the background (a picture of one
+    colour: the heat map's own box stands then). ``pictures``: their segments, stacked; a
+    few array operations for them all (the hits of a search), not a few a picture."""
     count = len(grids)
     mean = np.einsum("nrc,nc->nr", widened(pictures.weights), np.asarray(grids, np.float32).reshape(count, -1))
     mean = (mean - lows[:, None]) / np.maximum(highs - lows, 1e-9)[:, None]

@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 from retrieval.locate.heatmap import region_of
 from retrieval.locate.letterbox import Letterbox
-from retrieval.locate.segments import Segments
+from retrieval.locate.segments import Segments, snapped_boxes
 from retrieval.regions import iou
 
 SIDE = 48  # the model's square input
@@ -63,7 +63,8 @@ def test_a_picture_of_one_colour_keeps_the_heat_maps_box():
     image = Image.new("RGB", (120, 90), (90, 90, 90))
     box = Letterbox.of(120, 90, SIDE)
     grid = _hot_near(box, 30, 45, off_by=0)
-    assert Segments.of(image, box, grid.shape).box(grid, 0.0, 1.0) is None
+    alone = Segments.stacked([Segments.of(image, box, grid.shape)])
+    assert snapped_boxes(alone, grid[None], np.array([0.0]), np.array([1.0])) == [None]
     snapped = region_of(grid, box, "thing", "test", segments=Segments.of(image, box, grid.shape)).box
     assert snapped == region_of(grid, box, "thing", "test").box
     x0, y0, x1, y1 = snapped
