@@ -77,22 +77,26 @@ def regions_of(grids: np.ndarray, boxes: Sequence[Letterbox], labels: Sequence[s
     """``region_of`` and ``picture_heat`` of several pictures' grids (one shape) with their
     ``segments`` (stacked), as whole arrays: a search's hits cost a few array operations, not
     a few each. ``weighed``: the grids the segments' weights are of, where not ``grids``."""
-    cells = [box.picture_cells(*grids.shape[1:]) for box in boxes]
-    spans = np.array([(r.start, r.stop, c.start, c.stop) for r, c in cells])
-    rows, cols = np.arange(grids.shape[1]), np.arange(grids.shape[2])
-    inside = ((rows >= spans[:, :1]) & (rows < spans[:, 1:2]))[:, :, None] \
-        & ((cols >= spans[:, 2:3]) & (cols < spans[:, 3:]))[:, None, :]
-    lows = np.where(inside, grids, np.inf).min(axis=(1, 2))
-    highs = np.where(inside, grids, -np.inf).max(axis=(1, 2))
+    count, grid_h, grid_w = grids.shape
+    cells = [box.picture_cells(grid_h, grid_w) for box in boxes]
+    spans = np.array([(rows.start, rows.stop, cols.start, cols.stop) for rows, cols in cells])
+    rows, cols = np.arange(grid_h), np.arange(grid_w)
+    inside = (((rows >= spans[:, :1]) & (rows < spans[:, 1:2]))[:, :, None]
+              & ((cols >= spans[:, 2:3]) & (cols < spans[:, 3:]))[:, None, :]).reshape(count, -1)
+    flat = grids.reshape(count, -1)
+    lows = np.min(flat, axis=1, where=inside, initial=np.inf)
+    highs = np.max(flat, axis=1, where=inside, initial=-np.inf)
     heats = (grids - lows[:, None, None]) / np.maximum(highs - lows, 1e-9)[:, None, None]
-    peaks = np.round(grids.max(axis=(1, 2)).astype(np.float64), 4)
-    snapped = snapped_boxes(segments, grids if weighed is None else weighed, lows, highs)
+    heats[highs - lows < 1e-9] = 0  # (a picture whose grid is one value: a heat map of zeros, as scaled gives)
+    snapped, found = snapped_boxes(segments, grids if weighed is None else weighed, lows, highs)
+    limits = np.array([(box.width, box.height) * 2 for box in boxes], np.float32)
+    snapped = np.minimum(np.maximum(snapped, 0), limits).tolist()
     regions = []
-    for grid, box, label, peak, found in zip(grids, boxes, labels, peaks, snapped):
-        found = _hot_part(grid, box, None) if found is None else found  # (a picture of one colour)
-        regions.append(Region(box=clipped(found, box.width, box.height), label=label, score=float(peak), method=method))
-    flat = highs - lows < 1e-9  # (a picture whose grid is one value: a heat map of zeros, as scaled gives)
-    return regions, [np.zeros_like(heat[r, c]) if still else heat[r, c] for heat, (r, c), still in zip(heats, cells, flat)]
+    for grid, box, label, peak, place, ok in zip(grids, boxes, labels, np.round(highs.astype(np.float64), 4).tolist(),
+                                                 snapped, found.tolist()):
+        place = tuple(place) if ok else clipped(_hot_part(grid, box, None), box.width, box.height)  # (one colour)
+        regions.append(Region(box=place, label=label, score=peak, method=method))
+    return regions, [heat[r, c] for heat, (r, c) in zip(heats, cells)]
 
 
 def _hot_part(similarity: np.ndarray, box: Letterbox, allowed: np.ndarray | None) -> tuple[float, ...]:

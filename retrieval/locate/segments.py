@@ -131,28 +131,37 @@ class Segments:
 
 
 def snapped_boxes(pictures: Segments, grids: np.ndarray, lows: np.ndarray,
-                  highs: np.ndarray) -> list[tuple[float, float, float, float] | None]:
-    """Each picture's box, in picture pixels: of its hottest region and the regions joining
-    it, for similarity ``grids`` whose coolest and hottest values over the picture are
-    ``lows`` and ``highs``; None where every region is the background (a picture of one
-    colour: the heat map's own box stands then). ``pictures``: their segments, stacked; a
-    few array operations for them all (the hits of a search), not a few a picture."""
-    count = len(grids)
-    mean = np.einsum("nrc,nc->nr", widened(pictures.weights), np.asarray(grids, np.float32).reshape(count, -1))
+                  highs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(boxes (N, 4), found (N,)): each picture's box, in picture pixels, of its hottest
+    region and the regions joining it, for similarity ``grids`` whose coolest and hottest
+    values over the picture are ``lows`` and ``highs``; not found where every region is the
+    background (a picture of one colour: the heat map's own box stands then). ``pictures``:
+    their segments, stacked; a few array operations for them all (the hits of a search), not
+    a few a picture."""
+    count, regions = pictures.shares.shape
+    mean = np.matmul(widened(pictures.weights), np.asarray(grids, np.float32).reshape(count, -1, 1))[..., 0]
     mean = (mean - lows[:, None]) / np.maximum(highs - lows, 1e-9)[:, None]
     eligible = pictures.shares < MAX_SHARE
-    hot = eligible & (mean >= JOIN)
-    picture = np.arange(count)[:, None]
-    chosen = np.zeros(eligible.shape, bool)
-    chosen[np.arange(count), np.argmax(np.where(eligible, mean, -np.inf), axis=1)] = eligible.any(axis=1)
-    ends = (pictures.touching[..., 0], pictures.touching[..., 1])
-    while (hot & ~chosen).any():  # the hot regions touching the chosen ones join them, until none is left
-        joining = [np.nonzero(chosen[picture, a] & hot[picture, b] & ~chosen[picture, b]) for a, b in (ends, ends[::-1])]
-        if not any(len(rows) for rows, _ in joining):
+    hot = (eligible & (mean >= JOIN)).ravel()
+    found = eligible.any(axis=1)
+    chosen = np.zeros(count * regions, bool)  # the pictures' regions one after another
+    first = np.arange(count) * regions
+    chosen[first + np.argmax(np.where(eligible, mean, -np.inf), axis=1)] = found
+    pairs = (pictures.touching + first[:, None, None]).reshape(-1, 2)
+    sources, targets = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+    while True:  # the hot regions touching the chosen ones join them, until none is left
+        reached = np.zeros_like(chosen)
+        reached[targets[chosen[sources]]] = True
+        joining = reached & hot & ~chosen
+        if not joining.any():
             break
-        for (rows, slots), (_, b) in zip(joining, (ends, ends[::-1])):
-            chosen[rows, b[rows, slots]] = True
-    low = np.where(chosen[..., None], pictures.boxes[..., :2], np.inf).min(axis=1)
-    high = np.where(chosen[..., None], pictures.boxes[..., 2:], -np.inf).max(axis=1)
-    found = chosen.any(axis=1)
-    return [(float(a[0]), float(a[1]), float(b[0]), float(b[1])) if ok else None for a, b, ok in zip(low, high, found)]
+        chosen |= joining
+    # Each found picture's box: the largest value of each corner over its chosen regions
+    # (x0 and y0 negated), one run of chosen regions a picture.
+    flip = np.array([-1, -1, 1, 1], np.float32)
+    picked = np.flatnonzero(chosen)
+    boxes = np.full((count, 4), np.nan, np.float32)
+    if len(picked):
+        corners = pictures.boxes.reshape(-1, 4)[picked] * flip
+        boxes[found] = np.maximum.reduceat(corners, np.searchsorted(picked, first[found]), axis=0) * flip
+    return boxes, found
