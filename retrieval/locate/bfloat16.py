@@ -17,5 +17,5 @@ def to_bfloat16(values: np.ndarray) -> np.ndarray:
 def widened(values: np.ndarray) -> np.ndarray:
     """float32 values of bfloat16 bits (uint16), or of anything else numeric."""
     if values.dtype == np.uint16:
-        return (values.astype(np.uint32) << 16).view(np.float32)
+        return np.left_shift(values, 16, dtype=np.uint32).view(np.float32)
     return np.asarray(values, np.float32)

@@ -27,7 +27,7 @@ from retrieval.locate.letterbox import Letterbox
 from retrieval.locate.methods import DEFAULT_METHOD, METHODS, WINDOWS
 from retrieval.locate.prepared import Prepared, stacked
 from retrieval.locate.segments import Segments
-from retrieval.locate.windows import FINE, WindowScorer, interpolated, interpolation
+from retrieval.locate.windows import FINE, WindowScorer, interpolation
 from retrieval.models import LoadedModel
 from retrieval.regions import Region
 
@@ -109,9 +109,12 @@ class DenseLocator:
             out.append((features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 1, 1, 1), np.float32)
 
-    def _per_picture(self, vectors: np.ndarray, count: int) -> np.ndarray:
-        vectors = np.atleast_2d(np.asarray(vectors, np.float32)) - self.neutral
-        return vectors[np.zeros(count, int)] if len(vectors) == 1 else vectors
+    def _similarities(self, features: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """(N, h, w): each picture's unit features (N, h, w, dim) against its phrase's vector
+        less the neutral one (``vectors``: one a picture, or one for all)."""
+        phrases = np.atleast_2d(np.asarray(vectors, np.float32)) - self.neutral
+        count, height, width, dim = features.shape
+        return np.matmul(features.reshape(count, -1, dim), phrases[..., None]).reshape(count, height, width)
 
     def locate(self, images: Sequence[Image.Image], vectors: np.ndarray, labels: Sequence[str]) -> list[Located]:
         """Where in each picture its phrase is: ``vectors`` (one unit text vector per picture,
@@ -121,7 +124,7 @@ class DenseLocator:
         if self.windows is not None:
             return self.locate_prepared(stacked(self.prepare(images)), vectors, labels)
         boxes, squares = self._squares(images)
-        grids = np.einsum("nhwd,nd->nhw", self._features(squares), self._per_picture(vectors, len(images)))
+        grids = self._similarities(self._features(squares), vectors)
         segments = Segments.stacked([Segments.of(image, box, grid.shape) for image, box, grid in zip(images, boxes, grids)])
         return self._located(grids, boxes, segments, labels)
 
@@ -145,10 +148,10 @@ class DenseLocator:
     def locate_prepared(self, prepared: Prepared, vectors: np.ndarray, labels: Sequence[str]) -> list[Located]:
         """``locate`` from pictures prepared before (by windows; ``prepared`` stacked): no
         file read, no encoder pass."""
-        windows = widened(prepared.windows)
-        coarse = np.einsum("nhwd,nd->nhw", windows, self._per_picture(vectors, len(windows)))
-        boxes = [Letterbox.of(int(width), int(height), self.side) for width, height in prepared.sizes]
-        return self._located(interpolated(coarse), boxes, prepared.segments, labels, weighed=coarse)
+        coarse = self._similarities(widened(prepared.windows), vectors)
+        fine = (coarse.reshape(len(coarse), -1) @ interpolation().T).reshape(len(coarse), FINE, FINE)
+        boxes = [Letterbox.of(width, height, self.side) for width, height in prepared.sizes.tolist()]
+        return self._located(fine, boxes, prepared.segments, labels, weighed=coarse)
 
     def detect(self, images: Sequence[Image.Image], label_vectors: np.ndarray, labels: Sequence[str],
                logit_scale: float) -> list[list[Region]]:

@@ -15,6 +15,7 @@ embeddings of a picture serve every query.
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
@@ -85,7 +86,10 @@ class WindowScorer:
         return self._embedded(shown).reshape(len(inputs), COARSE, COARSE, -1)
 
 
+@functools.cache
 def interpolation() -> np.ndarray:
-    """(FINE * FINE, COARSE * COARSE): the fine grid as a linear map of the coarse one."""
+    """(FINE * FINE, COARSE * COARSE): the fine grid as a linear map of the coarse one (read only)."""
     basis = np.eye(COARSE * COARSE, dtype=np.float32).reshape(-1, COARSE, COARSE)
-    return interpolated(basis).reshape(COARSE * COARSE, -1).T
+    matrix = interpolated(basis).reshape(COARSE * COARSE, -1).T
+    matrix.flags.writeable = False
+    return matrix
