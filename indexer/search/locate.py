@@ -19,7 +19,7 @@ HEAT_DECIMALS = 2
 
 def heat_rows(heat: np.ndarray) -> list[list[float]]:
     """A heat map as JSON carries it: rows of values 0..1, rounded."""
-    return np.round(np.asarray(heat, np.float64), HEAT_DECIMALS).tolist()  # (float32 would print 0.05000000074)
+    return np.asarray(heat, np.float64).round(HEAT_DECIMALS).tolist()  # (float32 would print 0.05000000074)
 
 
 def _prepared(hits: list[Hit], locator, collection: Collection | None) -> tuple[list[int], Prepared | None]:
