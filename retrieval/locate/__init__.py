@@ -7,7 +7,7 @@ Modules (test file in brackets):
 - windows.py             heat maps from windows of the picture shown to the encoder (tests/unit/retrieval/test_locate_geometry.py, tests/integration/test_locate.py)
 - segments.py            the picture's regions of like colour: boxes that follow its edges (tests/unit/retrieval/test_locate_segments.py)
 - prepared.py            what windows locating needs of a picture, worked out once and kept as a record (tests/integration/test_locate_prepared.py)
-- bfloat16.py            how prepared records keep float32 in half the bytes (tests/integration/test_locate_prepared.py)
+- int8.py                how prepared records keep float32 in a quarter of the bytes (tests/integration/test_locate_prepared.py)
 - open_clip_patches.py   an open_clip ViT's patch tokens in the joint space, read those ways (tests/integration/test_locate.py)
 - transformers_patches.py the same for transformers CLIP and SigLIP towers (tests/integration/test_locate.py)
 - letterbox.py           the whole picture fitted into the model's square input, and back (tests/unit/retrieval/test_locate_geometry.py)

@@ -20,7 +20,6 @@ import numpy as np
 from PIL import Image
 
 from retrieval.locate import open_clip_patches, transformers_patches
-from retrieval.locate.bfloat16 import widened
 from retrieval.locate.errors import DenseNotSupported, LocateError
 from retrieval.locate.heatmap import region_of, regions_of
 from retrieval.locate.letterbox import Letterbox
@@ -142,13 +141,13 @@ class DenseLocator:
         features = self._features(squares) if images else []
         to_coarse = interpolation()  # the regions weigh the windows themselves, not the cells between
         return [Prepared(np.array([image.width, image.height]), windows,
-                         Segments.of(image, box, (FINE, FINE)).folded(to_coarse))
+                         Segments.of(image, box, (FINE, FINE)).folded(to_coarse), np.ones(windows.shape[:2], np.float32))
                 for image, box, windows in zip(images, boxes, features)]
 
     def locate_prepared(self, prepared: Prepared, vectors: np.ndarray, labels: Sequence[str]) -> list[Located]:
         """``locate`` from pictures prepared before (by windows; ``prepared`` stacked): no
         file read, no encoder pass."""
-        coarse = self._similarities(widened(prepared.windows), vectors)
+        coarse = self._similarities(prepared.windows.astype(np.float32, copy=False), vectors) * prepared.window_scales
         fine = (coarse.reshape(len(coarse), -1) @ interpolation().T).reshape(len(coarse), FINE, FINE)
         boxes = [Letterbox.of(width, height, self.side) for width, height in prepared.sizes.tolist()]
         return self._located(fine, boxes, prepared.segments, labels, weighed=coarse)

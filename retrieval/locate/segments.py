@@ -14,13 +14,13 @@ boxes, sizes and neighbours), not the pixels, and a box costs one small matrix p
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
-from retrieval.locate.bfloat16 import widened
 from retrieval.locate.letterbox import Letterbox
 
 WORK_SIDE = 128  # regions are found on the picture shrunk to this long side: a few ms a picture
@@ -91,10 +91,11 @@ class Segments:
     """A picture's regions, padded to MAX_REGIONS and MAX_PAIRS; or, stacked, several
     pictures' (a leading axis on each array)."""
 
-    weights: np.ndarray  # (regions, grid cells): each region's mean weight of each cell of the grid (or bfloat16 bits)
+    weights: np.ndarray  # (regions, grid cells): each region's mean weight of each cell of the grid, over its scale
     boxes: np.ndarray  # (regions, 4): each region's box, in picture pixels
     shares: np.ndarray  # (regions,): each region's share of the picture's area (EMPTY_SHARE: padding)
     touching: np.ndarray  # (pairs, 2): regions that touch (padding: region 0 with itself)
+    scales: np.ndarray  # (regions,): what each row of weights is multiplied by (1; kept records' weights are int8)
 
     @classmethod
     def of(cls, image: Image.Image, box: Letterbox, grid_shape: tuple[int, int]) -> "Segments":
@@ -118,16 +119,16 @@ class Segments:
         boxes *= np.array([box.width / width, box.height / height] * 2, np.float32)
         return cls(_padded(weights.astype(np.float32), MAX_REGIONS, 0.0), _padded(boxes, MAX_REGIONS, 0.0),
                    _padded((area / labels.size).astype(np.float32), MAX_REGIONS, EMPTY_SHARE),
-                   _padded(_touching(labels), MAX_PAIRS, 0))
+                   _padded(_touching(labels), MAX_PAIRS, 0), np.ones(MAX_REGIONS, np.float32))
 
     def folded(self, matrix: np.ndarray) -> "Segments":
         """The same regions, weighing the cells of another grid that ``matrix`` (this grid's
         cells x the other's) maps onto this one: kept smaller, and read without the map."""
-        return Segments(self.weights @ matrix, self.boxes, self.shares, self.touching)
+        return Segments(self.weights @ matrix, self.boxes, self.shares, self.touching, self.scales)
 
     @classmethod
     def stacked(cls, pictures: Sequence["Segments"]) -> "Segments":
-        return cls(*(np.stack([getattr(one, name) for one in pictures]) for name in ("weights", "boxes", "shares", "touching")))
+        return cls(*(np.stack([getattr(one, field.name) for one in pictures]) for field in dataclasses.fields(cls)))
 
 
 def snapped_boxes(pictures: Segments, grids: np.ndarray, lows: np.ndarray,
@@ -139,7 +140,8 @@ def snapped_boxes(pictures: Segments, grids: np.ndarray, lows: np.ndarray,
     their segments, stacked; a few array operations for them all (the hits of a search), not
     a few a picture."""
     count, regions = pictures.shares.shape
-    mean = np.matmul(widened(pictures.weights), np.asarray(grids, np.float32).reshape(count, -1, 1))[..., 0]
+    weights = pictures.weights.astype(np.float32, copy=False)
+    mean = np.matmul(weights, np.asarray(grids, np.float32).reshape(count, -1, 1))[..., 0] * pictures.scales
     mean = (mean - lows[:, None]) / np.maximum(highs - lows, 1e-9)[:, None]
     eligible = pictures.shares < MAX_SHARE
     hot = (eligible & (mean >= JOIN)).ravel()
