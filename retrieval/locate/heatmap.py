@@ -26,11 +26,6 @@ def smooth(grid: np.ndarray, factor: int = UPSAMPLE) -> np.ndarray:
     return np.asarray(image.resize((width * factor, height * factor), Image.BILINEAR), np.float32)
 
 
-def scaled(values: np.ndarray) -> np.ndarray:
-    low, high = float(values.min()), float(values.max())
-    return np.zeros_like(values) if high - low < 1e-9 else (values - low) / (high - low)
-
-
 def component(mask: np.ndarray, start: tuple[int, int]) -> np.ndarray:
     """The cells of ``mask`` connected (4-neighbours) to ``start``."""
     seen = np.zeros_like(mask, bool)
@@ -48,11 +43,6 @@ def component(mask: np.ndarray, start: tuple[int, int]) -> np.ndarray:
     return seen
 
 
-def picture_heat(similarity: np.ndarray, box: Letterbox) -> np.ndarray:
-    """The similarity grid over the square cut to the cells the picture covers, scaled 0..1."""
-    return scaled(on_picture(similarity, box))
-
-
 def region_of(similarity: np.ndarray, box: Letterbox, label: str, method: str,
               allowed: np.ndarray | None = None, score: float | None = None,
               segments: Segments | None = None) -> Region:
@@ -66,15 +56,9 @@ def region_of(similarity: np.ndarray, box: Letterbox, label: str, method: str,
                   score=peak_score, method=method)
 
 
-def on_picture(grid: np.ndarray, box: Letterbox) -> np.ndarray:
-    """The cells of a grid over the square that the picture covers."""
-    rows, cols = box.picture_cells(*grid.shape)
-    return grid[rows, cols]
-
-
 def regions_of(grids: np.ndarray, boxes: Sequence[Letterbox], labels: Sequence[str], method: str,
                segments: Segments, weighed: np.ndarray | None = None) -> tuple[list[Region], list[np.ndarray]]:
-    """``region_of`` and ``picture_heat`` of several pictures' grids (one shape) with their
+    """``region_of`` of several pictures' grids (one shape) with their
     ``segments`` (stacked), as whole arrays: a search's hits cost a few array operations, not
     a few each. ``weighed``: the grids the segments' weights are of, where not ``grids``."""
     count, grid_h, grid_w = grids.shape

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retrieval.locate.heatmap import component, peak_point, picture_heat, region_of
+from retrieval.locate.heatmap import component, peak_point, region_of, regions_of
 from retrieval.locate.letterbox import Letterbox
+from retrieval.locate.segments import Segments
 from retrieval.regions import iou
 
 
@@ -31,8 +32,10 @@ def test_a_hot_patch_becomes_a_box_around_it_in_picture_pixels():
     assert iou(region.box, (150.0, 25.0, 175.0, 50.0)) > 0.6
     px, py = peak_point(grid, box)
     assert 6 * cell <= px <= 7 * cell
-    heat = picture_heat(grid, box)
-    assert heat.shape == (4, 8) and heat.max() == 1.0 and heat.min() == 0.0  # only the picture's rows
+    plain = Segments.stacked([Segments.of(Image.new("RGB", (200, 100)), box, grid.shape)])
+    regions, heats = regions_of(grid[None], [box], ["thing"], "test", plain)
+    assert regions[0].box == region.box  # a picture of one colour: the heat map's own box
+    assert heats[0].shape == (4, 8) and heats[0].max() == 1.0 and heats[0].min() == 0.0  # only the picture's rows
 
 
 def test_the_box_grows_over_the_connected_hot_part_only():
