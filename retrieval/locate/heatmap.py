@@ -58,9 +58,10 @@ def region_of(similarity: np.ndarray, box: Letterbox, label: str, method: str,
 
 def regions_of(grids: np.ndarray, boxes: Sequence[Letterbox], labels: Sequence[str], method: str,
                segments: Segments, weighed: np.ndarray | None = None) -> tuple[list[Region], list[np.ndarray]]:
-    """``region_of`` of several pictures' grids (one shape) with their
-    ``segments`` (stacked), as whole arrays: a search's hits cost a few array operations, not
-    a few each. ``weighed``: the grids the segments' weights are of, where not ``grids``."""
+    """``region_of`` of several pictures' grids (one shape) with their ``segments``
+    (stacked), and each one's heat map (the cells the picture covers, scaled 0..1), as whole
+    arrays: a search's hits cost a few array operations, not a few each. ``weighed``: the
+    grids the segments' weights are of, where not ``grids``."""
     count, grid_h, grid_w = grids.shape
     cells = [box.picture_cells(grid_h, grid_w) for box in boxes]
     spans = np.array([(rows.start, rows.stop, cols.start, cols.stop) for rows, cols in cells])
@@ -71,7 +72,7 @@ def regions_of(grids: np.ndarray, boxes: Sequence[Letterbox], labels: Sequence[s
     lows = np.min(flat, axis=1, where=inside, initial=np.inf)
     highs = np.max(flat, axis=1, where=inside, initial=-np.inf)
     heats = (grids - lows[:, None, None]) / np.maximum(highs - lows, 1e-9)[:, None, None]
-    heats[highs - lows < 1e-9] = 0  # (a picture whose grid is one value: a heat map of zeros, as scaled gives)
+    heats[highs - lows < 1e-9] = 0  # (a picture whose grid is one value: a heat map of zeros)
     snapped, found = snapped_boxes(segments, grids if weighed is None else weighed, lows, highs)
     limits = np.array([(box.width, box.height) * 2 for box in boxes], np.float32)
     snapped = np.minimum(np.maximum(snapped, 0), limits).tolist()
