@@ -34,7 +34,7 @@ class Settings(BaseSettings):
         "measured", description="auto's image tower on ONNX Runtime: measured (int8 where the first index run "
         "measured it clearly faster than fp32 on this machine, else fp32), or always fp32 or int8")
     batch_size: int | None = Field(None, ge=1, le=4096,
-                                   description="images a batch; default 32 on ONNX Runtime, 64 on PyTorch")
+                                   description="images a batch; default 16 on ONNX Runtime, 64 on PyTorch")
     num_workers: int | None = Field(None, ge=0, le=64, description="decode workers; default from cores")
     decode_workers: Literal["auto", "threads", "processes"] = Field(
         "auto", description="decode in threads (auto: for ONNX Runtime, which then needs no torch) or processes")
