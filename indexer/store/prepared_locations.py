@@ -54,10 +54,10 @@ class PreparedLocations:
         if not ids:
             return {}
         mark = "?" if self.store.engine.dialect.paramstyle == "qmark" else "%s"  # SQLite; psycopg
+        query = _OF_FILES.format(ids=", ".join([mark] * len(ids)), mark=mark)
         with contextlib.closing(self.store.engine.raw_connection()) as conn:  # (pooled; closing returns it)
-            found = conn.driver_connection.execute(_OF_FILES.format(ids=", ".join([mark] * len(ids)),
-                                                                               mark=mark), (*ids, recipe_suffix))
-            return {file_id: bytes(data) for file_id, data in found.fetchall()}
+            found = conn.driver_connection.execute(query, (*ids, recipe_suffix)).fetchall()
+        return {file_id: bytes(data) for file_id, data in found}
 
     def put(self, records: dict[str, bytes], recipe: str) -> None:
         """Keep records (one already kept for a hash and recipe stays)."""

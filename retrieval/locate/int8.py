@@ -19,4 +19,3 @@ def quantized(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scales = np.abs(values).max(axis=-1) / LEVELS
     steps = np.where(scales > 0, scales, 1.0)[..., None]
     return np.round(values / steps).astype(np.int8), scales.astype(np.float32)
-

@@ -7,7 +7,7 @@ encoder again.
 Kept as one numpy record each, of a fixed type for a model (its window grid and embedding
 size; the regions are padded to MAX_REGIONS and weigh the COARSE x COARSE windows): a
 search's hits are read back with a single ``frombuffer`` over their records joined, already
-stacked. Windows and weights are kept as int8 (int8.py): 8.6 KB a record with clipdex-small,
+stacked. Windows and weights are kept as int8 (int8.py): 9.0 KB a record with clipdex-small,
 against 16.6 KB as bfloat16.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 from retrieval.locate.int8 import quantized
 from retrieval.locate.segments import MAX_PAIRS, MAX_REGIONS, Segments
 
-FORMAT = 2  # (2: int8 windows and weights) bump when what is kept changes: older records are then worked out again
+FORMAT = 2  # 2: int8 windows and weights. Bump when what is kept changes: older records are then worked out again
 MAGIC = b"CDXL"
 _HEAD = struct.Struct("<4s4I")  # the record type's first fields: magic, format, coarse, dim, cells
 
