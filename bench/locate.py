@@ -10,10 +10,10 @@ patch tokens: the pointing game (the heat map's hottest point inside the named o
 box) and the share of boxes with IoU >= 0.5, on colour x shape pairs the model saw in
 training and on held-out ones; against the baselines "the centre of the picture" and "the
 largest object"; and windows located from the pictures' records as `clipdex index --locate`
-keeps them (int8; row "trained model, records"). Beside them, what the trained model knows of the objects: with each
-object of a scene drawn alone, how often the query is closest to the named one. Cost: a
-text search of 10 hits over a collection of these scenes, and locating those 10 hits, in
-ms on this machine: by reading their files again (value, windows), or from what `clipdex
+keeps them (int8; row "trained model, records"). Beside them, what the trained model knows
+of the objects: with each object of a scene drawn alone, how often the query is closest to
+the named one. Cost: a text search of 10 hits over a collection of these scenes, and
+locating those 10 hits, in ms on this machine: by reading their files again (value, windows), or from what `clipdex
 index --locate` prepared (windows), with what preparing cost at index time.
 Prints tables and writes bench/results/locate.json.
 """
@@ -77,28 +77,10 @@ def baselines(cases: list[dict]) -> dict[str, list[tuple]]:
     return {"centre of the picture": centre, "largest object": largest}
 
 
-def predictions(model_spec: str, cases: list[dict], method: str) -> tuple[list[tuple], float]:
-    """((point, box) per case, seconds per picture) of the dense locator."""
-    from retrieval.encoders import TorchEncoder
-    from retrieval.locate import DenseLocator
-    from retrieval.locate.heatmap import peak_point
-    from retrieval.locate.letterbox import Letterbox
-    from retrieval.models import load_model
-
-    loaded = load_model(model_spec)
-    encoder = TorchEncoder(loaded, device="cpu", batch_size=256)
-    vectors = encoder.embed_texts([c["query"] for c in cases])
-    locator = DenseLocator(encoder, method)
-    started = time.perf_counter()
-    located = locator.locate([c["image"] for c in cases], vectors, [c["query"] for c in cases])
-    seconds = (time.perf_counter() - started) / len(cases)
-    box = Letterbox.of(SIDE, SIDE, loaded.image_size)
-    return [(peak_point(place.grid, box), place.region.box) for place in located], seconds
-
-
-def from_records(model_spec: str, cases: list[dict]) -> list[tuple]:
-    """(point, box) per case of windows located from each picture's prepared record, as
-    `clipdex index --locate` keeps it (int8) and a search reads it back."""
+def predictions(model_spec: str, cases: list[dict], method: str, records: bool = False) -> tuple[list[tuple], float]:
+    """((point, box) per case, seconds per picture) of the dense locator. ``records``: by
+    windows from each picture's prepared record, as `clipdex index --locate` keeps it (int8)
+    and a search reads it back (the seconds then include preparing)."""
     from retrieval.encoders import TorchEncoder
     from retrieval.locate import DenseLocator
     from retrieval.locate.heatmap import peak_point
@@ -109,11 +91,17 @@ def from_records(model_spec: str, cases: list[dict]) -> list[tuple]:
     loaded = load_model(model_spec)
     encoder = TorchEncoder(loaded, device="cpu", batch_size=256)
     vectors = encoder.embed_texts([c["query"] for c in cases])
-    locator = DenseLocator(encoder, "windows")
-    _, records = read_records([one.to_bytes() for one in locator.prepare([c["image"] for c in cases])])
-    located = locator.locate_prepared(records, vectors, [c["query"] for c in cases])
+    locator = DenseLocator(encoder, method)
+    started = time.perf_counter()
+    images, queries = [c["image"] for c in cases], [c["query"] for c in cases]
+    if records:
+        _, kept = read_records([one.to_bytes() for one in locator.prepare(images)])
+        located = locator.locate_prepared(kept, vectors, queries)
+    else:
+        located = locator.locate(images, vectors, queries)
+    seconds = (time.perf_counter() - started) / len(cases)
     box = Letterbox.of(SIDE, SIDE, loaded.image_size)
-    return [(peak_point(place.grid, box), place.region.box) for place in located]
+    return [(peak_point(place.grid, box), place.region.box) for place in located], seconds
 
 
 def recognised_alone(model_spec: str, cases: list[dict]) -> dict[str, float]:
@@ -215,7 +203,7 @@ def main() -> None:
             predicted, seconds = predictions(spec, cases, method)
             rows += score(predicted, cases, f"{label} model, {method}")
             speed[f"{label} {method}"] = seconds * 1000
-    rows += score(from_records(model, cases), cases, "trained model, records")
+    rows += score(predictions(model, cases, "windows", records=True)[0], cases, "trained model, records")
     print_table([("method", "<26s", "method"), ("pairs", "<15s", "pairs"), ("n", "5d", "n"),
                  ("pointing", "9.3f", "pointing"), ("IoU>=0.5", "9.3f", "iou50")], rows)
     alone = recognised_alone(model, cases)
