@@ -5,9 +5,9 @@ shuts it down. Ray is imported only when this is used."""
 from __future__ import annotations
 
 import logging
-import os
 
 from indexer.collection import CollectionError
+from retrieval.cpu_info import usable_cpus
 
 
 class RayIndexError(CollectionError):
@@ -32,7 +32,7 @@ class RayConnection:
             return ray
         try:
             if self.address in (None, "local"):
-                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING)
+                ray.init(num_cpus=usable_cpus(), include_dashboard=False, logging_level=logging.WARNING)
             else:
                 # The cluster runs this process's clipdex code (the model side and this
                 # package); its other dependencies (torch, open_clip, the OCR engine...) must

@@ -4,6 +4,7 @@ reader of it, for the demo's kernel pinning, auto's precision choice and the ben
 from __future__ import annotations
 
 import functools
+import os
 
 
 @functools.cache
@@ -37,3 +38,13 @@ def cpu_model() -> str:
     import platform
 
     return platform.processor() or platform.machine()
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity (taskset, a container's cpuset), which
+    can be far fewer than the machine's os.cpu_count(); on a 16-core machine held to 2 cores
+    that count started 4 decode workers for 2 cores."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no affinity on this platform (macOS, Windows)
+        return os.cpu_count() or 1

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Callable
 
+from retrieval.cpu_info import usable_cpus
 from retrieval.images.decode import DEFAULT_MAX_PIXELS
 
 # Where JPEGs are decoded: on the model's GPU when it has one, in the CPU workers, or
@@ -65,5 +65,5 @@ def default_workers(gpu_decode: bool = False) -> int:
     machine stays usable). When they only read, hash and probe files for the GPU's
     decoder, up to 8 (on an H100 machine 8 did 18,800 files/s, twice what the decoders
     take), leaving at least two cores to the process that feeds the GPU."""
-    cores = os.cpu_count() or 2
+    cores = usable_cpus()
     return max(1, min(8, cores - 2)) if gpu_decode else max(1, min(4, cores))

@@ -10,7 +10,6 @@ keeps what was read, and the rerun reads only the rest. One reader per collectio
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -18,6 +17,7 @@ from typing import Callable, Iterator
 from indexer.collection import Collection
 from indexer.ingest.progress import Progress
 from indexer.store.ocr_texts import OcrTexts, Reading
+from retrieval.cpu_info import usable_cpus
 from retrieval.images.decode import DEFAULT_MAX_PIXELS
 from retrieval.ocr import OcrEngine, load_ocr_engine
 from retrieval.ocr.worker import read_file
@@ -94,7 +94,7 @@ def read_collection_texts(collection: Collection, spec: str | None = None, optio
 def default_ocr_workers() -> int:
     """Worker processes of one engine thread each: one a core, at most 8 (bench/ocr.py
     measures one worker of two threads against two of one on 2 cores)."""
-    return max(1, min(8, os.cpu_count() or 1))
+    return max(1, min(8, usable_cpus()))
 
 
 def _readings(engine: OcrEngine, spec: str, todo: list[tuple[str, str]], options: OcrOptions) -> Iterator:

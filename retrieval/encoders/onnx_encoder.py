@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from retrieval.cpu_info import usable_cpus
 from retrieval.encoders.base import Encoder
 from retrieval.encoders.onnx_export import cache_dir_for, complete, exported, read_meta, tower_paths
 from retrieval.encoders.onnx_light import LIGHT_KEY, light_model
@@ -49,7 +50,7 @@ class OnnxEncoder(Encoder):
         # the threads are the machine's (nobody set a share), a batch of several pictures is
         # split in two and run at once on half the threads each, through a session of its
         # own ("image-halves").
-        cores = os.cpu_count() or 1
+        cores = usable_cpus()
         self._halves_threads = cores // 2 if cores >= 2 and threads in (0, cores) else 0
         self._halves_pool: ThreadPoolExecutor | None = None
         self._options, self._paths, self._sessions = options, paths, {}

@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from retrieval.atomic_io import atomic_write_bytes
-from retrieval.cpu_info import cpu_flags, cpu_model
+from retrieval.cpu_info import cpu_flags, cpu_model, usable_cpus
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def machine() -> dict:
         runtime = onnxruntime.__version__
     except ImportError:
         runtime = None
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "simd": " ".join(cpu_flags()), "onnxruntime": runtime}
+    return {"cpu": cpu_model(), "cores": usable_cpus(), "simd": " ".join(cpu_flags()), "onnxruntime": runtime}
 
 
 def machine_key(described: dict | None = None) -> str:
