@@ -9,3 +9,10 @@
 - cpu_kernels.py  the demo's torch held to AVX2 kernels, 2 threads, no oneDNN or NNPACK: the same numbers
                   whatever the machine's speed or load, and across Intel CPUs (tests/unit/api/test_cpu_kernels.py)
 """
+
+import os
+
+# ONNX Runtime (1.32) writes a device id and a telemetry database under the user's
+# ~/.cache/Microsoft when it opens its first session, unless this is set: clipdex should
+# leave no such trace. A value the user set stands.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
