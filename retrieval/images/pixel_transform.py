@@ -72,7 +72,7 @@ class PixelTransform:
     @functools.cached_property
     def _normalised_levels(self) -> np.ndarray:
         """(3, 256): each channel's 256 levels scaled to 0..1 and normalised, by the same float32
-        steps as ToTensor and Normalize, so a lookup gives their values to the bit, in a third
+        steps as ToTensor and Normalize, so a lookup gives their values to the bit, in a quarter
         of the time of the arithmetic over every pixel (0.4 against 1.7 ms at 256 x 256)."""
         levels = np.arange(256, dtype=np.float32)[:, None] / 255.0
         table = (levels - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
