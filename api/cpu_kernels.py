@@ -22,8 +22,11 @@ What stays: MKL, which does every matrix product. Its reproducible mode (MKL_CBW
 gives the same results on every Intel CPU with AVX2, and by its documentation takes its AUTO
 branch on other vendors' CPUs. So Intel machines agree with each other (checked: a 2-core Xeon,
 CPU model 167, and an Emerald Rapids Xeon, model 207, held to 2 of its 16 cores, trained the
-demo's model and captioner to the same bits; torch 2.11 and 2.14.1 on the first did too), an
-AMD one need not agree with them, and whether AMD machines agree with each other is unchecked.
+demo's model and captioner to the same bits; torch 2.11 and 2.14.1 on the first did too), and
+an AMD one does not: under qemu's user-mode emulation, which gave an emulated Intel Haswell (AVX2
+only) the native Xeon's weights to the bit after a training step, an emulated AMD EPYC-Rome
+(AuthenticAMD, AVX2) gave other weights after the same step. Whether AMD machines agree with
+each other is unchecked.
 """
 
 from __future__ import annotations
