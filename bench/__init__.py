@@ -18,6 +18,7 @@ the issues quote).
   locate          does the heat map point at the object a query names; its cost beside a search
   ocr             text in pictures: recall per OCR engine and query kind, reading cost, query latency
   models          throughput of each dual-encoder backend, tiny and base sizes
+  pinned_bits     whether this machine trains the pinned demo's bits: a hash of the weights after N steps
   quality         retrieval quality of a model clipdex trains itself on synthetic shapes
   session_start   opening the text tower from its export against from its saved optimised graph
 
