@@ -1,7 +1,7 @@
 """Whether this machine trains the pinned demo's bits: a few pinned training steps of
 clipdex-small, and a hash of the weights they leave, to compare across machines.
 
-    python -m bench.pinned_bits [--steps 1]
+    python -m bench.pinned_bits [--steps 1] [--ops]
     qemu-x86_64 -cpu EPYC-Rome-v2 .venv/bin/python -m bench.pinned_bits   # another CPU, emulated
 
 The steps run as the demo's and `bench.quality --steps` do (api/cpu_kernels.py: AVX2 kernels,
@@ -10,6 +10,8 @@ Two machines that print the same hash train the same model; a slow emulator (qem
 about 11 minutes a step here) stands in for a CPU no machine here has. Measured on the Xeon:
 the native run and an emulated Intel Haswell gave the same hash, an emulated AMD EPYC-Rome
 another (under qemu's user mode the cpu column is the host's: /proc/cpuinfo is not emulated).
+--ops hashes single operations too, to find which of them a CPU changes: on the emulated
+EPYC-Rome, MKL's GEMM, exp/log1p and an AdamW step changed, and with MKL_CBWR=COMPATIBLE none did.
 Prints a table and writes bench/results/pinned_bits.json.
 """
 
@@ -36,9 +38,30 @@ def weights_hash(model_dir: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def op_hashes() -> dict[str, str]:
+    """Hashes of single operations on seeded inputs: which of a step's ops a CPU changes."""
+    import torch
+
+    torch.manual_seed(0)
+    a, b = torch.randn(300, 256), torch.randn(256, 384)
+    layer = torch.nn.Linear(256, 384)
+    layer(a).pow(2).sum().backward()
+    parameter = torch.nn.Parameter(torch.randn(1000))
+    parameter.grad = torch.randn(1000)
+    torch.optim.AdamW([parameter], lr=1e-3).step()
+    results = {"matmul": a @ b, "bmm": torch.bmm(torch.randn(16, 37, 32), torch.randn(16, 32, 37)),
+               "conv2d": torch.nn.functional.conv2d(torch.randn(8, 3, 48, 48), torch.randn(128, 3, 8, 8), stride=8),
+               "layer_norm": torch.nn.functional.layer_norm(a, (256,)), "softmax": torch.softmax(a, -1),
+               "gelu": torch.nn.functional.gelu(a), "exp_log1p": torch.log1p(torch.exp(a)),
+               "linear_grad": layer.weight.grad, "adamw_step": parameter}
+    return {name: hashlib.sha256(value.detach().contiguous().numpy().tobytes()).hexdigest()[:16]
+            for name, value in results.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=1, help="training steps of 128 scenes (default 1)")
+    parser.add_argument("--ops", action="store_true", help="also hash single operations")
     args = parser.parse_args()
     hub_offline()
     unpinned = pin_kernels()
@@ -60,7 +83,10 @@ def main() -> None:
     print_table([("cpu", "<28", "cpu"), ("kernels", "<46", "kernels"), ("MKL_CBWR", "<12", "mkl_cbwr"),
                  ("steps", ">5d", "steps"), ("loss", ">12.9f", "loss"), ("weights", "<16", "weights"),
                  ("seconds", ">7.0f", "seconds")], [row])
-    write_result("pinned_bits.json", {**row, "cpu_flags": cpu_flags(), "pinned": unpinned is None})
+    ops = op_hashes() if args.ops else {}
+    if ops:
+        print_table([("operation", "<12", "op"), ("hash", "<16", "hash")], [{"op": k, "hash": v} for k, v in ops.items()])
+    write_result("pinned_bits.json", {**row, "ops": ops, "cpu_flags": cpu_flags(), "pinned": unpinned is None})
 
 
 if __name__ == "__main__":
