@@ -7,7 +7,7 @@ clipdex-small, and a hash of the weights they leave, to compare across machines.
 The steps run as the demo's and `bench.quality --steps` do (api/cpu_kernels.py: AVX2 kernels,
 2 threads, no oneDNN or NNPACK, MKL in its reproducible mode; MKL_CBWR set beforehand stands).
 Two machines that print the same hash train the same model; a slow emulator (qemu's user mode,
-about 11 minutes a step here) stands in for a CPU no machine here has. Measured on the Xeon:
+4 to 11 minutes for one step here) stands in for a CPU no machine here has. Measured on the Xeon:
 the native run and an emulated Intel Haswell gave the same hash, an emulated AMD EPYC-Rome
 another (under qemu's user mode the cpu column is the host's: /proc/cpuinfo is not emulated).
 --ops hashes single operations too, to find which of them a CPU changes: on the emulated
