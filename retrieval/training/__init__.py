@@ -8,6 +8,7 @@ Modules (test file in brackets):
 - model_dir.py    the model folder a run writes and resumes from (tests/unit/retrieval/test_onnx_backend.py)
 - evaluation.py   recall@k both ways, zero-shot accuracy (tests/integration/test_training.py)
 - schedule.py     warm-up then cosine, fitted to a time budget (tests/integration/test_training.py)
+- optimiser.py    AdamW, fused: the same step on every x86-64 CPU (tests/integration/test_training_bits_every_vendor.py)
 - captioner.py    train_captioner: the word decoder over a frozen dual encoder (tests/integration/test_own_captioner.py)
 - errors.py       TrainingError
 """

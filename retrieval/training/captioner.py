@@ -29,6 +29,7 @@ from retrieval.captioning.own_model import (
     token_source,
 )
 from retrieval.training.contrastive import check_pairs
+from retrieval.training.optimiser import adamw
 from retrieval.training.schedule import WarmupCosine
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def train_captioner(
     log.info("features of %d images in %.0f s", len(images), time.monotonic() - started)
 
     decoder = build_decoder(decoder_config).to(device)
-    run = _DecoderRun(decoder, torch.optim.AdamW(decoder.parameters(), lr=config.lr, weight_decay=0.01),
+    run = _DecoderRun(decoder, adamw(decoder.parameters(), lr=config.lr, weight_decay=0.01),
                       WarmupCosine(config.lr, config.warmup_steps, max(1, len(images) // config.batch_size) * config.epochs),
                       config, device, started, time.monotonic())
     generator = torch.Generator().manual_seed(config.seed)

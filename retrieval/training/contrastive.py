@@ -26,6 +26,7 @@ from retrieval.training.errors import TrainingError
 from retrieval.training.evaluation import EvalData, evaluate
 from retrieval.training.finetune import freeze_for
 from retrieval.training.model_dir import CONFIG_FILE, STATE_FILE, model_cfg_of, save_model_dir
+from retrieval.training.optimiser import adamw
 from retrieval.training.schedule import WarmupCosine
 
 log = logging.getLogger(__name__)
@@ -92,14 +93,9 @@ def _starting_point(out_dir: str, arch: str | None, base: str | None, captions: 
 
 
 def optimizer_for(model, config: TrainConfig):
-    import torch
-
     params = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.AdamW(
-        [{"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
-         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}],
-        lr=config.lr,
-    )
+    return adamw([{"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
+                  {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}], lr=config.lr)
 
 
 def _training_tensors(loaded, images: list, captions: list[str], groups: list[int] | None):
