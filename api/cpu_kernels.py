@@ -1,6 +1,6 @@
-"""One set of CPU kernels and threads, for the demo's training, which should give the same
-numbers on every x86-64 machine: it does whatever the machine's speed or load, and as far as
-MKL allows across CPUs (see the end).
+"""One set of CPU kernels and threads for training that should give the same numbers on
+another machine, whatever its speed or load: the demo's (across Intel CPUs) and bench.quality's
+fixed-steps runs (across every x86-64 CPU; see the end for why the two differ).
 
 torch picks its vector kernels by CPU (AVX2 or AVX-512, and MKL and oneDNN theirs) and splits
 work by its thread count; both change how float sums round. A few hundred training steps grow
@@ -18,15 +18,19 @@ own kernels by CPU. So both are bypassed: torch's own GELU, and the convolution 
 products (a demo training step, interleaved with the other way in one process: 428 ms against
 426). torch's own kernels depend only on the ISA and threads.
 
-What stays: MKL, which does every matrix product. Its reproducible mode (MKL_CBWR=AVX2,STRICT)
-gives the same results on every Intel CPU with AVX2, and by its documentation takes its AUTO
-branch on other vendors' CPUs. So Intel machines agree with each other (checked: a 2-core Xeon,
-CPU model 167, and an Emerald Rapids Xeon, model 207, held to 2 of its 16 cores, trained the
-demo's model and captioner to the same bits; torch 2.11 and 2.14.1 on the first did too), and
-an AMD one does not: under qemu's user-mode emulation, which gave an emulated Intel Haswell (AVX2
-only) the native Xeon's weights to the bit after a training step, an emulated AMD EPYC-Rome
-(AuthenticAMD, AVX2) gave other weights after the same step. Whether AMD machines agree with
-each other is unchecked.
+What stays: MKL, which does every matrix product, and picks its code by the CPU's vendor. Its
+reproducible mode for AVX2 (MKL_CBWR=AVX2,STRICT) gives the same results on every Intel CPU
+with AVX2 (checked: a 2-core Xeon, CPU model 167, and an Emerald Rapids Xeon, model 207, held
+to 2 of its 16 cores, trained the demo's model and captioner to the same bits; torch 2.11 and
+2.14.1 on the first did too). An AMD CPU runs AMD's kernels in that mode: under qemu's user-mode
+emulation (exact: an emulated Intel Haswell trained a native Xeon's bits), a native AMD EPYC
+(Zen 4) and an emulated EPYC-Rome agreed on every tensor of a training step, and an emulated
+Haswell differed from the first matrix product that sums 256 terms (the MLP's output
+projection). MKL's COMPATIBLE mode, its SSE2 code, is the same on every x86-64 CPU: with it
+(and AdamW fused, retrieval/training/optimiser.py), the three trained the same weights to the
+bit. It costs about 2x a training step, so the demo, which has 4 minutes, keeps AVX2,STRICT
+and agrees across Intel CPUs; runs that compare machines, `bench.quality --steps`, pin with
+``every_vendor`` and agree across vendors.
 """
 
 from __future__ import annotations
@@ -42,18 +46,23 @@ AVX2_KERNELS = {
     "ATEN_CPU_CAPABILITY": "avx2",  # torch's own vectorised kernels
     "ONEDNN_MAX_CPU_ISA": "AVX2",
     "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-    "MKL_CBWR": "AVX2,STRICT",  # MKL's conditional numerical reproducibility
 }
+# MKL's conditional numerical reproducibility: the same results across Intel CPUs with AVX2,
+# or (SSE2 code, about 2x a training step) across every x86-64 CPU
+MKL_REPRODUCIBLE = {"intel": "AVX2,STRICT", "every vendor": "COMPATIBLE"}
+PINNED_VARIABLES = (*AVX2_KERNELS, "MKL_CBWR", "OMP_WAIT_POLICY")
 
 
 def cpu_has_avx2() -> bool:
     return "avx2" in cpu_flags()
 
 
-def pin_kernels() -> str | None:
-    """Hold torch to AVX2 kernels, and its idle threads to sleeping; call before torch is
-    imported. Returns why the kernels could not be pinned (the run may then differ on
-    another kind of CPU), or None. A variable the user set stands."""
+def pin_kernels(every_vendor: bool = False) -> str | None:
+    """Hold torch to AVX2 kernels, MKL to a reproducible mode (the same results across Intel
+    CPUs, or with ``every_vendor`` across all x86-64 CPUs, at about 2x the time), and idle
+    threads to sleeping; call before torch is imported. Returns why the kernels could not be
+    pinned (the run may then differ on another kind of CPU), or None. A variable the user
+    set stands."""
     if "torch" in sys.modules:
         return "torch was imported before its kernels could be chosen"
     # Threads that wait for work sleep instead of spinning: THREADS spinning threads on a
@@ -66,6 +75,7 @@ def pin_kernels() -> str | None:
         return "this CPU has no AVX2"
     for name, value in AVX2_KERNELS.items():
         os.environ.setdefault(name, value)
+    os.environ.setdefault("MKL_CBWR", MKL_REPRODUCIBLE["every vendor" if every_vendor else "intel"])
     return None
 
 
@@ -80,10 +90,10 @@ def pin_torch() -> None:
 
 
 def in_use() -> str:
-    """Which kernels and how many threads torch runs, as a run's record says it."""
+    """Which kernels and how many threads torch runs, and MKL's mode, as a run's record says it."""
     import torch
 
     libraries = [name for name, on in (("oneDNN", torch.backends.mkldnn.enabled),
                                        ("NNPACK", torch._C._get_nnpack_enabled())) if on]
     return (f"{torch.backends.cpu.get_cpu_capability()} kernels, {torch.get_num_threads()} threads, "
-            f"{' and '.join(libraries) or 'no oneDNN or NNPACK'}")
+            f"{' and '.join(libraries) or 'no oneDNN or NNPACK'}, MKL {os.environ.get('MKL_CBWR', 'AUTO')}")

@@ -1,17 +1,17 @@
-"""Whether this machine trains the pinned demo's bits: a few pinned training steps of
+"""Whether this machine trains the same bits as another: a few pinned training steps of
 clipdex-small, and a hash of the weights they leave, to compare across machines.
 
-    python -m bench.pinned_bits [--steps 1] [--ops]
+    python -m bench.pinned_bits [--steps 1] [--every-vendor] [--ops]
     qemu-x86_64 -cpu EPYC-Rome-v2 .venv/bin/python -m bench.pinned_bits   # another CPU, emulated
 
-The steps run as the demo's and `bench.quality --steps` do (api/cpu_kernels.py: AVX2 kernels,
-2 threads, no oneDNN or NNPACK, MKL in its reproducible mode; MKL_CBWR set beforehand stands).
-Two machines that print the same hash train the same model; a slow emulator (qemu's user mode,
-4 to 11 minutes for one step here) stands in for a CPU no machine here has. Measured on the Xeon:
-the native run and an emulated Intel Haswell gave the same hash, an emulated AMD EPYC-Rome
-another (under qemu's user mode the cpu column is the host's: /proc/cpuinfo is not emulated).
---ops hashes single operations too, to find which of them a CPU changes: on the emulated
-EPYC-Rome, MKL's GEMM, exp/log1p and an AdamW step changed, and with MKL_CBWR=COMPATIBLE none did.
+The steps run as the demo's do (api/cpu_kernels.py: AVX2 kernels, 2 threads, no oneDNN or
+NNPACK, MKL reproducible across Intel CPUs), or with --every-vendor as `bench.quality --steps`
+and `clipdex train --steps` do (MKL's COMPATIBLE code); MKL_CBWR set beforehand stands. Two
+machines that print the same hash train the same model; qemu's user mode (minutes a step)
+stands in for a CPU no machine here has (the cpu column is then the host's: /proc/cpuinfo is
+not emulated). Measured, 2 steps: a native AMD EPYC (Zen 4), an emulated Intel Haswell and
+an emulated AMD EPYC-Rome printed the same hash with --every-vendor; without it, an Intel CPU
+and an AMD one differ from the first step. --ops hashes single operations too.
 Prints a table and writes bench/results/pinned_bits.json.
 """
 
@@ -62,9 +62,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=1, help="training steps of 128 scenes (default 1)")
     parser.add_argument("--ops", action="store_true", help="also hash single operations")
+    parser.add_argument("--every-vendor", action="store_true",
+                        help="pin as bench.quality --steps does (MKL's COMPATIBLE code), not as the demo does")
     args = parser.parse_args()
     hub_offline()
-    unpinned = pin_kernels()
+    unpinned = pin_kernels(every_vendor=args.every_vendor)
     pin_torch()
     from retrieval.cpu_info import cpu_model
     from retrieval.datasets.shapes import COLOURLESS_SHARE, make_split
@@ -80,7 +82,7 @@ def main() -> None:
                "weights": weights_hash(out), "seconds": time.monotonic() - started}
     if unpinned:
         print(f"note: {unpinned}")
-    print_table([("cpu", "<28", "cpu"), ("kernels", "<46", "kernels"), ("MKL_CBWR", "<12", "mkl_cbwr"),
+    print_table([("cpu", "<28", "cpu"), ("kernels", "<62", "kernels"),
                  ("steps", ">5d", "steps"), ("loss", ">12.9f", "loss"), ("weights", "<16", "weights"),
                  ("seconds", ">7.0f", "seconds")], [row])
     ops = op_hashes() if args.ops else {}

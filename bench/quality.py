@@ -6,9 +6,10 @@
 Trains clipdex-small from scratch on the shapes training split (which never shows the
 held-out colour x shape pairs; --colourless of its scenes are drawn in grey and captioned
 without colours) within a time budget, or for a fixed number of steps, to compare machines
-by steps: such a run holds torch to the kernels, threads and libraries the demo is held to
-(api/cpu_kernels.py), so that another machine trains the same model, as far as MKL allows
-(across Intel CPUs; --native-kernels lets torch choose). Then reports on 1,000 held-out
+by steps: such a run holds torch to the kernels and threads the demo is held to, and MKL to
+the code every x86-64 CPU runs alike (api/cpu_kernels.py, every_vendor: about 2x a step), so
+that another machine, Intel or AMD, trains the same model to the bit (--native-kernels lets
+torch and MKL choose: faster, and then the run differs across CPUs). Then reports on 1,000 held-out
 scenes with distinct captions: text->image and image->text recall@1/5/10, and zero-shot
 colour x shape accuracy on single objects of the held-out pairs. Prints a table and writes
 bench/results/quality.json.
@@ -45,7 +46,7 @@ def main() -> None:
     hub_offline()
     pinned = bool(args.steps) and not args.native_kernels
     if pinned:
-        unpinned = pin_kernels()  # before torch is imported
+        unpinned = pin_kernels(every_vendor=True)  # before torch is imported
         if unpinned:
             print(f"note: {unpinned}; this run may differ from one on another kind of CPU")
             pinned = False  # (threads and libraries are still held, the kernels are not)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from api.cpu_kernels import AVX2_KERNELS, cpu_has_avx2
+from api.cpu_kernels import PINNED_VARIABLES, cpu_has_avx2
 
 PROBE = """
 from api.cpu_kernels import in_use, pin_kernels, pin_torch
@@ -23,7 +23,7 @@ needs_avx2 = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "am
 
 
 def _probe(code: str, *args: str, **env) -> list[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in AVX2_KERNELS and k != "OMP_WAIT_POLICY"}
+    clean = {k: v for k, v in os.environ.items() if k not in PINNED_VARIABLES}
     out = subprocess.run([sys.executable, "-c", code, *args], env={**clean, **env}, capture_output=True, text=True,
                          check=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
     return out.stdout.strip().splitlines()
@@ -32,13 +32,19 @@ def _probe(code: str, *args: str, **env) -> list[str]:
 @needs_avx2
 def test_pinned_torch_runs_avx2_kernels_on_two_threads():
     reason, kernels = _probe(PROBE)
-    assert reason == "None" and kernels == "AVX2 kernels, 2 threads, no oneDNN or NNPACK"
+    assert reason == "None" and kernels == "AVX2 kernels, 2 threads, no oneDNN or NNPACK, MKL AVX2,STRICT"
+
+
+@needs_avx2
+def test_pinned_for_every_vendor_mkl_runs_the_code_every_x86_cpu_runs_alike():
+    _, kernels = _probe(PROBE.replace("pin_kernels()", "pin_kernels(every_vendor=True)"))
+    assert kernels == "AVX2 kernels, 2 threads, no oneDNN or NNPACK, MKL COMPATIBLE"
 
 
 @needs_avx2
 def test_a_kernel_choice_the_user_made_stands():
     _, kernels = _probe(PROBE, ATEN_CPU_CAPABILITY="default")
-    assert kernels == "DEFAULT kernels, 2 threads, no oneDNN or NNPACK"
+    assert kernels == "DEFAULT kernels, 2 threads, no oneDNN or NNPACK, MKL AVX2,STRICT"
 
 
 def test_too_late_once_torch_is_imported():
