@@ -7,6 +7,15 @@ from api.settings import Settings
 
 
 def cmd_train(args, settings: Settings) -> int:
+    if args.steps is not None and args.steps < 1:
+        raise UsageError("--steps must be at least 1")
+    if args.steps and not args.native_kernels:
+        from api.cpu_kernels import pin_kernels, pin_torch
+
+        unpinned = pin_kernels(every_vendor=True)  # before torch is imported
+        if unpinned:
+            print(f"note: {unpinned}; another kind of CPU may train another model")
+        pin_torch()
     from indexer.training_data import TrainingDataError, load_pairs
     from retrieval.training import EvalData, TrainConfig, TrainingError, train
 
@@ -20,8 +29,11 @@ def cmd_train(args, settings: Settings) -> int:
             evaluation = EvalData(held.images, held.captions, labels=held.classes, targets=held.targets)
         config = TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size or 128, lr=args.lr, finetune=args.finetune,
-            device=args.device, max_seconds=args.minutes * 60 if args.minutes else None, progress=not args.quiet,
+            device=args.device, max_seconds=args.minutes * 60 if args.minutes else None, max_steps=args.steps,
+            progress=not args.quiet,
         )
+        if args.steps:
+            config.epochs = max(config.epochs, -(-args.steps * config.batch_size // len(pairs.images)))
         result = train(pairs.images, pairs.captions, args.out, arch=args.arch, base=args.base, config=config,
                        eval_data=evaluation, groups=pairs.targets)  # class folders: a class's pairs are positives
     except (TrainingDataError, TrainingError) as exc:
@@ -81,6 +93,11 @@ def add_parsers(sub, flags) -> None:
     train.add_argument("--epochs", type=int, default=10, help="passes over the data (default 10)")
     train.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 0.001)")
     train.add_argument("--minutes", type=float, help="stop after this long (checkpointed)")
+    train.add_argument("--steps", type=int, help="train this many steps (more epochs if need be), on CPU kernels "
+                                                 "every x86-64 CPU computes alike: an Intel and an AMD machine "
+                                                 "train the same model, at about 2x the time a step")
+    train.add_argument("--native-kernels", action="store_true",
+                       help="with --steps: the kernels torch picks for this CPU (faster; another CPU may differ)")
     train.add_argument("--eval", help="held-out data to evaluate on after each epoch")
     train.set_defaults(func=cmd_train)
 

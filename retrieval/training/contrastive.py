@@ -249,6 +249,8 @@ def train(
     run.started = time.monotonic()
     run.bar = _bar(total_steps, run.step, config.progress)
     for epoch in range(first_epoch, config.epochs):
+        if run.out_of_time():  # resumed after its last step: not one more
+            break
         losses, out_of_time = _epoch(run, pixels, tokens, group_ids, generator)
         record = {"epoch": epoch + 1, "step": run.step, "loss": float(np.mean(losses)),
                   "seconds": time.monotonic() - run.started}
