@@ -1,6 +1,7 @@
 """One set of CPU kernels and threads for training that should give the same numbers on
-another machine, whatever its speed or load: the demo's (across Intel CPUs) and bench.quality's
-fixed-steps runs (across every x86-64 CPU; see the end for why the two differ).
+another machine, whatever its speed or load: the demo's (across Intel CPUs), and fixed-steps
+runs of `clipdex train` and bench.quality (across every x86-64 CPU; the end says why the two
+differ).
 
 torch picks its vector kernels by CPU (AVX2 or AVX-512, and MKL and oneDNN theirs) and splits
 work by its thread count; both change how float sums round. A few hundred training steps grow
@@ -28,9 +29,10 @@ emulation (exact: an emulated Intel Haswell trained a native Xeon's bits), a nat
 Haswell differed from the first matrix product that sums 256 terms (the MLP's output
 projection). MKL's COMPATIBLE mode, its SSE2 code, is the same on every x86-64 CPU: with it
 (and AdamW fused, retrieval/training/optimiser.py), the three trained the same weights to the
-bit. It costs about 2x a training step, so the demo, which has 4 minutes, keeps AVX2,STRICT
-and agrees across Intel CPUs; runs that compare machines, `bench.quality --steps`, pin with
-``every_vendor`` and agree across vendors.
+bit. A step then takes 1.9x as long as with AVX2,STRICT (bench.pinning_cost), so the demo,
+which has 4 minutes, keeps AVX2,STRICT and agrees across Intel CPUs; fixed-steps runs
+(`clipdex train --steps`, `bench.quality --steps`) pin with ``every_vendor`` and agree across
+vendors.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ AVX2_KERNELS = {
     "MKL_ENABLE_INSTRUCTIONS": "AVX2",
 }
 # MKL's conditional numerical reproducibility: the same results across Intel CPUs with AVX2,
-# or (SSE2 code, about 2x a training step) across every x86-64 CPU
+# or (SSE2 code, 1.9x the time a training step) across every x86-64 CPU
 MKL_REPRODUCIBLE = {"intel": "AVX2,STRICT", "every vendor": "COMPATIBLE"}
 PINNED_VARIABLES = (*AVX2_KERNELS, "MKL_CBWR", "OMP_WAIT_POLICY")
 
@@ -59,7 +61,7 @@ def cpu_has_avx2() -> bool:
 
 def pin_kernels(every_vendor: bool = False) -> str | None:
     """Hold torch to AVX2 kernels, MKL to a reproducible mode (the same results across Intel
-    CPUs, or with ``every_vendor`` across all x86-64 CPUs, at about 2x the time), and idle
+    CPUs, or with ``every_vendor`` across all x86-64 CPUs, at 1.9x the time), and idle
     threads to sleeping; call before torch is imported. Returns why the kernels could not be
     pinned (the run may then differ on another kind of CPU), or None. A variable the user
     set stands."""

@@ -7,12 +7,12 @@ Trains clipdex-small from scratch on the shapes training split (which never show
 held-out colour x shape pairs; --colourless of its scenes are drawn in grey and captioned
 without colours) within a time budget, or for a fixed number of steps, to compare machines
 by steps: such a run holds torch to the kernels and threads the demo is held to, and MKL to
-the code every x86-64 CPU runs alike (api/cpu_kernels.py, every_vendor: about 2x a step), so
+the code every x86-64 CPU runs alike (api/cpu_kernels.py, every_vendor: 2.4x a step), so
 that another machine, Intel or AMD, trains the same model to the bit (--native-kernels lets
-torch and MKL choose: faster, and then the run differs across CPUs). Then reports on 1,000 held-out
-scenes with distinct captions: text->image and image->text recall@1/5/10, and zero-shot
-colour x shape accuracy on single objects of the held-out pairs. Prints a table and writes
-bench/results/quality.json.
+torch and MKL choose: faster, and then the run differs across CPUs). Then reports on 1,000
+held-out scenes with distinct captions: text->image and image->text recall@1/5/10, and
+zero-shot colour x shape accuracy on single objects of the held-out pairs. Prints a table
+and writes bench/results/quality.json.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def add_parsers(sub, flags) -> None:
     train.add_argument("--minutes", type=float, help="stop after this long (checkpointed)")
     train.add_argument("--steps", type=int, help="train this many steps (more epochs if need be), on CPU kernels "
                                                  "every x86-64 CPU computes alike: an Intel and an AMD machine "
-                                                 "train the same model, at about 2x the time a step")
+                                                 "train the same model, at 2.4x the time a step")
     train.add_argument("--native-kernels", action="store_true",
                        help="with --steps: the kernels torch picks for this CPU (faster; another CPU may differ)")
     train.add_argument("--eval", help="held-out data to evaluate on after each epoch")
