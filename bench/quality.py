@@ -69,8 +69,6 @@ def main() -> None:
     started = time.perf_counter()
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, progress=True,
                          max_seconds=None if args.steps else args.minutes * 60, max_steps=args.steps)
-    if args.steps:
-        config.epochs = max(config.epochs, -(-args.steps * args.batch_size // args.train))
     result = train(images, captions, args.out, arch=args.arch, config=config,
                    on_epoch=lambda r: print(f"epoch {r['epoch']} step {r['step']} loss {r['loss']:.3f} "
                                             f"({r['seconds']:.0f}s)", flush=True))

@@ -32,8 +32,6 @@ def cmd_train(args, settings: Settings) -> int:
             device=args.device, max_seconds=args.minutes * 60 if args.minutes else None, max_steps=args.steps,
             progress=not args.quiet,
         )
-        if args.steps:
-            config.epochs = max(config.epochs, -(-args.steps * config.batch_size // len(pairs.images)))
         result = train(pairs.images, pairs.captions, args.out, arch=args.arch, base=args.base, config=config,
                        eval_data=evaluation, groups=pairs.targets)  # class folders: a class's pairs are positives
     except (TrainingDataError, TrainingError) as exc:

@@ -45,7 +45,7 @@ class TrainConfig:
     device: str | None = None
     seed: int = 0
     max_seconds: float | None = None  # stop (and checkpoint) once this much time has passed
-    max_steps: int | None = None  # stop (and checkpoint) after this many steps in all: the same run on every machine
+    max_steps: int | None = None  # this many steps in all, more epochs if need be: the same run on every machine
     progress: bool = True
 
 
@@ -231,9 +231,11 @@ def train(
     model.train()
     freeze_for(model, config.finetune)
     optimizer = optimizer_for(model, config)
-    total_steps = max(1, len(images) // config.batch_size) * config.epochs
+    steps_per_epoch = max(1, len(images) // config.batch_size)
+    epochs = config.epochs  # with max_steps, as many passes as those steps take
     if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
+        epochs = max(epochs, -(-config.max_steps // steps_per_epoch))
+    total_steps = steps_per_epoch * epochs if config.max_steps is None else config.max_steps
     run = _Run(model, optimizer, WarmupCosine(config.lr, config.warmup_steps, total_steps), config, device, 0.0)
     first_epoch = 0
     if state is not None:
@@ -248,7 +250,7 @@ def train(
         torch.randperm(len(pixels), generator=generator)
     run.started = time.monotonic()
     run.bar = _bar(total_steps, run.step, config.progress)
-    for epoch in range(first_epoch, config.epochs):
+    for epoch in range(first_epoch, epochs):
         if run.out_of_time():  # resumed after its last step: not one more
             break
         losses, out_of_time = _epoch(run, pixels, tokens, group_ids, generator)
