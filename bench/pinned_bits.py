@@ -19,23 +19,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import tempfile
 import time
 
 from api.cpu_kernels import in_use, pin_kernels, pin_torch
 from bench.common import cpu_flags, hub_offline, print_table, write_result
-
-
-def weights_hash(model_dir: str) -> str:
-    import torch
-
-    digest = hashlib.sha256()
-    state = torch.load(os.path.join(model_dir, "open_clip_pytorch_model.bin"), map_location="cpu")
-    for name, tensor in sorted(state.items()):
-        digest.update(name.encode())
-        digest.update(tensor.numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def op_hashes() -> dict[str, str]:
@@ -73,15 +61,16 @@ def main() -> None:
     from retrieval.cpu_info import cpu_model
     from retrieval.datasets.shapes import COLOURLESS_SHARE, make_split
     from retrieval.training import TrainConfig, train
+    from retrieval.training.model_dir import weights_digest
 
     images, captions, _ = make_split(128 * args.steps, 0, "train", colourless=COLOURLESS_SHARE)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="clipdex-pinned-bits-") as out:
         result = train(images, captions, out, arch="clipdex-small",
                        config=TrainConfig(epochs=1, batch_size=128, lr=1e-3, seed=0, progress=False))
-        row = {"cpu": cpu_model(), "kernels": in_use(), "mkl_cbwr": os.environ.get("MKL_CBWR"),
-               "steps": result.steps, "loss": result.history[-1].get("loss") if result.history else None,
-               "weights": weights_hash(out), "seconds": time.monotonic() - started}
+        row = {"cpu": cpu_model(), "kernels": in_use(), "steps": result.steps,
+               "loss": result.history[-1].get("loss") if result.history else None,
+               "weights": weights_digest(out)[:16], "seconds": time.monotonic() - started}
     if unpinned:
         print(f"note: {unpinned}")
     print_table([("cpu", "<28", "cpu"), ("kernels", "<62", "kernels"),

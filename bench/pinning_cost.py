@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 
-from api.cpu_kernels import PINNED_VARIABLES
+from api.cpu_kernels import PINNED_VARIABLES, in_use, pin_kernels, pin_torch
 from bench.common import cpu_flags, hub_offline, print_table, write_result
 
 PINNINGS = ("none", "intel", "every vendor")
@@ -26,8 +26,6 @@ PHASES = ("image", "text", "loss", "backward", "optimiser")
 
 
 def child(pinning: str, steps: int, batch: int) -> None:
-    from api.cpu_kernels import in_use, pin_kernels, pin_torch
-
     if pinning != "none":
         unpinned = pin_kernels(every_vendor=pinning == "every vendor")
         if unpinned:

@@ -1,5 +1,5 @@
 """What this CPU is, from /proc/cpuinfo (Linux; elsewhere what the platform says): the one
-reader of it, for the demo's kernel pinning, auto's precision choice and the benchmarks."""
+reader of it, for the demo's kernel pinning, auto's precision choice, the benchmarks and tests."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def cpu_flags() -> list[str]:
     """The vector instruction sets this CPU reports (empty where /proc/cpuinfo says none)."""
     flags = _cpuinfo().get("flags", "").split()
     return sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
+
+
+def cpu_vendor() -> str | None:
+    """GenuineIntel, AuthenticAMD, ...: /proc/cpuinfo's vendor_id (None where it has none)."""
+    return _cpuinfo().get("vendor_id")
 
 
 def cpu_model() -> str:

@@ -17,6 +17,20 @@ WEIGHTS_FILE = "open_clip_pytorch_model.bin"
 CONFIG_FILE = MODEL_CONFIG_FILE
 
 
+def weights_digest(model_dir: str) -> str:
+    """The sha256 of a model folder's tensors, by name: equal when two runs trained the same
+    weights to the bit (the file's own bytes are not: torch.save writes an id of its own)."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(torch.load(os.path.join(model_dir, WEIGHTS_FILE), map_location="cpu").items()):
+        digest.update(name.encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_model_dir(model, model_cfg: dict, out_dir: str, token_ids: list[int] | None = None) -> None:
     """The model in the layout open_clip's local-dir loading reads: a model spec; with the
     BPE ids of its compact vocabulary, if it has one (retrieval/models/compact_vocab.py)."""
